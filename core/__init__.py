@@ -1,0 +1,24 @@
+"""llm-playground core: a GPT-2 you can read, run, capture, sample from and train.
+
+Pure PyTorch + tiktoken; never imports streamlit, so notebooks and scripts use it alone:
+
+    >>> import core
+    >>> model = core.load_model("shakespeare")
+    >>> ids = model.tokenizer.encode("ROMEO:")
+    >>> logits, cache = model.run_with_cache([ids])
+    >>> cache["pattern", 0].shape          # [batch, head, query, key]
+    >>> model.tokenizer.decode(core.generate(model, ids, 50, temperature=0.8, seed=1))
+"""
+
+from core.cache import Cache
+from core.checkpoints import DEFAULT_MODEL, export_hf, load_model, save_checkpoint
+from core.errors import PlaygroundError
+from core.generate import generate, generation_steps
+from core.model import GPT, GPTConfig, count_parameters
+from core.sampling import SamplingSettings
+from core.tokenizers import load_tokenizer
+
+__all__ = [
+    "Cache", "DEFAULT_MODEL", "GPT", "GPTConfig", "PlaygroundError", "SamplingSettings", "count_parameters",
+    "export_hf", "generate", "generation_steps", "load_model", "load_tokenizer", "save_checkpoint",
+]

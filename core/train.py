@@ -1,0 +1,414 @@
+"""Pretraining, UI-agnostic: a CLI (`python -m core.train --help`), a function, and torchrun-ready.
+
+A run lives in one folder (the job runner and the app read it while it grows):
+    train_config.json   the settings (TrainConfig)
+    metrics.jsonl       one JSON line per logged step and per evaluation
+    status.json         {"state": running|finished|failed|cancelled, "reason", "step", ...}
+    checkpoint/         the latest good weights (our format) + optimizer.pt + state.json, for resuming
+    best/               the weights with the lowest validation loss so far
+
+Sliding-window batches over a corpus (last val_fraction held out), AdamW with
+weight decay on matrices only, linear warmup then cosine decay, gradient
+clipping, bf16 autocast on CUDA and fp32 on CPU. A non-finite loss stops the run
+with that reason and leaves the last good checkpoint; CUDA out-of-memory says
+what to shrink. Under `torchrun --nproc_per_node=N` it trains with DDP (NCCL on
+GPUs, gloo on CPU); rank 0 writes the files.
+
+Left out: gradient accumulation, mixed-precision on CPU, multi-node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from core.checkpoints import load_model, save_checkpoint
+from core.data import TokenWindows, load_corpus, split_train_val
+from core.errors import PlaygroundError
+from core.generate import generate
+from core.model import GPT, GPTConfig
+from core.tokenizers import load_tokenizer
+
+
+def _f(default, help_text):
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass
+class TrainConfig:
+    out_dir: str = _f("runs/manual", "folder of the run (metrics, status, checkpoints)")
+    corpus: str = _f("tinyshakespeare", "shipped corpus name or path of a UTF-8 .txt file")
+    tokenizer: str = _f("gpt2", "gpt2, cl100k_base or o200k_base")
+    init_from: str = _f("", "start from this model (name or folder) instead of random weights")
+    n_layer: int = _f(4, "transformer blocks")
+    n_head: int = _f(4, "attention heads per block (must divide n_embd)")
+    n_embd: int = _f(128, "width of the residual stream")
+    context_length: int = _f(128, "tokens per training window (model's maximum input)")
+    dropout: float = _f(0.1, "dropout probability while training")
+    bias: bool = _f(True, "biases in LayerNorms and Linears")
+    tied_embeddings: bool = _f(True, "share the token embedding with the output layer")
+    batch_size: int = _f(16, "windows per step (per process under torchrun)")
+    stride: int = _f(1, "tokens between the starts of neighbouring windows")
+    val_fraction: float = _f(0.1, "last part of the corpus held out for validation")
+    steps: int = _f(500, "optimizer steps in total")
+    lr: float = _f(1e-3, "peak learning rate")
+    min_lr: float = _f(1e-4, "learning rate at the end of the cosine decay")
+    warmup_steps: int = _f(50, "steps of linear warmup from 0 to lr")
+    weight_decay: float = _f(0.1, "AdamW weight decay (matrices only)")
+    beta1: float = _f(0.9, "AdamW beta1")
+    beta2: float = _f(0.95, "AdamW beta2")
+    grad_clip: float = _f(1.0, "clip the gradient norm to this (0 = off)")
+    eval_interval: int = _f(100, "evaluate, sample and checkpoint every this many steps")
+    eval_batches: int = _f(20, "batches per loss estimate")
+    log_interval: int = _f(10, "write a metrics line every this many steps")
+    sample_prompt: str = _f("\n", "prompt of the text sample at each evaluation")
+    sample_tokens: int = _f(60, "tokens in each sample")
+    device: str = _f("auto", "auto (cuda, then mps, then cpu), cuda, mps or cpu")
+    precision: str = _f("auto", "auto (bf16 on CUDA, else fp32), bf16 or fp32")
+    compile: bool = _f(False, "torch.compile the model (faster on GPUs after a warm-up)")
+    seed: int = _f(1337, "random seed for weights and batches")
+    resume: bool = _f(False, "continue from out_dir/checkpoint")
+    save_dtype: str = _f("fp32", "dtype of saved weights: fp32, fp16 or bf16")
+
+    def validate(self) -> None:
+        checks = [
+            (self.batch_size >= 1, f"batch size must be at least 1, not {self.batch_size}"),
+            (self.steps >= 1, f"steps must be at least 1, not {self.steps}"),
+            (self.lr > 0 and self.min_lr >= 0, "learning rates must be positive"),
+            (self.warmup_steps >= 0, "warmup steps cannot be negative"),
+            (self.eval_interval >= 1 and self.log_interval >= 1, "intervals must be at least 1"),
+            (self.precision in ("auto", "bf16", "fp32"), f"unknown precision {self.precision}"),
+            (self.save_dtype in SAVE_DTYPES, f"unknown save dtype {self.save_dtype}"),
+            (self.device in ("auto", "cuda", "mps", "cpu") or self.device.startswith("cuda:"),
+             f"unknown device {self.device}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise PlaygroundError(f"Impossible training setting: {message}.")
+        if not self.init_from:
+            self.model_config()  # raises on heads that do not divide the width, etc.
+
+    def model_config(self, vocab_size: int | None = None) -> GPTConfig:
+        return GPTConfig(
+            vocab_size=vocab_size or load_tokenizer(self.tokenizer).n_vocab, context_length=self.context_length,
+            n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd, dropout=self.dropout, bias=self.bias,
+            qkv_bias=self.bias, tied_embeddings=self.tied_embeddings, tokenizer=self.tokenizer,
+        )
+
+
+SAVE_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup to lr, then cosine decay to min_lr at the last step."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.min_lr + 0.5 * (1 + math.cos(math.pi * min(1.0, progress))) * (cfg.lr - cfg.min_lr)
+
+
+def pick_device(name: str) -> torch.device:
+    if name != "auto":
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise PlaygroundError("CUDA was asked for but this machine has no usable GPU; choose cpu or auto.")
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class RunFiles:
+    """The files of one run folder; only rank 0 writes."""
+
+    def __init__(self, out_dir, write: bool = True):
+        self.dir = Path(out_dir)
+        self.write = write
+        if write:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        self.metrics = self.dir / "metrics.jsonl"
+        self.checkpoint = self.dir / "checkpoint"
+        self.best = self.dir / "best"
+
+    def log(self, record: dict) -> None:
+        if self.write:
+            with open(self.metrics, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def status(self, state: str, **extra) -> None:
+        if self.write:
+            data = {"state": state, "updated": time.time(), "pid": os.getpid(), **extra}
+            tmp = self.dir / "status.json.tmp"
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, self.dir / "status.json")
+
+    def truncate_metrics_after(self, step: int) -> None:
+        """On resume, drop lines logged after the checkpoint so the curve continues without a fork."""
+        if self.write and self.metrics.exists():
+            keep = [line for line in self.metrics.read_text().splitlines()
+                    if line.strip() and json.loads(line).get("step", 0) <= step]
+            self.metrics.write_text("".join(line + "\n" for line in keep))
+
+
+def configure_optimizer(model: GPT, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=device.type == "cuda")
+
+
+@torch.no_grad()
+def estimate_loss(model, windows: TokenWindows, cfg: TrainConfig, device, autocast) -> float:
+    """Mean loss over the same eval_batches batches every time (fixed seed), in eval mode."""
+    model.eval()
+    generator = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(cfg.eval_batches):
+        x, y = windows.random_batch(cfg.batch_size, generator)
+        with autocast:
+            logits = model(x.to(device))
+        losses.append(torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten()).item())
+    model.train()
+    return sum(losses) / len(losses)
+
+
+def _model_for_run(cfg: TrainConfig, vocab_size: int) -> GPT:
+    if cfg.init_from:
+        model = load_model(cfg.init_from, device="cpu")
+        model.config.dropout = cfg.dropout
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = cfg.dropout
+        return model
+    torch.manual_seed(cfg.seed)
+    return GPT(cfg.model_config(vocab_size))
+
+
+def train(cfg: TrainConfig, on_record=None, should_stop=None) -> dict:
+    """Run training to the end (or a fault); return the final status. on_record(record) sees every metrics line;
+    should_stop() returning True cancels after the current step."""
+    cfg.validate()
+    ddp = "RANK" in os.environ and "WORLD_SIZE" in os.environ
+    rank, world = (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])) if ddp else (0, 1)
+    device = pick_device(cfg.device)
+    if ddp:
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        if device.type == "cuda":
+            device = torch.device("cuda", local_rank)
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    files = RunFiles(cfg.out_dir, write=rank == 0)
+    status = {"state": "failed", "reason": "did not start"}
+    try:
+        status = _train(cfg, files, device, rank, world, ddp, on_record, should_stop)
+    except PlaygroundError as e:
+        status = {"state": "failed", "reason": str(e)}
+    except torch.OutOfMemoryError:
+        status = {"state": "failed", "reason": "Out of GPU memory: make the batch size or the context length smaller "
+                                               "(or the model narrower); the last checkpoint is kept."}
+    except KeyboardInterrupt:
+        status = {"state": "cancelled", "reason": "interrupted"}
+    finally:
+        files.status(status["state"], **{k: v for k, v in status.items() if k != "state"})
+        if ddp:
+            dist.barrier()
+            dist.destroy_process_group()
+    return status
+
+
+def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_stop) -> dict:
+    tokenizer = load_tokenizer(cfg.tokenizer)
+    ids = torch.tensor(tokenizer.encode(load_corpus(cfg.corpus)), dtype=torch.long)
+    train_ids, val_ids = split_train_val(ids, cfg.val_fraction)
+    model = _model_for_run(cfg, tokenizer.n_vocab)
+    if model.config.tokenizer != cfg.tokenizer:
+        raise PlaygroundError(f"The starting model uses the {model.config.tokenizer} tokenizer, not {cfg.tokenizer}.")
+    context = min(cfg.context_length, model.config.context_length)
+    train_windows = TokenWindows(train_ids, context, cfg.stride, label="training part of the corpus")
+    val_windows = TokenWindows(val_ids, context, context, label="validation part of the corpus")
+    model.to(device).train()
+    optimizer = configure_optimizer(model, cfg, device)
+
+    start_step, best_val = 0, float("inf")
+    if cfg.resume:
+        start_step, best_val = _restore(files, model, optimizer, device)
+        files.truncate_metrics_after(start_step)
+    elif rank == 0:
+        files.dir.mkdir(parents=True, exist_ok=True)
+        if files.metrics.exists():
+            files.metrics.unlink()
+        (files.dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+
+    use_bf16 = device.type == "cuda" and cfg.precision in ("auto", "bf16")
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else nullcontext()
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    runner = torch.compile(model) if cfg.compile else model
+    if ddp:
+        runner = torch.nn.parallel.DistributedDataParallel(runner, device_ids=[device.index] if device.type == "cuda" else None)
+
+    n_params = model.num_parameters()
+    files.status("running", step=start_step, steps=cfg.steps, device=str(device), params=n_params, world=world)
+    started = time.time()
+    window_start, window_tokens = time.time(), 0
+    last_good = start_step
+    last_val = None
+    for step in range(start_step, cfg.steps):
+        if should_stop is not None and should_stop():
+            return {"state": "cancelled", "reason": "cancelled by the user", "step": step, "steps": cfg.steps}
+        lr = lr_at(step, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * 101 + rank)
+        x, y = train_windows.random_batch(cfg.batch_size, generator)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast:
+            logits = runner(x)
+        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            reason = (f"The loss became {loss_value} at step {step}: training diverged (try a smaller learning rate); "
+                      f"the checkpoint of step {last_good} is kept.")
+            files.log({"step": step, "train_loss": loss_value, "lr": lr, "event": "nan"})
+            return {"state": "failed", "reason": reason, "step": step, "steps": cfg.steps}
+        optimizer.step()
+        window_tokens += x.numel() * world
+        done = step + 1
+        if done % cfg.log_interval == 0 or done == cfg.steps or done == start_step + 1:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            elapsed = max(time.time() - window_start, 1e-9)
+            record = {"step": done, "train_loss": loss_value, "lr": lr, "grad_norm": float(grad_norm),
+                      "tokens_per_s": window_tokens / elapsed, "time": time.time() - started}
+            files.log(record)
+            if on_record:
+                on_record(record)
+            window_start, window_tokens = time.time(), 0
+        if done % cfg.eval_interval == 0 or done == cfg.steps:
+            val_loss = estimate_loss(model, val_windows, cfg, device, autocast)
+            train_loss = estimate_loss(model, train_windows, cfg, device, autocast)
+            sample = sample_text(model, tokenizer, cfg)
+            record = {"step": done, "val_loss": val_loss, "train_loss_eval": train_loss,
+                      "perplexity": math.exp(min(val_loss, 50)), "sample": sample, "time": time.time() - started}
+            files.log(record)
+            if on_record:
+                on_record(record)
+            if rank == 0:
+                card = make_card(cfg, model, done, train_loss, val_loss, sample, time.time() - started, device,
+                                 len(train_ids), len(val_ids))
+                save_training_state(files, model, optimizer, card, done, min(best_val, val_loss), cfg)
+                if val_loss < best_val:
+                    save_checkpoint(model, files.best, card, SAVE_DTYPES[cfg.save_dtype])
+            best_val = min(best_val, val_loss)
+            last_good, last_val = done, val_loss
+            files.status("running", step=done, steps=cfg.steps, device=str(device), params=n_params, world=world,
+                         val_loss=val_loss)
+    return {"state": "finished", "reason": "", "step": cfg.steps, "steps": cfg.steps, "val_loss": last_val,
+            "best_val_loss": best_val, "wall_time_s": time.time() - started}
+
+
+@torch.no_grad()
+def sample_text(model: GPT, tokenizer, cfg: TrainConfig) -> str:
+    prompt = tokenizer.encode(cfg.sample_prompt) or [tokenizer.eot_id]
+    ids = generate(model, prompt, cfg.sample_tokens, temperature=0.8, top_k=200, seed=cfg.seed)
+    model.train()
+    return tokenizer.decode(ids)
+
+
+def make_card(cfg, model, step, train_loss, val_loss, sample, wall, device, n_train, n_val) -> dict:
+    return {
+        "name": Path(cfg.out_dir).name,
+        "command": "python -m core.train " + " ".join(shlex.quote(a) for a in to_argv(cfg)),
+        "corpus": cfg.corpus, "tokenizer": cfg.tokenizer, "init_from": cfg.init_from or None,
+        "data_split": f"first {1 - cfg.val_fraction:.0%} of the corpus for training ({n_train:,} tokens), "
+                      f"last {cfg.val_fraction:.0%} held out for validation ({n_val:,} tokens)",
+        "step": step, "steps": cfg.steps, "wall_time_s": round(wall, 1), "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
+        "parameters": model.num_parameters(), "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4),
+        "sample": sample, "torch": torch.__version__,
+    }
+
+
+def save_training_state(files: RunFiles, model, optimizer, card, step, best_val, cfg) -> None:
+    save_checkpoint(model, files.checkpoint, card)
+    tmp = files.checkpoint / "optimizer.pt.tmp"
+    torch.save(optimizer.state_dict(), tmp)
+    os.replace(tmp, files.checkpoint / "optimizer.pt")
+    (files.checkpoint / "state.json").write_text(json.dumps({"step": step, "best_val": best_val}))
+
+
+def _restore(files: RunFiles, model, optimizer, device) -> tuple[int, float]:
+    from core.checkpoints import load_checkpoint
+    state_file = files.checkpoint / "state.json"
+    if not state_file.exists():
+        raise PlaygroundError(f"{files.dir} has no checkpoint to resume from yet.")
+    saved = load_checkpoint(files.checkpoint)
+    model.load_state_dict(saved.state_dict())
+    optimizer.load_state_dict(torch.load(files.checkpoint / "optimizer.pt", map_location=device, weights_only=True))
+    state = json.loads(state_file.read_text())
+    return int(state["step"]), float(state.get("best_val", float("inf")))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core.train", description="Pretrain a small GPT on a text corpus.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
+        else:
+            kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+            parser.add_argument(flag, type=kind, default=f.default, help=f.metadata["help"])
+    return parser
+
+
+def to_argv(cfg: TrainConfig) -> list[str]:
+    """The flags that differ from the defaults: the exact command that reproduces this run."""
+    argv = []
+    for f in fields(TrainConfig):
+        value = getattr(cfg, f.name)
+        if value == f.default:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + f.name.replace("_", "-"))
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+def main(argv=None) -> int:
+    cfg = TrainConfig(**vars(build_parser().parse_args(argv)))
+
+    def show(record):
+        if "val_loss" in record:
+            print(f"step {record['step']}: val loss {record['val_loss']:.4f}, train {record['train_loss_eval']:.4f}")
+        else:
+            print(f"step {record['step']}: loss {record['train_loss']:.4f}, lr {record['lr']:.2e}, "
+                  f"{record['tokens_per_s']:,.0f} tok/s", flush=True)
+
+    status = train(cfg, on_record=show if int(os.environ.get("RANK", 0)) == 0 else None)
+    if status["state"] != "finished":
+        print(f"{status['state']}: {status.get('reason', '')}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
