@@ -198,7 +198,8 @@ def _model_for_run(cfg: TrainConfig, vocab_size: int) -> GPT:
 
 def train(cfg: TrainConfig, on_record=None, should_stop=None) -> dict:
     """Run training to the end (or a fault); return the final status. on_record(record) sees every metrics line;
-    should_stop() returning True cancels after the current step."""
+    should_stop() returning True cancels after the current step. Impossible settings raise PlaygroundError
+    before anything is written."""
     cfg.validate()
     ddp = "RANK" in os.environ and "WORLD_SIZE" in os.environ
     rank, world = (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])) if ddp else (0, 1)
@@ -395,6 +396,11 @@ def to_argv(cfg: TrainConfig) -> list[str]:
 
 def main(argv=None) -> int:
     cfg = TrainConfig(**vars(build_parser().parse_args(argv)))
+    try:
+        cfg.validate()
+    except PlaygroundError as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
 
     def show(record):
         if "val_loss" in record:

@@ -1,0 +1,1 @@
+"""The Streamlit app's glue: entry, state, cached loaders, figures. Pages import from here; core never does."""

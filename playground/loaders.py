@@ -1,0 +1,63 @@
+"""Cached loaders: one model and tokenizer per server process, shared read-only by every session.
+
+`st.cache_resource` holds objects that must never be changed (never call .train() on them);
+`st.cache_data` holds derived arrays, keyed by their inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+import core
+from core.checkpoints import bundled_models, default_device, read_card, MODELS_DIR
+
+RUNS_DIR = Path(os.environ.get("LLM_PLAYGROUND_RUNS", Path(__file__).resolve().parent.parent / "runs"))
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    key: str  # what core.load_model takes
+    label: str  # what the picker shows
+    kind: str  # bundled | run | folder
+
+
+def model_choices() -> list[ModelChoice]:
+    """Bundled models, then the checkpoints of finished training runs."""
+    choices = [ModelChoice(name, f"{name} (bundled)", "bundled") for name in bundled_models()]
+    if RUNS_DIR.exists():
+        for run in sorted(RUNS_DIR.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
+            for sub in ("best", "checkpoint"):
+                if (run / sub / "config.json").exists() and (run / sub / "model.safetensors").exists():
+                    choices.append(ModelChoice(str(run / sub), f"run {run.name} ({sub})", "run"))
+                    break
+    return choices
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def get_model(key: str) -> core.GPT:
+    model = core.load_model(key, device=default_device())
+    model.requires_grad_(False)
+    return model
+
+
+@st.cache_resource(show_spinner="Loading the tokenizer…")
+def get_tokenizer(name: str):
+    return core.load_tokenizer(name)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def get_card(key: str) -> dict:
+    path = MODELS_DIR / key if (MODELS_DIR / key).exists() else Path(key)
+    return read_card(path) if path.is_dir() else {}
+
+
+def device_label() -> str:
+    device = default_device()
+    if device.type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(device)}"
+    return {"mps": "Apple GPU (MPS)"}.get(device.type, f"CPU ({os.cpu_count()} cores)")

@@ -1,0 +1,10 @@
+"""The pages, in the lecture's order. A page is listed only once it has real content."""
+
+from pathlib import Path
+
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+
+# (file in pages/, title, icon, url path)
+PAGES = [
+    ("home.py", "Home", "🏠", "home"),
+]

@@ -1,0 +1,38 @@
+"""Small UI helpers shared by the pages: clear errors instead of tracebacks, the current model."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import streamlit as st
+
+from core.checkpoints import DEFAULT_MODEL
+from core.errors import PlaygroundError
+from playground import loaders, state
+
+
+@contextmanager
+def friendly_errors(stop: bool = False):
+    """Show a PlaygroundError as one red sentence; the rest of the page keeps working (or stops if asked)."""
+    try:
+        yield
+    except PlaygroundError as e:
+        st.error(str(e), icon="⚠️")
+        if stop:
+            st.stop()
+
+
+def current_model():
+    """The model chosen in the sidebar; falls back to the bundled one with a message if it cannot load."""
+    key = state.current_model_key()
+    try:
+        return loaders.get_model(key)
+    except PlaygroundError as e:
+        st.error(f"{e} Using the bundled model instead.", icon="⚠️")
+        state.set_model_key(DEFAULT_MODEL)
+        return loaders.get_model(DEFAULT_MODEL)
+
+
+def explain(text: str) -> None:
+    """The short plain-words explanation on top of each part of a page."""
+    st.info(text, icon="💡")
