@@ -1,0 +1,14 @@
+"""Run every benchmark and print figures and ratios (never asserted in tests). `make bench`."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import bench_model  # noqa: E402
+from bench.common import machine  # noqa: E402
+
+if __name__ == "__main__":
+    print(f"# Benchmarks on {machine()}")
+    for module in (bench_model,):
+        module.main()
