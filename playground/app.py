@@ -39,7 +39,7 @@ def model_picker() -> None:
                     state.set_model_key(folder.strip())
                     st.rerun()
                 except PlaygroundError as e:
-                    st.error(str(e), icon="⚠️")
+                    st.error(str(e), icon=":material/warning:")
         st.caption(f"Runs on {loaders.device_label()}")
     if chosen != current and chosen in labels:
         state.set_model_key(chosen)

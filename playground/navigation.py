@@ -6,5 +6,6 @@ PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 
 # (file in pages/, title, icon, url path)
 PAGES = [
-    ("home.py", "Home", "🏠", "home"),
+    ("home.py", "Home", ":material/home:", "home"),
+    ("tokens.py", "Tokens", ":material/text_fields:", "tokens"),
 ]

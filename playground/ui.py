@@ -17,7 +17,7 @@ def friendly_errors(stop: bool = False):
     try:
         yield
     except PlaygroundError as e:
-        st.error(str(e), icon="⚠️")
+        st.error(str(e), icon=":material/warning:")
         if stop:
             st.stop()
 
@@ -28,11 +28,11 @@ def current_model():
     try:
         return loaders.get_model(key)
     except PlaygroundError as e:
-        st.error(f"{e} Using the bundled model instead.", icon="⚠️")
+        st.error(f"{e} Using the bundled model instead.", icon=":material/warning:")
         state.set_model_key(DEFAULT_MODEL)
         return loaders.get_model(DEFAULT_MODEL)
 
 
 def explain(text: str) -> None:
     """The short plain-words explanation on top of each part of a page."""
-    st.info(text, icon="💡")
+    st.info(text, icon=":material/lightbulb:")

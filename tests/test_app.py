@@ -15,7 +15,7 @@ def open_page(url: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     if url != "home":
-        at.switch_page(f"{url}")
+        at.switch_page(f"../pages/{url}.py")
         at.run()
     return at
 

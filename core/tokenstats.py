@@ -1,0 +1,66 @@
+"""Numbers about a tokenization: counts and ratios, per-token rows, parsing pasted id lists.
+
+    >>> s = text_stats("Hello world", [15496, 995])
+    >>> s.chars, s.words, s.tokens, s.chars_per_token
+    (11, 2, 2, 5.5)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from core.errors import PlaygroundError
+
+WORD = re.compile(r"\S+")
+MAX_IDS = 100_000
+
+
+@dataclass(frozen=True)
+class TextStats:
+    chars: int
+    words: int
+    tokens: int
+
+    @property
+    def chars_per_token(self) -> float:
+        return self.chars / self.tokens if self.tokens else 0.0
+
+    @property
+    def words_per_token(self) -> float:
+        return self.words / self.tokens if self.tokens else 0.0
+
+
+def text_stats(text: str, ids) -> TextStats:
+    """Characters (Unicode code points), words (runs of non-space), tokens."""
+    return TextStats(len(text), len(WORD.findall(text)), len(ids))
+
+
+def token_rows(tokenizer, ids) -> list[dict]:
+    """One row per token: position, id, text (\\xNN for partial UTF-8), bytes in hex, byte length."""
+    rows = []
+    for pos, token_id in enumerate(ids):
+        raw = tokenizer.token_bytes(token_id)
+        rows.append({"position": pos, "id": int(token_id), "text": tokenizer.token_text(token_id),
+                     "bytes": raw.hex(" "), "byte length": len(raw)})
+    return rows
+
+
+def parse_id_list(text: str) -> list[int]:
+    """'[15496, 995]' or '15496 995' -> [15496, 995]; anything else is a clear error.
+
+    >>> parse_id_list("[15496, 995]")
+    [15496, 995]
+    """
+    cleaned = text.strip().strip("[]()")
+    if not cleaned:
+        raise PlaygroundError("Paste some token ids, e.g. 15496, 995.")
+    parts = [p for p in re.split(r"[\s,;]+", cleaned) if p]
+    if len(parts) > MAX_IDS:
+        raise PlaygroundError(f"That is {len(parts):,} ids; decode at most {MAX_IDS:,} at a time.")
+    ids = []
+    for p in parts:
+        if not re.fullmatch(r"-?\d+", p):
+            raise PlaygroundError(f"'{p[:20]}' is not a token id: use whole numbers separated by commas or spaces.")
+        ids.append(int(p))
+    return ids

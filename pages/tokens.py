@@ -1,0 +1,204 @@
+"""Tokens: text → tokens → ids and bytes; encodings side by side; decode; special tokens; BPE by doing;
+the training windows a model learns from."""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from core import bpe
+from core.data import CORPORA, TokenWindows, decode_text, load_corpus
+from core.errors import PlaygroundError
+from core.tokenizers import TOKENIZER_NAMES
+from core.tokenstats import parse_id_list, text_stats, token_rows
+from playground import figures, loaders, ui
+from playground.examples import TOKEN_EXAMPLES
+from playground.tokens_view import chips_html, window_rows_html
+
+CHIP_LIMIT = 2000
+TABLE_LIMIT = 2000
+UPLOAD_LIMIT = 2 * 1024 * 1024
+BPE_TEXT_LIMIT = 200_000
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def encode(text: str, name: str, allow_special: bool) -> list[int]:
+    return loaders.get_tokenizer(name).encode(text, allow_special=allow_special)
+
+
+@st.cache_data(show_spinner="Learning BPE merges…", max_entries=16)
+def learn_bpe(text: str, n_merges: int) -> list[bpe.Merge]:
+    return bpe.train_bpe(text, n_merges)
+
+
+def use_example():
+    st.session_state["tokens.text"] = TOKEN_EXAMPLES[st.session_state["tokens.example"]]
+
+
+st.title("Tokens")
+ui.explain("A language model never sees letters. A **tokenizer** cuts the text into pieces (tokens) and "
+           "replaces each by its number (id) in a fixed vocabulary. Common words are one token; rare words, "
+           "names, numbers and other languages fall apart into several.")
+
+# --- text in ----------------------------------------------------------------------------------------
+st.session_state.setdefault("tokens.text", TOKEN_EXAMPLES["English prose"])
+left, right = st.columns([1, 1])
+left.selectbox("Example", list(TOKEN_EXAMPLES), key="tokens.example", on_change=use_example)
+upload = right.file_uploader("…or a .txt file (at most 2 MB)", type=["txt"], key="tokens.upload",
+                          max_upload_size=2)
+if upload is not None and st.session_state.get("tokens.upload_id") != upload.file_id:
+    st.session_state["tokens.upload_id"] = upload.file_id
+    try:
+        st.session_state["tokens.text"] = decode_text(upload.getvalue(), upload.name, UPLOAD_LIMIT)
+    except PlaygroundError as e:
+        st.session_state["tokens.upload_error"] = str(e)
+    else:
+        st.session_state.pop("tokens.upload_error", None)
+if st.session_state.get("tokens.upload_error"):
+    st.error(st.session_state["tokens.upload_error"] + " The text below is unchanged.", icon=":material/warning:")
+text = st.text_area("Text", key="tokens.text", height=150, max_chars=1_000_000)
+
+c1, c2 = st.columns([1, 1])
+model = ui.current_model()
+model_tok = model.config.tokenizer
+encoding = c1.radio("Encoding", TOKENIZER_NAMES, horizontal=True, key="tokens.encoding",
+                    format_func=lambda n: f"{n} (the model's)" if n == model_tok else n)
+allow_special = c2.toggle("Let <|endoftext|> through as the special token", key="tokens.special",
+                          help="Off: typed in the text it is ordinary characters, as in ChatGPT's input box. "
+                               "On: it becomes the one special id that separates documents.")
+
+if not text:
+    st.info("Type or choose some text above to see its tokens.")
+    st.stop()
+
+tokenizer = loaders.get_tokenizer(encoding)
+ids = encode(text, encoding, allow_special)
+stats = text_stats(text, ids)
+
+# --- token view ---------------------------------------------------------------------------------------
+tab_tokens, tab_compare, tab_decode, tab_bpe, tab_windows = st.tabs(
+    ["Tokens", "Compare encodings", "Decode ids", "BPE by doing", "Training windows"])
+
+with tab_tokens:
+    ui.explain("Each chip is one token; neighbours alternate colours. `·` is a space, `↵` a new line, `→` a tab. "
+               "Hover a chip for its id and bytes. A token shown as `\\xNN` is part of a character: GPT-2 works "
+               "on bytes, and one letter like `é` or `日` can take several.")
+    m = st.columns(4)
+    m[0].metric("Characters", f"{stats.chars:,}")
+    m[1].metric("Tokens", f"{stats.tokens:,}")
+    m[2].metric("Characters per token", f"{stats.chars_per_token:.2f}")
+    m[3].metric("Words per token", f"{stats.words_per_token:.2f}")
+    shown = ids[:CHIP_LIMIT]
+    st.html(chips_html(tokenizer.pieces(shown), shown, [tokenizer.token_bytes(i) for i in shown], CHIP_LIMIT))
+    if len(ids) > CHIP_LIMIT:
+        st.caption(f"Showing the first {CHIP_LIMIT:,} of {len(ids):,} tokens; "
+                   f"{len(ids) - CHIP_LIMIT:,} are hidden. All counts cover the whole text.")
+    if "<|endoftext|>" in text:
+        other = encode(text, encoding, not allow_special)
+        plain, special = (other, ids) if allow_special else (ids, other)
+        st.markdown(f"**Special token:** as plain text `<|endoftext|>` takes "
+                    f"{len(plain) - len(special) + 1} tokens; as the special token it is the single id "
+                    f"`{tokenizer.special_tokens['<|endoftext|>']}`.")
+        st.dataframe(pd.DataFrame({"as plain text": [str(plain[:40])], "as special token": [str(special[:40])]}),
+                     hide_index=True, width="stretch")
+    st.markdown("**Every token**")
+    rows = token_rows(tokenizer, ids[:TABLE_LIMIT])
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=280)
+    st.markdown("**The id list** (copy with the button in the corner)")
+    st.code(json.dumps(ids), language="json", wrap_lines=True)
+
+with tab_compare:
+    ui.explain("The same text in three real encodings: GPT-2 (50k tokens), GPT-4 (100k) and GPT-4o (200k). "
+               "A bigger vocabulary needs fewer tokens for the same text, especially for code and languages "
+               "other than English. Rule of thumb for English: about **4 characters** and **0.75 words** per token.")
+    names, counts, cpt, wpt = [], [], [], []
+    for name in TOKENIZER_NAMES:
+        s = text_stats(text, encode(text, name, allow_special))
+        label = f"{name} (model)" if name == model_tok else name
+        names.append(label)
+        counts.append(s.tokens)
+        cpt.append(s.chars_per_token)
+        wpt.append(s.words_per_token)
+    table = pd.DataFrame({"encoding": names, "characters": stats.chars, "words": stats.words, "tokens": counts,
+                          "characters per token": [round(c, 2) for c in cpt],
+                          "words per token": [round(w, 2) for w in wpt]})
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.plotly_chart(figures.encodings_bar(names, counts, cpt, wpt), key="tokens.compare_chart")
+    gpt2_cpt = cpt[TOKENIZER_NAMES.index("gpt2")]
+    verdict = ("close to" if 3.3 <= gpt2_cpt <= 4.7 else "below" if gpt2_cpt < 3.3 else "above")
+    st.markdown(f"**Your text with GPT-2:** {gpt2_cpt:.2f} characters and "
+                f"{wpt[TOKENIZER_NAMES.index('gpt2')]:.2f} words per token — {verdict} the rule of thumb of "
+                "4 characters and 0.75 words. German, code, numbers and emoji usually come out below it.")
+
+with tab_decode:
+    ui.explain("The way back: ids → text. Paste a list of ids (commas or spaces).")
+    raw = st.text_input("Token ids", value="15496, 995, 0, 50256", key="tokens.decode_ids")
+    with ui.friendly_errors():
+        pasted = parse_id_list(raw)
+        decoded = tokenizer.decode(pasted)
+        st.markdown("**Text**")
+        st.code(decoded, language=None, wrap_lines=True)
+        st.html(chips_html(tokenizer.pieces(pasted), pasted, limit=CHIP_LIMIT))
+
+with tab_bpe:
+    ui.explain("How does a tokenizer get its vocabulary? **Byte-pair encoding** starts from the 256 possible bytes "
+               "and, again and again, merges the most frequent neighbouring pair into a new token. Train it here "
+               "and step through the merges.")
+    sources = ["your text"] + list(CORPORA)
+    b1, b2 = st.columns(2)
+    source = b1.selectbox("Learn from", sources, key="tokens.bpe_source",
+                          format_func=lambda s: s if s == "your text" else CORPORA[s].title)
+    n_merges = b2.slider("Number of merges", 1, 500, 60, key="tokens.bpe_merges")
+    corpus = text if source == "your text" else load_corpus(source)
+    if len(corpus) > BPE_TEXT_LIMIT:
+        st.caption(f"Learning from the first {BPE_TEXT_LIMIT:,} of {len(corpus):,} characters.")
+        corpus = corpus[:BPE_TEXT_LIMIT]
+    merges = learn_bpe(corpus, n_merges)
+    if not merges:
+        st.warning("No pair occurs in this text: give it more text.")
+    else:
+        step = st.slider("Merges applied", 0, len(merges), min(10, len(merges)), key="tokens.bpe_step")
+        learned = merges[:step]
+        vocab = bpe.vocabulary(merges)
+        merge_table = pd.DataFrame([{
+            "merge": m.rank + 1, "left": bpe.bytes_to_display(vocab[m.pair[0]]),
+            "right": bpe.bytes_to_display(vocab[m.pair[1]]), "count": m.count, "new id": m.new_id,
+            "new token": m.text} for m in learned])
+        preview = corpus[:300]
+        preview_ids = bpe.encode(preview, learned)
+        p1, p2 = st.columns([1, 1])
+        with p1:
+            st.markdown(f"**Merges so far** ({step})")
+            st.dataframe(merge_table, hide_index=True, width="stretch", height=300)
+        with p2:
+            st.markdown(f"**The start of the text after {step} merges:** {len(preview_ids)} tokens "
+                        f"(it was {len(preview.encode())} bytes)")
+            st.html(chips_html(bpe.pieces(preview_ids, learned), preview_ids))
+            gpt2 = loaders.get_tokenizer("gpt2")
+            gpt2_ids = gpt2.encode(preview)
+            st.markdown(f"**GPT-2's split of the same text** (50,000 merges learned from web text): "
+                        f"{len(gpt2_ids)} tokens")
+            st.html(chips_html(gpt2.pieces(gpt2_ids), gpt2_ids))
+        st.markdown("**Apply the learned merges to a word, step by step**")
+        word = st.text_input("Word", value=" Citizen" if source == "tinyshakespeare" else " the", key="tokens.bpe_word")
+        if word:
+            steps = bpe.apply_steps(word[:100], merges[:step] if step else merges)
+            for merge, word_ids in steps:
+                label = "bytes" if merge is None else f"merge {merge.rank + 1}: {merge.text!r}"
+                st.markdown(f"`{label}`")
+                st.html(chips_html(bpe.pieces(word_ids, merges), word_ids))
+
+with tab_windows:
+    ui.explain("How a model learns from this text: it slides a window over the tokens and, at every position, "
+               "must predict the **next** token. The target row is the input row shifted by one.")
+    w1, w2 = st.columns(2)
+    context = w1.slider("Context length", 2, 16, 8, key="tokens.window_context")
+    stride = w2.slider("Stride", 1, 16, 4, key="tokens.window_stride")
+    with ui.friendly_errors():
+        windows = TokenWindows(ids, context, stride, label="text")
+        st.caption(f"{len(windows):,} windows of {context} tokens from {len(ids):,} tokens.")
+        for i in range(min(4, len(windows))):
+            x, y = windows[i]
+            st.markdown(f"**Window {i + 1}** (starts at token {i * stride})")
+            st.html(window_rows_html([("input", tokenizer.pieces(x.tolist())),
+                                      ("target", tokenizer.pieces(y.tolist()))]))

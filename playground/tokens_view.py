@@ -1,0 +1,46 @@
+"""Tokens as coloured chips (HTML). All token text is escaped; whitespace is made visible.
+
+Neighbouring chips never share a colour (the palette cycles); the tints are light versions of the
+Okabe–Ito colours so dark text stays readable on a projector.
+"""
+
+from __future__ import annotations
+
+import html
+
+CHIP_TINTS = ["#CDE3F3", "#FBE2B8", "#C8EBDD", "#F2D3E5", "#D9EEFB", "#F7D2BF"]
+VISIBLE_WS = {" ": "·", "\t": "→", "\r": "␍"}
+
+
+def visible(text: str) -> str:
+    """Escape for HTML, then mark spaces (·), tabs (→) and newlines (↵ plus a real line break)."""
+    out = html.escape(text)
+    for ch, mark in VISIBLE_WS.items():
+        out = out.replace(ch, f"<span class='pg-ws'>{mark}</span>")
+    return out.replace("\n", "<span class='pg-ws'>↵</span><br>")
+
+
+def chip(text: str, index: int, tooltip: str) -> str:
+    colour = CHIP_TINTS[index % len(CHIP_TINTS)]
+    return (f"<span class='pg-chip' style='background:{colour}' title='{html.escape(tooltip, quote=True)}'>"
+            f"{visible(text)}</span>")
+
+
+def chips_html(pieces: list[str], ids: list[int], byte_strings: list[bytes] | None = None, limit: int = 2000) -> str:
+    """At most `limit` chips; the caller says how many are hidden."""
+    parts = []
+    for i, (piece, token_id) in enumerate(zip(pieces[:limit], ids[:limit])):
+        tip = f"position {i} · id {token_id} · text {piece!r}"
+        if byte_strings is not None:
+            tip += f" · bytes {byte_strings[i].hex(' ')}"
+        parts.append(chip(piece, i, tip))
+    return "<div class='pg-chips'>" + "".join(parts) + "</div>"
+
+
+def window_rows_html(rows: list[tuple[str, list[str]]]) -> str:
+    """Aligned rows of chips (e.g. input above target), one table row per label."""
+    body = []
+    for label, pieces in rows:
+        cells = "".join(f"<td>{chip(p, i, f'{label} position {i}')}</td>" for i, p in enumerate(pieces))
+        body.append(f"<tr><th style='text-align:right;padding-right:8px'>{html.escape(label)}</th>{cells}</tr>")
+    return "<table class='pg-windows'>" + "".join(body) + "</table>"
