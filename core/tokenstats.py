@@ -64,3 +64,15 @@ def parse_id_list(text: str) -> list[int]:
             raise PlaygroundError(f"'{p[:20]}' is not a token id: use whole numbers separated by commas or spaces.")
         ids.append(int(p))
     return ids
+
+
+def cap_tokens(ids: list[int], limit: int, keep: str = "start") -> tuple[list[int], int]:
+    """At most `limit` ids, keeping the start or the end; returns (ids, how many were dropped).
+
+    >>> cap_tokens([1, 2, 3, 4], 3, keep="end")
+    ([2, 3, 4], 1)
+    """
+    if len(ids) <= limit:
+        return list(ids), 0
+    kept = ids[:limit] if keep == "start" else ids[-limit:]
+    return list(kept), len(ids) - limit

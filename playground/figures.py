@@ -33,3 +33,125 @@ def encodings_bar(names: list[str], tokens: list[int], chars_per_token: list[flo
                       "<br>%{customdata[1]:.2f} words per token<extra></extra>",
     ))
     return styled(fig, "The same text in each encoding", "encoding", "number of tokens")
+
+
+def token_labels(pieces: list[str]) -> list[str]:
+    """Unique axis labels ('3: the'), since plotly merges equal category names; whitespace made visible."""
+    return [f"{i}: {visible_plain(p)}" for i, p in enumerate(pieces)]
+
+
+def visible_plain(text: str) -> str:
+    """Whitespace made visible in plain text (tables, axes): · space, ↵ new line, → tab."""
+    return text.replace(" ", "·").replace("\n", "↵").replace("\t", "→")
+
+
+def heatmap(z, x_labels, y_labels, title: str, x_title: str, y_title: str, colorscale: str = "RdBu",
+            zmid: float | None = 0.0, value_name: str = "value", height: int = 460, text_values: bool = False):
+    """A labelled heatmap with values on hover; None cells stay empty (e.g. the causal mask)."""
+    fig = go.Figure(go.Heatmap(
+        z=z, x=x_labels, y=y_labels, colorscale=colorscale, zmid=zmid, colorbar={"title": value_name},
+        hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{value_name}: %{{z:.4f}}<extra></extra>",
+        texttemplate="%{z:.2f}" if text_values else None, hoverongaps=False,
+    ))
+    fig.update_yaxes(autorange="reversed")
+    return styled(fig, title, x_title, y_title, height)
+
+
+def attention_heatmap(pattern, pieces: list[str], title: str, height: int = 520):
+    """Query rows, key columns; the masked future (upper triangle) left empty and marked grey."""
+    n = len(pieces)
+    z = [[float(pattern[q][k]) if k <= q else None for k in range(n)] for q in range(n)]
+    labels = token_labels(pieces)
+    fig = heatmap(z, labels, labels, title, "key (attended to)", "query (attending)", colorscale="Blues",
+                  zmid=None, value_name="attention", height=height, text_values=n <= 16)
+    fig.update_traces(zmin=0, zmax=1)
+    fig.update_layout(plot_bgcolor="#d9d9d9")  # the masked cells show this grey: the future is hidden
+    return fig
+
+
+def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int] | None = None):
+    """Small multiples: one attention map per layer (row) and head (column)."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=n_layer, cols=n_head, horizontal_spacing=0.01, vertical_spacing=0.02,
+                        column_titles=[f"head {h}" for h in range(n_head)],
+                        row_titles=[f"layer {layer}" for layer in range(n_layer)])
+    for layer in range(n_layer):
+        for h in range(n_head):
+            p = patterns[layer][h]
+            n = len(p)
+            z = [[float(p[q][k]) if k <= q else None for k in range(n)] for q in range(n)]
+            fig.add_trace(go.Heatmap(z=z, colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverongaps=False,
+                                     hovertemplate=f"layer {layer} head {h}<br>query %{{y}} → key %{{x}}"
+                                                   "<br>attention %{z:.3f}<extra></extra>"),
+                          row=layer + 1, col=h + 1)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, autorange="reversed")
+    if selected is not None:
+        layer, h = selected
+        fig.update_xaxes(showline=True, linewidth=4, linecolor=OKABE_ITO[1], mirror=True, row=layer + 1, col=h + 1)
+        fig.update_yaxes(showline=True, linewidth=4, linecolor=OKABE_ITO[1], mirror=True, row=layer + 1, col=h + 1)
+    return styled(fig, "Every layer and head (rows: layers, columns: heads)", "", "",
+                  height=max(300, 150 * n_layer))
+
+
+def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, threshold: float = 0.02):
+    """BertViz-style: tokens in two columns, a line from each query (right) to each key (left) it attends to,
+    thicker and darker for more attention; one colour per head."""
+    n = len(pieces)
+    labels = [visible_plain(p) for p in pieces]
+    fig = go.Figure()
+    for idx, (h, pattern) in enumerate(patterns_by_head.items()):
+        colour = OKABE_ITO[idx % len(OKABE_ITO)]
+        first = True
+        for q in range(n):
+            for k in range(q + 1):
+                w = float(pattern[q][k])
+                if w < threshold:
+                    continue
+                fig.add_trace(go.Scatter(
+                    x=[0, 1], y=[k, q], mode="lines", line={"width": 0.5 + 8 * w, "color": colour},
+                    opacity=min(1.0, 0.25 + w), name=f"head {h}", legendgroup=f"head {h}", showlegend=first,
+                    hovertemplate=f"head {h}: {labels[q]!r} → {labels[k]!r}<br>attention {w:.3f}<extra></extra>"))
+                first = False
+    for x, anchor in ((0, "right"), (1, "left")):
+        fig.add_trace(go.Scatter(x=[x] * n, y=list(range(n)), mode="text", text=labels, showlegend=False,
+                                 textposition=f"middle {anchor}", hoverinfo="skip", textfont={"size": FONT_SIZE}))
+    fig.update_xaxes(visible=False, range=[-0.6, 1.6])
+    fig.update_yaxes(visible=False, autorange="reversed")
+    return styled(fig, title, "", "", height=max(360, 26 * n + 100))
+
+
+def score_heatmap(scores, title: str, value_name: str):
+    """[layer, head] scores as a heatmap with the value written in every cell."""
+    n_layer, n_head = len(scores), len(scores[0])
+    return heatmap(scores, [f"head {h}" for h in range(n_head)], [f"layer {layer}" for layer in range(n_layer)],
+                   title, "head", "layer", colorscale="Viridis", zmid=None, value_name=value_name,
+                   height=max(300, 60 * n_layer + 120), text_values=True)
+
+
+def scatter_projection(coords, labels: list[str], groups: list[str], title: str, axis_titles: list[str]):
+    """2D or 3D PCA scatter, labelled points, one colour per group."""
+    fig = go.Figure()
+    dims = len(coords[0]) if len(coords) else 2
+    for gi, group in enumerate(dict.fromkeys(groups)):
+        idx = [i for i, g in enumerate(groups) if g == group]
+        common = dict(mode="markers+text", name=group, text=[visible_plain(labels[i]) for i in idx],
+                      marker={"color": OKABE_ITO[gi % len(OKABE_ITO)], "size": 8 if dims == 2 else 4},
+                      hovertemplate="%{text}<extra>" + group + "</extra>", textposition="top center")
+        if dims == 3:
+            fig.add_trace(go.Scatter3d(x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx],
+                                       z=[coords[i][2] for i in idx], **common))
+        else:
+            fig.add_trace(go.Scatter(x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx], **common))
+    fig = styled(fig, title, axis_titles[0], axis_titles[1], height=600)
+    if dims == 3:
+        fig.update_layout(scene={"xaxis_title": axis_titles[0], "yaxis_title": axis_titles[1],
+                                 "zaxis_title": axis_titles[2]})
+    return fig
+
+
+def bars(x, y, title: str, x_title: str, y_title: str, hover_name: str = "value", colour: str | None = None):
+    fig = go.Figure(go.Bar(x=x, y=y, marker_color=colour or OKABE_ITO[0],
+                           hovertemplate=f"%{{x}}<br>{hover_name}: %{{y:.4f}}<extra></extra>"))
+    return styled(fig, title, x_title, y_title)

@@ -8,4 +8,5 @@ PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 PAGES = [
     ("home.py", "Home", ":material/home:", "home"),
     ("tokens.py", "Tokens", ":material/text_fields:", "tokens"),
+    ("attention.py", "Attention", ":material/visibility:", "attention"),
 ]

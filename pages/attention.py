@@ -1,0 +1,130 @@
+"""Attention: every layer and head of the model on your text, and one head computed by hand."""
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from core.attention import head_steps
+from playground import activations, figures, state, ui
+
+st.title("Attention")
+ui.explain("Attention is how a token gathers information from the tokens before it. Each **head** scores every "
+           "earlier token (query · key), turns the scores into weights that sum to 1 (softmax), and takes the "
+           "weighted average of their values. A token can never look ahead: the future is masked.")
+
+model = ui.current_model()
+config = model.config
+text = st.text_area("Text", "ROMEO:\nBut, soft! what light through yonder window breaks?\nIt is the east, and Juliet "
+                    "is the sun.", key="attn.text", height=100)
+with ui.friendly_errors(stop=True):
+    ids, _, cache = activations.current_run(model, text)
+pieces = model.tokenizer.pieces(ids)
+if len(ids) < 2:
+    st.info("With a single token there is nothing to attend to but itself; type a longer text to see patterns.")
+
+c1, c2 = st.columns(2)
+layer_default = activations.clamp_from_url("layer", 0, config.n_layer - 1, "layer")
+head_default = activations.clamp_from_url("head", 0, config.n_head - 1, "head")
+layer = c1.selectbox("Layer", range(config.n_layer), index=layer_default, key="attn.layer")
+head = c2.selectbox("Head", range(config.n_head), index=head_default, key="attn.head")
+pattern = cache["pattern", layer][0]  # (head, q, k)
+
+one, grid, lines, steps, kinds = st.tabs(["One head", "All heads", "Head view", "Step by step", "What heads do"])
+
+with one:
+    ui.explain("Rows are the tokens that look (queries), columns the tokens they look at (keys). Each row sums "
+               "to 1. The grey triangle is the future, which the causal mask hides.")
+    st.plotly_chart(figures.attention_heatmap(pattern[head].tolist(), pieces,
+                                              f"Layer {layer}, head {head}: who looks at whom"), key="attn.one_chart")
+
+with grid:
+    ui.explain("Every head of every layer at once. Heads specialise: some look at the previous token, some at "
+               "the first token, some at line breaks or punctuation. The chosen head (outlined) is shown large below.")
+    patterns = [[cache["pattern", lay][0, h].tolist() for h in range(config.n_head)] for lay in range(config.n_layer)]
+    st.plotly_chart(figures.attention_grid(patterns, config.n_layer, config.n_head, (layer, head)),
+                    key="attn.grid_chart")
+    st.plotly_chart(figures.attention_heatmap(pattern[head].tolist(), pieces, f"Layer {layer}, head {head}"),
+                    key="attn.grid_large")
+
+with lines:
+    ui.explain("The same weights as lines: each token on the right connects to the tokens on the left it attends "
+               "to; the thicker the line, the more attention.")
+    v1, v2 = st.columns(2)
+    which = v1.radio("Show", ["the chosen head", "all heads of the layer"], horizontal=True, key="attn.lines_which")
+    threshold = v2.slider("Hide weights below", 0.0, 0.5, 0.05, 0.01, key="attn.lines_threshold")
+    limit = 40
+    if len(ids) > limit:
+        st.caption(f"Showing the first {limit} tokens to keep the lines readable.")
+    heads = [head] if which == "the chosen head" else list(range(config.n_head))
+    by_head = {h: pattern[h, :limit, :limit].tolist() for h in heads}
+    st.plotly_chart(figures.head_view(by_head, pieces[:limit], f"Layer {layer}: attention as lines", threshold),
+                    key="attn.lines_chart")
+
+with steps:
+    n_small = min(len(ids), 8)
+    ui.explain(f"One head by hand, with the real numbers, on the first {n_small} tokens. Everything below is "
+               "computed from the model's weights and the block input, and checked against the model's own run.")
+    small_ids = ids[:n_small]
+    _, small_cache = activations.run_cached(state.current_model_key(), tuple(small_ids))
+    s = head_steps(model, small_cache, layer, head)
+    labels = figures.token_labels(model.tokenizer.pieces(small_ids))
+    dh = config.d_head
+
+    def matrix(name, values, x_title, formula, cols=None, rows=labels, colorscale="RdBu", zmid=0.0, numbers=False):
+        st.markdown(f"**{name}**  ({values.shape[0]} × {values.shape[1]})")
+        st.latex(formula)
+        cols = cols or [str(i) for i in range(values.shape[1])]
+        fig = figures.heatmap(values.tolist(), cols, rows, name, x_title, "token", colorscale=colorscale,
+                              zmid=zmid, height=max(260, 34 * len(rows) + 140), text_values=numbers)
+        st.plotly_chart(fig, key=f"attn.step.{name}")
+
+    dims = [f"d{i}" for i in range(dh)]
+    matrix("1. Block input after LayerNorm, X", s["x_ln"], "dimension of the residual stream",
+           r"X = \mathrm{LayerNorm}(x)")
+    w1, w2, w3 = st.columns(3)
+    for col, key in zip((w1, w2, w3), ("W_Q", "W_K", "W_V")):
+        with col:
+            st.markdown(f"**{key}** of head {head} ({config.n_embd} × {dh})")
+            st.plotly_chart(figures.heatmap(s[key].tolist(), dims, [str(i) for i in range(config.n_embd)], key,
+                                            "head dimension", "model dimension", height=420),
+                            key=f"attn.step.{key}")
+    matrix("2. Queries Q", s["Q"], "head dimension", r"Q = X W_Q + b_Q", dims)
+    matrix("3. Keys K", s["K"], "head dimension", r"K = X W_K + b_K", dims)
+    matrix("4. Values V", s["V"], "head dimension", r"V = X W_V + b_V", dims)
+    matrix("5. Scores Q·Kᵀ", s["QK"], "key", r"S = Q K^\top", labels, numbers=True)
+    matrix(f"6. Scaled by √d_head = √{dh} = {math.sqrt(dh):.3f}", s["scaled"], "key",
+           rf"S' = \frac{{Q K^\top}}{{\sqrt{{{dh}}}}}", labels, numbers=True)
+    st.markdown("**7. Causal mask**: a query may not look at later keys; their scores become −∞")
+    st.latex(r"S''_{ij} = \begin{cases} S'_{ij} & j \le i \\ -\infty & j > i \end{cases}")
+    masked = pd.DataFrame(s["masked"].tolist(), index=labels, columns=labels).map(
+        lambda v: "−∞" if v == float("-inf") else f"{v:.3f}")
+    st.dataframe(masked, width="stretch")
+    matrix("8. Softmax: attention weights A (rows sum to 1)", s["pattern"], "key",
+           r"A_{ij} = \frac{e^{S''_{ij}}}{\sum_{j'} e^{S''_{ij'}}}", labels, colorscale="Blues", zmid=None, numbers=True)
+    st.caption("Row sums: " + ", ".join(f"{v:.6f}" for v in s["pattern"].sum(-1).tolist()))
+    matrix("9. Weighted values Z = A·V", s["z"], "head dimension", r"Z = A V", dims)
+    matrix("10. All heads side by side (concatenation)", s["concat"], "dimension",
+           r"\mathrm{concat}(Z_0, \dots, Z_{" + str(config.n_head - 1) + r"})")
+    matrix("11. Output projection (what attention adds to the residual stream)", s["out"], "dimension",
+           r"\mathrm{out} = \mathrm{concat}(Z)\, W_O + b_O")
+    diffs = {
+        "Q": (s["Q"] - small_cache["q", layer][0, head]).abs().max(),
+        "A": (s["pattern"] - small_cache["pattern", layer][0, head]).abs().max(),
+        "Z": (s["z"] - small_cache["z", layer][0, head]).abs().max(),
+        "out": (s["out"] - small_cache["attn_out", layer][0]).abs().max(),
+    }
+    st.success("Checked against the model's own forward pass — largest difference: " +
+               ", ".join(f"{k} {float(v):.1e}" for k, v in diffs.items()), icon=":material/check_circle:")
+
+with kinds:
+    ui.explain("Scores per layer and head, from 0 (never) to 1 (always). **Previous token**: attention to the token "
+               "just before. **First token**: to the very first token, a resting place when nothing else fits "
+               "(an 'attention sink'). **Same token**: to itself. **Induction**: on a random token sequence shown "
+               "twice, attention to the token that followed the current one last time — the trick behind copying.")
+    scores = activations.head_scores_cached(state.current_model_key(), tuple(ids))
+    k1, k2 = st.columns(2)
+    for i, (name, values) in enumerate(scores.items()):
+        with (k1 if i % 2 == 0 else k2):
+            st.plotly_chart(figures.score_heatmap(values, f"{name.capitalize()} score", "score"),
+                            key=f"attn.kind.{name}")
