@@ -35,16 +35,16 @@ one, grid, lines, steps, kinds = st.tabs(["One head", "All heads", "Head view", 
 with one:
     ui.explain("Rows are the tokens that look (queries), columns the tokens they look at (keys). Each row sums "
                "to 1. The grey triangle is the future, which the causal mask hides.")
-    st.plotly_chart(figures.attention_heatmap(pattern[head].tolist(), pieces,
+    st.plotly_chart(figures.attention_heatmap(pattern[head].numpy(), pieces,
                                               f"Layer {layer}, head {head}: who looks at whom"), key="attn.one_chart")
 
 with grid:
     ui.explain("Every head of every layer at once. Heads specialise: some look at the previous token, some at "
                "the first token, some at line breaks or punctuation. The chosen head (outlined) is shown large below.")
-    patterns = [[cache["pattern", lay][0, h].tolist() for h in range(config.n_head)] for lay in range(config.n_layer)]
+    patterns = [[cache["pattern", lay][0, h].numpy() for h in range(config.n_head)] for lay in range(config.n_layer)]
     st.plotly_chart(figures.attention_grid(patterns, config.n_layer, config.n_head, (layer, head)),
                     key="attn.grid_chart")
-    st.plotly_chart(figures.attention_heatmap(pattern[head].tolist(), pieces, f"Layer {layer}, head {head}"),
+    st.plotly_chart(figures.attention_heatmap(pattern[head].numpy(), pieces, f"Layer {layer}, head {head}"),
                     key="attn.grid_large")
 
 with lines:

@@ -5,6 +5,7 @@ Every figure has a title, axis titles and hover values, and fonts large enough f
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 
 FONT_SIZE = 16
@@ -59,14 +60,20 @@ def heatmap(z, x_labels, y_labels, title: str, x_title: str, y_title: str, color
 
 def attention_heatmap(pattern, pieces: list[str], title: str, height: int = 520):
     """Query rows, key columns; the masked future (upper triangle) left empty and marked grey."""
-    n = len(pieces)
-    z = [[float(pattern[q][k]) if k <= q else None for k in range(n)] for q in range(n)]
+    z = masked_future(pattern)
     labels = token_labels(pieces)
     fig = heatmap(z, labels, labels, title, "key (attended to)", "query (attending)", colorscale="Blues",
-                  zmid=None, value_name="attention", height=height, text_values=n <= 16)
+                  zmid=None, value_name="attention", height=height, text_values=len(pieces) <= 16)
     fig.update_traces(zmin=0, zmax=1)
     fig.update_layout(plot_bgcolor="#d9d9d9")  # the masked cells show this grey: the future is hidden
     return fig
+
+
+def masked_future(pattern) -> np.ndarray:
+    """A [q, k] pattern with the masked future (k > q) set to NaN, which plotly leaves empty."""
+    z = np.array(pattern, dtype=float)
+    z[np.triu_indices(len(z), 1)] = np.nan
+    return z
 
 
 def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int] | None = None):
@@ -78,9 +85,7 @@ def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int
                         row_titles=[f"layer {layer}" for layer in range(n_layer)])
     for layer in range(n_layer):
         for h in range(n_head):
-            p = patterns[layer][h]
-            n = len(p)
-            z = [[float(p[q][k]) if k <= q else None for k in range(n)] for q in range(n)]
+            z = masked_future(patterns[layer][h])
             fig.add_trace(go.Heatmap(z=z, colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverongaps=False,
                                      hovertemplate=f"layer {layer} head {h}<br>query %{{y}} → key %{{x}}"
                                                    "<br>attention %{z:.3f}<extra></extra>"),

@@ -8,5 +8,6 @@ PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 PAGES = [
     ("home.py", "Home", ":material/home:", "home"),
     ("tokens.py", "Tokens", ":material/text_fields:", "tokens"),
+    ("embeddings.py", "Embeddings", ":material/scatter_plot:", "embeddings"),
     ("attention.py", "Attention", ":material/visibility:", "attention"),
 ]

@@ -1,0 +1,40 @@
+"""Server-side time of what the pages do: a new 64-token text on the attention page (one captured run plus the
+figures), and a change of layer/head (figures only, the run is cached)."""
+
+import torch
+
+import core
+from bench.common import table, timeit
+from core.attention import head_steps
+from playground import figures
+
+
+def main() -> None:
+    model = core.load_model(core.DEFAULT_MODEL, device="cpu")
+    text = open("core/assets/corpora/tinyshakespeare.txt").read()[2000:2400]
+    ids = model.tokenizer.encode(text)[:64]
+    pieces = model.tokenizer.pieces(ids)
+    c = model.config
+
+    def new_text():
+        _, cache = model.run_with_cache([ids])
+        draw(cache, 0, 0)
+
+    def draw(cache, layer, head):
+        pattern = cache["pattern", layer][0]
+        figures.attention_heatmap(pattern[head].numpy(), pieces, "one head")
+        figures.attention_grid([[cache["pattern", lay][0, h].numpy() for h in range(c.n_head)]
+                                for lay in range(c.n_layer)], c.n_layer, c.n_head, (layer, head))
+        head_steps(model, cache, layer, head)
+
+    _, cache = model.run_with_cache([ids])
+    t_new = timeit(new_text, repeat=5)
+    t_switch = timeit(lambda: draw(cache, 3, 2), repeat=5)
+    table("Attention page, server time (bundled model, CPU)", ["action", "ms", "target"],
+          [["new 64-token text: run with capture + figures", f"{t_new * 1e3:.0f}", "< 300"],
+           ["other layer/head: figures from the cached run", f"{t_switch * 1e3:.0f}", "no model run"]])
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(torch.get_num_threads())
+    main()
