@@ -80,6 +80,31 @@ def generation_steps(model: GPT, ids, max_new_tokens: int, settings: SamplingSet
             return
 
 
+@dataclass
+class TextChunk:
+    token: int
+    prob: float  # the probability the token had when it was chosen
+    text: str  # all new text so far (stop sequence cut off)
+    stopped: str | None  # the stop sequence that ended generation, if any
+
+
+def stream_text(model: GPT, ids, max_new_tokens: int, settings: SamplingSettings | None = None,
+                seed: int | None = None, stop_sequences=(), use_kv_cache: bool = True):
+    """Yield a TextChunk per new token; stop at a stop sequence (which is not part of the text) or the end-of-text id."""
+    tokenizer = model.tokenizer
+    new: list[int] = []
+    stop_sequences = [s for s in stop_sequences if s]
+    eot = {tokenizer.eot_id} if tokenizer is not None else None
+    for step in generation_steps(model, ids, max_new_tokens, settings, seed, use_kv_cache, stop_ids=eot):
+        new.append(step.token)
+        text = tokenizer.decode(new)
+        hit = next((s for s in stop_sequences if s in text), None)
+        if hit:
+            yield TextChunk(step.token, step.prob, text[: text.index(hit)], hit)
+            return
+        yield TextChunk(step.token, step.prob, text, None)
+
+
 def generate(model: GPT, ids, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
              top_p: float | None = None, seed: int | None = None, use_kv_cache: bool = True,
              settings: SamplingSettings | None = None, stop_ids: set[int] | None = None):
@@ -95,3 +120,16 @@ def generate(model: GPT, ids, max_new_tokens: int, temperature: float = 1.0, top
         result = torch.tensor(out, dtype=torch.long, device=ids.device)
         return result.unsqueeze(0) if ids.dim() == 2 else result
     return out
+
+
+def prepare_prompt(tokenizer, text: str, context_length: int) -> tuple[list[int], str | None]:
+    """Prompt ids and a note for the user: empty text starts from <|endoftext|>; a prompt longer than the
+    context keeps its end (the model can only read context_length tokens)."""
+    if not text:
+        return [tokenizer.eot_id], "The prompt is empty, so the model starts from <|endoftext|>, the start of a document."
+    ids = tokenizer.encode(text)
+    if len(ids) > context_length - 1:
+        kept = ids[-(context_length - 1):]
+        return kept, (f"The prompt has {len(ids)} tokens but the model reads at most {context_length}; "
+                      f"it keeps the last {len(kept)}.")
+    return ids, None

@@ -184,3 +184,50 @@ def entropy_bits(probs: torch.Tensor) -> float:
     p = probs.double()
     nz = p[p > 0]
     return float(-(nz * nz.log2()).sum())
+
+
+def parse_logit_bias(text: str, tokenizer) -> dict[int, float]:
+    """Lines of `token: value`, where token is an id or a text that is one token (quotes keep spaces).
+
+    >>> from core.tokenizers import load_tokenizer
+    >>> parse_logit_bias('" the": -100\\n995: 2.5', load_tokenizer("gpt2"))
+    {262: -100.0, 995: 2.5}
+    """
+    bias: dict[int, float] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        key, sep, value = line.rpartition(":")
+        if not sep or not key.strip():
+            raise PlaygroundError(f"Line {number} of the logit bias needs the form  token: value  (e.g. \" the\": -100).")
+        try:
+            amount = float(value)
+        except ValueError:
+            raise PlaygroundError(f"Line {number} of the logit bias: '{value.strip()}' is not a number.") from None
+        key = key.strip()
+        if key.lstrip("-").isdigit():
+            token_id = int(key)
+            if not 0 <= token_id < tokenizer.n_vocab:
+                raise PlaygroundError(f"Line {number}: token id {token_id} is not in the vocabulary "
+                                      f"(0 to {tokenizer.n_vocab - 1}).")
+        else:
+            token_text = key[1:-1] if len(key) >= 2 and key[0] == key[-1] and key[0] in "\"'" else key
+            ids = tokenizer.encode(token_text)
+            if len(ids) != 1:
+                raise PlaygroundError(f"Line {number}: '{token_text}' is {len(ids)} tokens, not one; bias one token at "
+                                      "a time (a leading space, inside quotes, often makes a word one token).")
+            token_id = ids[0]
+        bias[token_id] = amount
+    return bias
+
+
+def stage_summary(stages: dict[str, torch.Tensor]) -> list[dict]:
+    """Per stage: tokens still possible and the probability mass (under the previous stage) that was kept."""
+    rows = []
+    previous = None
+    for name, logits in stages.items():
+        alive = ~torch.isneginf(logits)
+        kept = 1.0 if previous is None else float(torch.softmax(previous, -1)[alive].sum())
+        rows.append({"stage": name, "tokens left": int(alive.sum()), "mass kept": kept})
+        previous = logits
+    return rows

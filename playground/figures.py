@@ -160,3 +160,56 @@ def bars(x, y, title: str, x_title: str, y_title: str, hover_name: str = "value"
     fig = go.Figure(go.Bar(x=x, y=y, marker_color=colour or OKABE_ITO[0],
                            hovertemplate=f"%{{x}}<br>{hover_name}: %{{y:.4f}}<extra></extra>"))
     return styled(fig, title, x_title, y_title)
+
+
+def distribution_bars(labels: list[str], probs: list[float], logits: list[float], title: str,
+                      marked: int | None = None, marked_name: str = "sampled"):
+    """Top tokens' probabilities as bars, logits on hover; one bar (e.g. the sampled token) highlighted."""
+    colours = [OKABE_ITO[1] if i == marked else OKABE_ITO[0] for i in range(len(labels))]
+    fig = go.Figure(go.Bar(
+        x=[visible_plain(t) for t in labels], y=probs, marker_color=colours, customdata=logits,
+        text=[f"{p:.1%}" for p in probs], textposition="outside", cliponaxis=False,
+        hovertemplate="%{x}<br>probability %{y:.4f}<br>logit %{customdata:.3f}<extra></extra>"))
+    if marked is not None:
+        fig.add_annotation(x=visible_plain(labels[marked]), y=probs[marked], text=marked_name, showarrow=True,
+                           arrowhead=2, ay=-40, font={"size": FONT_SIZE})
+    fig = styled(fig, title, "next token", "probability")
+    fig.update_yaxes(range=[0, max(probs + [0.01]) * 1.25], tickformat=".0%")
+    return fig
+
+
+def pipeline_figure(stage_names: list[str], labels: list[str], probs: list[list[float | None]]):
+    """Tokens (rows) × stages (columns): each stage's probability; an empty cell (✗) means removed."""
+    z = np.array([[np.nan if p is None else p for p in row] for row in probs], dtype=float)
+    text = [["✗" if p is None else f"{p:.1%}" for p in row] for row in probs]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=stage_names, y=[visible_plain(t) for t in labels], colorscale="Blues", zmin=0, zmax=1,
+        text=text, texttemplate="%{text}", hoverongaps=False, colorbar={"title": "probability"},
+        hovertemplate="token %{y}<br>after %{x}<br>probability %{z:.4f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(plot_bgcolor="#eeeeee")
+    return styled(fig, "What each stage does to the most likely tokens (✗ = removed)", "stage of the pipeline",
+                  "token", height=max(380, 32 * len(labels) + 140))
+
+
+def dice_histogram(labels: list[str], expected: list[float], observed: list[float], n: int):
+    fig = go.Figure()
+    names = [visible_plain(t) for t in labels]
+    fig.add_bar(x=names, y=expected, name="probability", marker_color=OKABE_ITO[0],
+                hovertemplate="%{x}<br>probability %{y:.4f}<extra></extra>")
+    fig.add_bar(x=names, y=observed, name=f"share of {n:,} draws", marker_color=OKABE_ITO[1],
+                hovertemplate="%{x}<br>drawn %{y:.4f} of the time<extra></extra>")
+    fig.update_layout(barmode="group")
+    fig = styled(fig, f"The weighted dice: {n:,} draws against the probabilities", "token", "share")
+    fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def temperature_bars(labels: list[str], temperatures: list[float], table: list[list[float]]):
+    """Softmax of a small logit vector at several temperatures, grouped by token."""
+    fig = go.Figure()
+    for i, t in enumerate(temperatures):
+        fig.add_bar(x=labels, y=table[i], name=f"T = {t:g}", marker_color=OKABE_ITO[i % len(OKABE_ITO)],
+                    hovertemplate=f"T = {t:g}<br>%{{x}}<br>p = %{{y:.4g}}<extra></extra>")
+    fig.update_layout(barmode="group")
+    return styled(fig, "Temperature reshapes the same logits", "token (its logit)", "probability")

@@ -10,4 +10,6 @@ PAGES = [
     ("tokens.py", "Tokens", ":material/text_fields:", "tokens"),
     ("embeddings.py", "Embeddings", ":material/scatter_plot:", "embeddings"),
     ("attention.py", "Attention", ":material/visibility:", "attention"),
+    ("sampling.py", "Logits & sampling", ":material/casino:", "sampling"),
+    ("generation.py", "Generation", ":material/edit_note:", "generation"),
 ]

@@ -44,3 +44,16 @@ def window_rows_html(rows: list[tuple[str, list[str]]]) -> str:
         cells = "".join(f"<td>{chip(p, i, f'{label} position {i}')}</td>" for i, p in enumerate(pieces))
         body.append(f"<tr><th style='text-align:right;padding-right:8px'>{html.escape(label)}</th>{cells}</tr>")
     return "<table class='pg-windows'>" + "".join(body) + "</table>"
+
+
+def probability_chips_html(pieces: list[str], probs: list[float | None]) -> str:
+    """Tokens coloured by the probability they had when chosen (darker blue = more likely); None = the prompt."""
+    parts = []
+    for piece, p in zip(pieces, probs):
+        if p is None:
+            style, tip = "background:#eeeeee", "prompt"
+        else:
+            style, tip = f"background:rgba(0,114,178,{0.08 + 0.62 * p:.2f})", f"probability {p:.1%}"
+        parts.append(f"<span class='pg-chip' style='{style}' title='{html.escape(tip, quote=True)}'>"
+                     f"{visible(piece)}</span>")
+    return "<div class='pg-chips'>" + "".join(parts) + "</div>"

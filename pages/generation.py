@@ -1,0 +1,136 @@
+"""Generation: token by token, seeing and choosing each step; a full run with streaming; strategies compared."""
+
+import time
+
+import streamlit as st
+import torch
+
+from core.generate import prepare_prompt, stream_text
+from core.sampling import SamplingSettings, next_token_distribution, sample
+from playground import figures, state, ui
+from playground.sampling_controls import next_logits, sampling_controls
+from playground.stepper import StepTree
+from playground.tokens_view import probability_chips_html
+
+CANDIDATES = 8
+STRATEGIES = {
+    "greedy": SamplingSettings(temperature=0.0),
+    "temperature 0.7 + top-k 40": SamplingSettings(temperature=0.7, top_k=40),
+    "top-p 0.9": SamplingSettings(temperature=1.0, top_p=0.9),
+    "temperature 1.5": SamplingSettings(temperature=1.5),
+}
+
+st.title("Generation")
+ui.explain("A language model writes one token at a time: it reads everything so far, gives a distribution over the "
+           "next token, one token is chosen, appended, and the loop starts again. Here you can watch and steer "
+           "every step.")
+
+model = ui.current_model()
+tok = model.tokenizer
+prompt = st.text_area("Prompt", "JULIET:\nO Romeo, Romeo! wherefore art thou", key="gen.prompt", height=90)
+prompt_ids, note = prepare_prompt(tok, prompt, model.config.context_length)
+if note:
+    st.info(note, icon=":material/info:")
+with ui.friendly_errors(stop=True):
+    settings = sampling_controls("gen", tok, temperature=0.8, top_k=40)
+seed = int(st.number_input("Seed", 0, 2**31 - 1, 7, key="gen.seed"))
+
+key = (state.current_model_key(), tuple(prompt_ids))
+if st.session_state.get("gen.tree_key") != key:
+    st.session_state["gen.tree_key"] = key
+    st.session_state["gen.tree"] = StepTree(tuple(prompt_ids))
+tree: StepTree = st.session_state["gen.tree"]
+
+step_tab, run_tab, compare_tab = st.tabs(["Step through", "Run", "Compare strategies"])
+
+with step_tab:
+    ids = tree.ids[-model.config.context_length:]
+    logits = torch.from_numpy(next_logits(state.current_model_key(), tuple(ids)))
+    with ui.friendly_errors(stop=True):
+        probs = next_token_distribution(logits, settings, ids)
+    sampled = sample(probs, torch.Generator().manual_seed(seed * 7919 + len(tree.path)))
+    greedy = int(probs.argmax())
+    order = torch.argsort(probs, descending=True)[:CANDIDATES].tolist()
+    if sampled not in order:
+        order[-1] = sampled
+
+    st.markdown(f"**The text so far** — step {len(tree.path)}; new tokens are darker the more likely they were")
+    pieces = tok.pieces(tree.ids)
+    st.html(probability_chips_html(pieces, [None] * len(tree.prompt) + tree.probs))
+
+    def choose(token: int, prob: float):
+        st.session_state["gen.tree"].choose(token, prob)
+
+    def undo():
+        st.session_state["gen.tree"].undo()
+
+    b1, b2, b3 = st.columns(3)
+    b1.button(f"Take the sample: {tok.token_text(sampled)!r} ({float(probs[sampled]):.1%})", key="gen.take_sample",
+              on_click=choose, args=(sampled, float(probs[sampled])), type="primary", width="stretch")
+    b2.button(f"Take the greedy: {tok.token_text(greedy)!r} ({float(probs[greedy]):.1%})", key="gen.take_greedy",
+              on_click=choose, args=(greedy, float(probs[greedy])), width="stretch")
+    b3.button("Undo the last token", key="gen.undo", on_click=undo, disabled=not tree.path, width="stretch")
+    st.plotly_chart(figures.distribution_bars(tok.pieces(order), probs[order].tolist(), logits[order].tolist(),
+                                              f"Step {len(tree.path) + 1}: the next-token distribution after your "
+                                              "settings", marked=order.index(sampled)), key="gen.step_chart")
+    st.markdown("**Or force any candidate**")
+    cols = st.columns(4)
+    for i, token in enumerate(order):
+        cols[i % 4].button(f"{tok.token_text(token)!r} · {float(probs[token]):.1%}", key=f"gen.force.{i}",
+                           on_click=choose, args=(token, float(probs[token])), width="stretch",
+                           disabled=float(probs[token]) == 0)
+    branches = tree.branches()
+    if len(branches) > 1:
+        st.markdown("**Branches you explored** (go back to any of them)")
+        for i, branch in enumerate(branches[:12]):
+            c1, c2 = st.columns([5, 1])
+            c1.code(tok.decode(branch), language=None, wrap_lines=True)
+            c2.button("Go", key=f"gen.branch.{i}", on_click=lambda b=branch: st.session_state["gen.tree"].goto(b),
+                      disabled=branch == tree.path)
+
+with run_tab:
+    ui.explain("The same loop without stopping: tokens stream in as they are chosen. The KV cache keeps the keys and "
+               "values of earlier tokens, so each step only computes the newest one.")
+    r1, r2 = st.columns(2)
+    max_new = r1.slider("New tokens at most", 1, 500, 120, key="gen.max_new")
+    stops_raw = r2.text_input("Stop sequences (comma-separated; \\n is a new line)", "\\n\\n", key="gen.stops")
+    stops = [s.replace("\\n", "\n") for s in stops_raw.split(",") if s]
+    if st.button("Generate", key="gen.run", type="primary"):
+        box = st.empty()
+        started, chunk = time.perf_counter(), None
+        pieces, probs_seen = [], []
+        with ui.friendly_errors():
+            for chunk in stream_text(model, prompt_ids, max_new, settings, seed, stops):
+                pieces.append(tok.token_text(chunk.token))
+                probs_seen.append(chunk.prob)
+                box.html(probability_chips_html(pieces, probs_seen))
+        elapsed = time.perf_counter() - started
+        if chunk is not None:
+            st.session_state["gen.run_result"] = (prompt + chunk.text, len(pieces), elapsed, chunk.stopped)
+    if "gen.run_result" in st.session_state:
+        text, n, elapsed, stopped = st.session_state["gen.run_result"]
+        st.code(text, language=None, wrap_lines=True)
+        st.caption(f"{n} tokens in {elapsed:.2f} s = {n / max(elapsed, 1e-9):.0f} tokens/s (KV cache on)"
+                   + (f"; stopped at {stopped!r}" if stopped else ""))
+
+with compare_tab:
+    ui.explain("The same prompt and seed with four strategies. Greedy is safe but repetitive; a little temperature "
+               "with top-k or top-p reads naturally; a high temperature drifts into nonsense.")
+    n_compare = st.slider("New tokens", 10, 200, 60, key="gen.compare_n")
+    if st.button("Compare", key="gen.compare", type="primary"):
+        results = {}
+        progress = st.progress(0.0, text="Generating…")
+        for i, (name, strategy) in enumerate(STRATEGIES.items()):
+            chunk = None
+            for chunk in stream_text(model, prompt_ids, n_compare, strategy, seed):
+                pass
+            results[name] = chunk.text if chunk else ""
+            progress.progress((i + 1) / len(STRATEGIES), text=f"Generated with {name}")
+        progress.empty()
+        st.session_state["gen.compare_result"] = results
+    results = st.session_state.get("gen.compare_result")
+    if results:
+        cols = st.columns(len(results))
+        for col, (name, text) in zip(cols, results.items()):
+            col.markdown(f"**{name}**")
+            col.code(prompt + text, language=None, wrap_lines=True)

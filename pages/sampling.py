@@ -1,0 +1,106 @@
+"""Logits & sampling: from the model's scores for every token to one chosen token, stage by stage."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from core.generate import prepare_prompt
+from core.errors import PlaygroundError
+from core.sampling import (STAGES, entropy_bits, next_token_distribution, pipeline_stages, sample, softmax,
+                           stage_summary)
+from playground import figures, state, ui
+from playground.sampling_controls import next_logits, sampling_controls
+
+LECTURE_LOGITS = "3.23, -7.1, 5.57, 0.39, 2.4"
+LECTURE_TEMPERATURES = [0.01, 0.5, 1, 2, 5]
+STAGE_TITLES = {"raw": "raw logits", "bias": "logit bias", "penalties": "penalties", "temperature": "temperature",
+                "top_k": "top-k", "top_p": "top-p", "min_p": "min-p"}
+
+st.title("Logits & sampling")
+ui.explain("After the last layer the model gives every token in its vocabulary a score, a **logit**. Softmax turns "
+           "the scores into probabilities, and a **sampler** picks one token. Temperature, top-k, top-p and the "
+           "penalties decide how adventurous that pick is.")
+
+# --- the lecture's example ------------------------------------------------------------------------------
+st.subheader("Softmax and temperature by hand")
+st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
+raw = st.text_input("A small logit vector z", LECTURE_LOGITS, key="samp.lecture_logits")
+with ui.friendly_errors():
+    try:
+        z = torch.tensor([float(v) for v in raw.replace(";", ",").split(",") if v.strip()], dtype=torch.float64)
+    except ValueError:
+        raise PlaygroundError("Write the logits as numbers separated by commas, e.g. 3.23, -7.1, 5.57.") from None
+    if len(z) < 2 or len(z) > 20:
+        raise PlaygroundError("Give between 2 and 20 logits.")
+    table = [softmax(z, t).tolist() for t in LECTURE_TEMPERATURES]
+    labels = [f"token {i + 1} ({v:g})" for i, v in enumerate(z.tolist())]
+    frame = pd.DataFrame(table, columns=labels, index=[f"T = {t:g}" for t in LECTURE_TEMPERATURES])
+    st.dataframe(frame.map(lambda p: f"{p:.3g}"), width="stretch")
+    st.caption("Low temperature sharpens the distribution towards the largest logit (T → 0 is greedy); high "
+               "temperature flattens it towards uniform.")
+    st.plotly_chart(figures.temperature_bars(labels, LECTURE_TEMPERATURES, table), key="samp.lecture_chart")
+
+# --- the model's distribution -----------------------------------------------------------------------------
+st.subheader("The model's next-token distribution")
+model = ui.current_model()
+tok = model.tokenizer
+prompt = st.text_area("Prompt", "ROMEO:\nO, she doth teach the torches to burn", key="samp.prompt", height=90)
+ids, note = prepare_prompt(tok, prompt, model.config.context_length)
+if note:
+    st.info(note, icon=":material/info:")
+logits = torch.from_numpy(next_logits(state.current_model_key(), tuple(ids)))
+probs_raw = torch.softmax(logits, -1)
+
+top_n = st.slider("Tokens shown", 5, 40, 15, key="samp.top_n")
+order = torch.argsort(probs_raw, descending=True)[:top_n].tolist()
+m1, m2, m3 = st.columns(3)
+m1.metric("Vocabulary", f"{len(logits):,} tokens")
+m2.metric("Entropy", f"{entropy_bits(probs_raw):.2f} bits",
+          help="0 bits: certain. log2(vocabulary) bits: every token equally likely.")
+m3.metric("Most likely", f"{tok.token_text(order[0])!r} ({float(probs_raw[order[0]]):.1%})")
+st.plotly_chart(figures.distribution_bars(tok.pieces(order), probs_raw[order].tolist(), logits[order].tolist(),
+                                          "Next-token probabilities (temperature 1, no filters)"), key="samp.dist")
+asked = st.text_input("Where does this token rank?", " love", key="samp.ask")
+with ui.friendly_errors():
+    asked_ids = tok.encode(asked)
+    if len(asked_ids) != 1:
+        raise PlaygroundError(f"'{asked}' is {len(asked_ids)} tokens; ask about one token (try a leading space).")
+    rank = int((probs_raw > probs_raw[asked_ids[0]]).sum()) + 1
+    st.markdown(f"`{asked!r}` (id {asked_ids[0]}) has logit **{float(logits[asked_ids[0]]):.3f}**, probability "
+                f"**{float(probs_raw[asked_ids[0]]):.4%}**, rank **{rank:,}** of {len(logits):,}.")
+
+# --- the pipeline ----------------------------------------------------------------------------------------------
+st.subheader("The sampling pipeline, stage by stage")
+ui.explain("In order: logit bias → penalties (for tokens already in the prompt) → temperature → top-k → top-p → "
+           "min-p → softmax → draw. Moving a control reuses the same logits: the model does not run again.")
+with ui.friendly_errors(stop=True):
+    settings = sampling_controls("samp", tok, temperature=0.8, top_k=10, top_p=0.9)
+    stages = pipeline_stages(logits, settings, ids)
+    final = next_token_distribution(logits, settings, ids)
+shown = list(dict.fromkeys(order + torch.argsort(final, descending=True)[:5].tolist()))
+stage_probs = {name: torch.softmax(stages[name], -1) for name in STAGES}
+rows = [[None if torch.isneginf(stages[name][i]) else float(stage_probs[name][i]) for name in STAGES]
+        + [float(final[i]) if final[i] > 0 else None] for i in shown]
+st.plotly_chart(figures.pipeline_figure([STAGE_TITLES[s] for s in STAGES] + ["final"], tok.pieces(shown), rows),
+                key="samp.pipeline")
+summary = pd.DataFrame(stage_summary(stages))
+summary["stage"] = summary["stage"].map(STAGE_TITLES)
+summary["mass kept"] = summary["mass kept"].map(lambda v: f"{v:.1%}")
+st.dataframe(summary, hide_index=True, width="stretch")
+
+# --- the weighted dice --------------------------------------------------------------------------------------
+st.subheader("The weighted dice")
+ui.explain("Sampling is rolling a die whose sides are weighted by the final probabilities. Roll it many times "
+           "and the shares approach the probabilities; the same seed rolls the same numbers.")
+d1, d2 = st.columns(2)
+n_draws = d1.select_slider("Draws", [10, 100, 1000, 10000], 1000, key="samp.draws")
+seed = d2.number_input("Seed", 0, 2**31 - 1, 42, key="samp.seed")
+generator = torch.Generator().manual_seed(int(seed))
+draws = torch.multinomial(final, int(n_draws), replacement=True, generator=generator)
+counts = np.bincount(draws.numpy(), minlength=len(final))
+dice_ids = torch.argsort(final, descending=True)[:12].tolist()
+st.plotly_chart(figures.dice_histogram(tok.pieces(dice_ids), final[dice_ids].tolist(),
+                                       (counts[dice_ids] / n_draws).tolist(), int(n_draws)), key="samp.dice")
+one = sample(final, torch.Generator().manual_seed(int(seed)))
+st.markdown(f"One draw with seed {seed}: **{tok.token_text(one)!r}** (probability {float(final[one]):.2%}).")
