@@ -67,7 +67,7 @@ def generation_steps(model: GPT, ids, max_new_tokens: int, settings: SamplingSet
             logits = model(torch.tensor([pending], device=device), kv=kv)[0, -1]
         else:
             window = tokens[-ctx:]
-            kv = KVCache(model.config.n_layer) if use_kv_cache and len(window) < ctx else None
+            kv = KVCache(model.config.n_layer, ctx) if use_kv_cache and len(window) < ctx else None
             logits = model(torch.tensor([window], device=device), kv=kv)[0, -1]
         logits = logits.float().cpu()
         probs = next_token_distribution(logits, settings, tokens)

@@ -82,23 +82,30 @@ def count_parameters(config: GPTConfig) -> int:
 
 
 class KVCache:
-    """Keys and values of the tokens seen so far, per layer, for one-token-at-a-time generation."""
+    """Keys and values of the tokens seen so far, per layer, for one-token-at-a-time generation.
 
-    def __init__(self, n_layer: int):
-        self.layers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layer
+    Buffers are allocated once for `max_length` positions and filled in place: appending by
+    concatenation would copy the whole cache at every step.
+    """
 
-    @property
-    def length(self) -> int:
-        first = self.layers[0]
-        return 0 if first is None else first[0].shape[2]
+    def __init__(self, n_layer: int, max_length: int):
+        self.max_length = max_length
+        self.buffers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layer
+        self.length = 0  # positions filled in every layer (updated after the last layer)
+        self.n_layer = n_layer
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor):
-        past = self.layers[layer]
-        if past is not None:
-            k = torch.cat([past[0], k], dim=2)
-            v = torch.cat([past[1], v], dim=2)
-        self.layers[layer] = (k, v)
-        return k, v
+        B, H, T, D = k.shape
+        if self.buffers[layer] is None:
+            shape = (B, H, self.max_length, D)
+            self.buffers[layer] = (k.new_empty(shape), v.new_empty(shape))
+        start, end = self.length, self.length + T
+        kb, vb = self.buffers[layer]
+        kb[:, :, start:end] = k
+        vb[:, :, start:end] = v
+        if layer == self.n_layer - 1:
+            self.length = end
+        return kb[:, :, :end], vb[:, :, :end]
 
 
 class CausalSelfAttention(nn.Module):
@@ -119,9 +126,11 @@ class CausalSelfAttention(nn.Module):
             k, v = kv.append(layer, k, v)  # (B, nh, past+T, hs)
         S = k.shape[2]
         if cache is None:
+            # One new query may see every key: no mask, so the fastest kernel runs.
+            needs_mask = T > 1 and S != T
             z = F.scaled_dot_product_attention(
                 q, k, v,
-                attn_mask=None if S == T else _causal_mask(T, S, x.device),
+                attn_mask=_causal_mask(T, S, x.device) if needs_mask else None,
                 is_causal=S == T and T > 1,
                 dropout_p=self.dropout if self.training else 0.0,
             )
@@ -225,6 +234,8 @@ class GPT(nn.Module):
                 f"The input has {past + T} tokens but this model reads at most {self.config.context_length}; "
                 "shorten it (keep the end)."
             )
+        if self.training:
+            return  # training batches come from the tokenizer; reading min/max would sync the GPU every step
         lo, hi = int(ids.min()), int(ids.max())
         if lo < 0 or hi >= self.config.vocab_size:
             bad = lo if lo < 0 else hi

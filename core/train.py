@@ -268,7 +268,7 @@ def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_sto
     last_good = start_step
     last_val = None
     for step in range(start_step, cfg.steps):
-        if should_stop is not None and should_stop():
+        if _agree_to_stop(should_stop, ddp, device):
             return {"state": "cancelled", "reason": "cancelled by the user", "step": step, "steps": cfg.steps}
         lr = lr_at(step, cfg)
         for group in optimizer.param_groups:
@@ -282,18 +282,16 @@ def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_sto
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            reason = (f"The loss became {loss_value} at step {step}: training diverged (try a smaller learning rate); "
-                      f"the checkpoint of step {last_good} is kept.")
-            files.log({"step": step, "train_loss": loss_value, "lr": lr, "event": "nan"})
-            return {"state": "failed", "reason": reason, "step": step, "steps": cfg.steps}
         optimizer.step()
         window_tokens += x.numel() * world
         done = step + 1
+        # Reading the loss waits for the GPU, so it happens only at logging steps; a non-finite loss is caught
+        # there (and at every evaluation), before any checkpoint is written.
         if done % cfg.log_interval == 0 or done == cfg.steps or done == start_step + 1:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                files.log({"step": done, "train_loss": loss_value, "lr": lr, "event": "nan"})
+                return _diverged(loss_value, done, last_good, cfg)
             elapsed = max(time.time() - window_start, 1e-9)
             record = {"step": done, "train_loss": loss_value, "lr": lr, "grad_norm": float(grad_norm),
                       "tokens_per_s": window_tokens / elapsed, "time": time.time() - started}
@@ -304,6 +302,8 @@ def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_sto
         if done % cfg.eval_interval == 0 or done == cfg.steps:
             val_loss = estimate_loss(model, val_windows, cfg, device, autocast)
             train_loss = estimate_loss(model, train_windows, cfg, device, autocast)
+            if not (math.isfinite(val_loss) and math.isfinite(train_loss)):
+                return _diverged(val_loss, done, last_good, cfg)
             sample = sample_text(model, tokenizer, cfg)
             record = {"step": done, "val_loss": val_loss, "train_loss_eval": train_loss,
                       "perplexity": math.exp(min(val_loss, 50)), "sample": sample, "time": time.time() - started}
@@ -322,6 +322,22 @@ def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_sto
                          val_loss=val_loss)
     return {"state": "finished", "reason": "", "step": cfg.steps, "steps": cfg.steps, "val_loss": last_val,
             "best_val_loss": best_val, "wall_time_s": time.time() - started}
+
+
+def _diverged(value: float, step: int, last_good: int, cfg: TrainConfig) -> dict:
+    reason = (f"The loss became {value} at step {step}: training diverged (try a smaller learning rate); "
+              f"the checkpoint of step {last_good} is kept.")
+    return {"state": "failed", "reason": reason, "step": step, "steps": cfg.steps}
+
+
+def _agree_to_stop(should_stop, ddp: bool, device) -> bool:
+    """Under DDP every process must stop at the same step, or the others wait for it forever."""
+    stop = bool(should_stop is not None and should_stop())
+    if ddp:
+        flag = torch.tensor([1.0 if stop else 0.0], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        stop = bool(flag.item())
+    return stop
 
 
 @torch.no_grad()
@@ -409,7 +425,12 @@ def main(argv=None) -> int:
             print(f"step {record['step']}: loss {record['train_loss']:.4f}, lr {record['lr']:.2e}, "
                   f"{record['tokens_per_s']:,.0f} tok/s", flush=True)
 
-    status = train(cfg, on_record=show if int(os.environ.get("RANK", 0)) == 0 else None)
+    cancel_file = Path(cfg.out_dir) / "CANCEL"  # written by core.jobs when a user cancels the run
+    status = train(cfg, on_record=show if int(os.environ.get("RANK", 0)) == 0 else None,
+                   should_stop=cancel_file.exists)
+    if int(os.environ.get("RANK", 0)) == 0:
+        from core.jobs import tick_from_env  # here, not at the top: core.jobs imports this module
+        tick_from_env()
     if status["state"] != "finished":
         print(f"{status['state']}: {status.get('reason', '')}", file=sys.stderr)
         return 1

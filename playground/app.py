@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import PlaygroundError
-from playground import loaders, state
+from playground import identity, loaders, state
 from playground.navigation import PAGES, PAGES_DIR
 
 
@@ -18,7 +18,7 @@ def navigation() -> st.navigation:
 
 
 def model_picker() -> None:
-    choices = loaders.model_choices()
+    choices = loaders.model_choices(identity.current_user(), identity.is_instructor())
     keys = [c.key for c in choices]
     labels = {c.key: c.label for c in choices}
     current = state.current_model_key()

@@ -213,3 +213,26 @@ def temperature_bars(labels: list[str], temperatures: list[float], table: list[l
                     hovertemplate=f"T = {t:g}<br>%{{x}}<br>p = %{{y:.4g}}<extra></extra>")
     fig.update_layout(barmode="group")
     return styled(fig, "Temperature reshapes the same logits", "token (its logit)", "probability")
+
+
+def loss_curves(steps, losses, smoothed, val_steps, val_losses):
+    fig = go.Figure()
+    fig.add_scatter(x=steps, y=losses, mode="lines", name="training loss", line={"color": "#9ecae1", "width": 1},
+                    hovertemplate="step %{x}<br>training loss %{y:.4f}<extra></extra>")
+    fig.add_scatter(x=steps, y=smoothed, mode="lines", name="training loss (smoothed)",
+                    line={"color": OKABE_ITO[0], "width": 3},
+                    hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>")
+    fig.add_scatter(x=val_steps, y=val_losses, mode="lines+markers", name="validation loss",
+                    line={"color": OKABE_ITO[1], "width": 3}, marker={"size": 8},
+                    hovertemplate="step %{x}<br>validation loss %{y:.4f}<extra></extra>")
+    return styled(fig, "Loss (cross-entropy, lower is better)", "step", "loss")
+
+
+def metric_line(x, y, title: str, x_title: str, y_title: str, colour: str | None = None, log_y: bool = False):
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers" if len(x) < 30 else "lines",
+                               line={"color": colour or OKABE_ITO[2], "width": 3},
+                               hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y:.4g}}<extra></extra>"))
+    fig = styled(fig, title, x_title, y_title, height=320)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig

@@ -26,15 +26,15 @@ class ModelChoice:
     kind: str  # bundled | run | folder
 
 
-def model_choices() -> list[ModelChoice]:
-    """Bundled models, then the checkpoints of finished training runs."""
+def model_choices(user: str, instructor: bool = False) -> list[ModelChoice]:
+    """Bundled models, then the checkpoints of the training runs this user may see (own and shared)."""
+    from playground.runs import get_store, model_folder
+
     choices = [ModelChoice(name, f"{name} (bundled)", "bundled") for name in bundled_models()]
-    if RUNS_DIR.exists():
-        for run in sorted(RUNS_DIR.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
-            for sub in ("best", "checkpoint"):
-                if (run / sub / "config.json").exists() and (run / sub / "model.safetensors").exists():
-                    choices.append(ModelChoice(str(run / sub), f"run {run.name} ({sub})", "run"))
-                    break
+    for run in get_store().visible(user, instructor):
+        folder = model_folder(run.folder)
+        if folder is not None:
+            choices.append(ModelChoice(str(folder), f"run: {run.name} ({folder.name})", "run"))
     return choices
 
 

@@ -12,4 +12,5 @@ PAGES = [
     ("attention.py", "Attention", ":material/visibility:", "attention"),
     ("sampling.py", "Logits & sampling", ":material/casino:", "sampling"),
     ("generation.py", "Generation", ":material/edit_note:", "generation"),
+    ("training.py", "Training", ":material/model_training:", "training"),
 ]

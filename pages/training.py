@@ -1,0 +1,217 @@
+"""Training studio: set up a small pretraining run, watch it learn live, manage your runs."""
+
+import time
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from core.data import CORPORA, decode_text
+from core.errors import PlaygroundError
+from core.estimates import ema, eta_seconds, measure_step_seconds, memory_estimate_bytes
+from core.jobs import read_metrics, read_status
+from core.model import count_parameters
+from core.tokenizers import TOKENIZER_NAMES
+from core.train import TrainConfig
+from playground import figures, identity, ui
+from playground.runs import checkpoint_zip, get_store, metrics_csv, save_upload
+
+PRESETS = {  # name: (layers, heads, width, context)
+    "tiny (2 layers, width 64)": (2, 2, 64, 64),
+    "small (4 layers, width 128)": (4, 4, 128, 128),
+    "GPT-2 124M shape (12 layers, width 768)": (12, 12, 768, 1024),
+    "custom": None,
+}
+UPLOAD_LIMIT = 5 * 1024 * 1024
+STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "cancelled": "⏹️"}
+
+st.title("Training studio")
+ui.explain("Train a small GPT yourself. The run goes on in the background — close the page, come back later, it is "
+           "still there. Watch the loss fall and the samples turn from gibberish into words.")
+user = identity.current_user()
+instructor = identity.is_instructor()
+identity.identity_box()
+store = get_store()
+store.tick()
+
+new_tab, runs_tab = st.tabs(["New run", "Your runs"])
+
+with new_tab:
+    st.markdown("**Data**")
+    source = st.radio("Text to learn from", ["a bundled corpus", "upload a .txt file", "paste text"],
+                      horizontal=True, key="train.source")
+    corpus, corpus_label = None, ""
+    if source == "a bundled corpus":
+        corpus = st.selectbox("Corpus", list(CORPORA), format_func=lambda c: CORPORA[c].title, key="train.corpus")
+        corpus_label = CORPORA[corpus].title
+    elif source == "upload a .txt file":
+        upload = st.file_uploader("A UTF-8 text file (at most 5 MB)", type=["txt"], key="train.upload",
+                                  max_upload_size=5)
+        if upload is not None:
+            with ui.friendly_errors():
+                corpus = save_upload(decode_text(upload.getvalue(), upload.name, UPLOAD_LIMIT))
+                corpus_label = upload.name
+    else:
+        pasted = st.text_area("Your text", key="train.pasted", height=150)
+        if pasted.strip():
+            corpus, corpus_label = save_upload(pasted), "pasted text"
+
+    st.markdown("**Model**")
+    m1, m2 = st.columns(2)
+    tokenizer = m1.selectbox("Tokenizer", TOKENIZER_NAMES, key="train.tokenizer")
+    preset = m2.selectbox("Size", list(PRESETS), key="train.preset")
+    layers, heads, width, context = PRESETS[preset] or (4, 4, 128, 128)
+    if preset == "custom":
+        c1, c2, c3, c4 = st.columns(4)
+        layers = c1.number_input("Layers", 1, 48, layers, key="train.layers")
+        heads = c2.number_input("Heads", 1, 64, heads, key="train.heads")
+        width = c3.number_input("Width", 8, 4096, width, step=8, key="train.width")
+        context = c4.number_input("Context", 8, 2048, context, step=8, key="train.context")
+
+    st.markdown("**Training**")
+    h1, h2, h3, h4 = st.columns(4)
+    lr = h1.number_input("Learning rate", 1e-6, 1.0, 1e-3, format="%.5f", key="train.lr")
+    batch = h2.number_input("Batch size", 1, 512, 16, key="train.batch")
+    steps = h3.number_input("Steps", 1, 1_000_000, 300, key="train.steps")
+    warmup = h4.number_input("Warmup steps", 0, 100_000, 30, key="train.warmup")
+    h5, h6, h7, h8 = st.columns(4)
+    weight_decay = h5.number_input("Weight decay", 0.0, 1.0, 0.1, key="train.wd")
+    dropout = h6.number_input("Dropout", 0.0, 0.9, 0.1, key="train.dropout")
+    eval_interval = h7.number_input("Evaluate every", 1, 100_000, 50, key="train.eval")
+    devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    device = h8.selectbox("Device", devices, key="train.device",
+                          help="auto: a CUDA GPU if there is one, then Apple's MPS, then the CPU.")
+    p1, p2, p3 = st.columns(3)
+    precision = p1.selectbox("Precision", ["auto", "bf16", "fp32"], key="train.precision",
+                             help="auto: bf16 on a GPU, fp32 on the CPU.")
+    compile_model = p2.toggle("torch.compile", key="train.compile", help="Faster on GPUs after a minute of compiling.")
+    name = p3.text_input("Name of the run", "", key="train.name", placeholder="e.g. my-first-gpt")
+
+    cfg = None
+    with ui.friendly_errors():
+        candidate = TrainConfig(corpus=corpus or "tinyshakespeare", tokenizer=tokenizer, n_layer=int(layers),
+                          n_head=int(heads), n_embd=int(width), context_length=int(context), dropout=float(dropout),
+                          batch_size=int(batch), steps=int(steps), lr=float(lr), min_lr=float(lr) / 10,
+                          warmup_steps=int(warmup), weight_decay=float(weight_decay),
+                          eval_interval=int(eval_interval), device=device, precision=precision,
+                          compile=bool(compile_model), log_interval=max(1, int(steps) // 500))
+        candidate.validate()
+        cfg = candidate  # only settings that passed the checks can be started
+        model_config = cfg.model_config()
+        e1, e2, e3 = st.columns(3)
+        e1.metric("Parameters", f"{count_parameters(model_config):,}")
+        e2.metric("Memory (estimate)", f"{memory_estimate_bytes(model_config, int(batch)) / 2**30:.2f} GiB")
+        key = ("train.speed", str(model_config), int(batch), device)
+        if st.session_state.get("train.speed_key") == key:
+            per_step = st.session_state["train.speed"]
+            e3.metric("Time (measured estimate)", f"{per_step * int(steps) / 60:.1f} min",
+                      help=f"{per_step * 1000:.0f} ms per step, measured on this machine")
+        elif e3.button("Measure speed", key="train.measure"):
+            with st.spinner("Timing three training steps…"):
+                dev = "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+                st.session_state["train.speed"] = measure_step_seconds(model_config, int(batch), dev)
+                st.session_state["train.speed_key"] = key
+            st.rerun()
+    if st.button("Start training", key="train.start", type="primary", disabled=cfg is None or corpus is None):
+        with ui.friendly_errors():
+            run = store.submit(cfg, owner=user, name=name.strip() or corpus_label)
+            store.tick()
+            st.session_state["train.selected"] = run.id
+            st.success(f"Run {run.name} is {store.get(run.id).state}. Follow it under 'Your runs'.")
+
+
+def run_label(run) -> str:
+    return f"{run.name} · {run.id}"  # stable: a label that changed with the state would reset the choice
+
+
+@st.fragment(run_every=1.0)
+def live_view(run_id: str) -> None:
+    """Refreshes every second while the page is open; the run itself lives in its own process."""
+    store.tick()
+    run = store.get(run_id)
+    status = read_status(run.folder)
+    records = read_metrics(run.folder)
+    train_rows = [r for r in records if "lr" in r]
+    evals = [r for r in records if "val_loss" in r]
+    total = run.config["steps"]
+    step = train_rows[-1]["step"] if train_rows else 0
+    elapsed = train_rows[-1]["time"] if train_rows else 0.0
+    s1, s2, s3, s4, s5 = st.columns(5)
+    s1.metric("State", run.state)
+    s2.metric("Step", f"{step:,} / {total:,}")
+    eta = eta_seconds(step, total, elapsed) if run.state == "running" else None
+    s3.metric("ETA", f"{eta / 60:.1f} min" if eta is not None else "–")
+    s4.metric("Validation loss", f"{evals[-1]['val_loss']:.3f}" if evals else "–")
+    s5.metric("Tokens/s", f"{train_rows[-1]['tokens_per_s']:,.0f}" if train_rows else "–")
+    if run.state == "queued":
+        st.info(f"Waiting in the queue: position {store.queue_position(run_id)} on {run.device}.")
+    st.progress(min(1.0, step / total), text=f"{step / total:.0%}")
+    if run.reason:
+        (st.error if run.state == "failed" else st.info)(run.reason)
+    if train_rows:
+        steps_x = [r["step"] for r in train_rows]
+        losses = [r["train_loss"] for r in train_rows]
+        st.plotly_chart(figures.loss_curves(steps_x, losses, ema(losses, 0.1), [r["step"] for r in evals],
+                                            [r["val_loss"] for r in evals]), key=f"train.loss.{run_id}")
+        g1, g2 = st.columns(2)
+        g1.plotly_chart(figures.metric_line([r["step"] for r in evals], [r["perplexity"] for r in evals],
+                                            "Validation perplexity (e^loss)", "step", "perplexity", log_y=True),
+                        key=f"train.ppl.{run_id}")
+        g2.plotly_chart(figures.metric_line(steps_x, [r["lr"] for r in train_rows], "Learning rate",
+                                            "step", "learning rate", figures.OKABE_ITO[3]), key=f"train.lr.{run_id}")
+        g3, g4 = st.columns(2)
+        g3.plotly_chart(figures.metric_line(steps_x, [r["grad_norm"] for r in train_rows], "Gradient norm (before "
+                                            "clipping)", "step", "norm", figures.OKABE_ITO[5]), key=f"train.gn.{run_id}")
+        g4.plotly_chart(figures.metric_line(steps_x, [r["tokens_per_s"] for r in train_rows], "Speed", "step",
+                                            "tokens per second", figures.OKABE_ITO[4]), key=f"train.tps.{run_id}")
+    if evals:
+        st.markdown("**Samples from the current weights** (newest first)")
+        for r in reversed(evals[-6:]):
+            st.markdown(f"Step {r['step']} · validation loss {r['val_loss']:.3f}")
+            st.code(r["sample"], language=None, wrap_lines=True)
+    if run.state not in ("queued", "running"):
+        st.caption(f"Device: {status.get('device', run.device)}.")
+        return
+
+
+with runs_tab:
+    runs = store.visible(user, instructor)
+    if not runs:
+        st.info("No runs yet: start one under 'New run'.")
+    else:
+        table = pd.DataFrame([{
+            "run": r.name, "id": r.id, "state": f"{STATE_ICONS.get(r.state, '')} {r.state}",
+            "owner": "you" if r.owner == user else ("shared" if r.shared else r.owner),
+            "device": r.device, "steps": r.config["steps"],
+            "queue position": store.queue_position(r.id) or "",
+            "started": time.strftime("%H:%M:%S", time.localtime(r.started)) if r.started else ""} for r in runs])
+        st.dataframe(table, hide_index=True, width="stretch")
+        ids = [r.id for r in runs]
+        chosen = st.session_state.get("train.selected")
+        selected = st.selectbox("Run", ids, index=ids.index(chosen) if chosen in ids else 0, key="train.run_select",
+                                format_func=lambda i: run_label(store.get(i)))
+        run = store.get(selected)
+        mine = run.owner == user or instructor
+        b1, b2, b3, b4, b5, b6 = st.columns(6)
+        with ui.friendly_errors():
+            if b1.button("Cancel", key="train.cancel", disabled=not mine or run.state not in ("queued", "running")):
+                store.cancel(run.id, user, instructor)
+                st.rerun()
+            if b2.button("Resume", key="train.resume", disabled=not mine or run.state in ("queued", "running")):
+                store.resume(run.id, user, instructor)
+                store.tick()
+                st.rerun()
+            if b3.button("Delete", key="train.delete", disabled=not mine or run.state == "running"):
+                store.delete(run.id, user, instructor)
+                st.rerun()
+            if instructor and b4.button("Unshare" if run.shared else "Share with everyone", key="train.share"):
+                store.share(run.id, not run.shared, instructor)
+                st.rerun()
+        b5.download_button("Metrics (CSV)", metrics_csv(run.folder), f"{run.id}-metrics.csv", "text/csv",
+                           key="train.csv")
+        archive = checkpoint_zip(run.folder)
+        b6.download_button("Checkpoint (zip)", archive or b"", f"{run.id}.zip", "application/zip",
+                           key="train.zip", disabled=archive is None)
+        if archive is not None:
+            st.caption("Its checkpoint is in the model picker in the sidebar, for every other page.")
+        live_view(selected)

@@ -1,0 +1,45 @@
+"""Who is using this session: a participant key (kept in the link, so closing the browser loses nothing)
+and, with the instructor password from the environment, instructor rights. Never granted by a URL."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import uuid
+
+import streamlit as st
+
+USER_KEY = "user.id"
+INSTRUCTOR_KEY = "user.instructor"
+PASSWORD_ENV = "LLM_PLAYGROUND_INSTRUCTOR_PASSWORD"
+
+
+def current_user() -> str:
+    if USER_KEY not in st.session_state:
+        from_link = st.query_params.get("me", "")
+        valid = len(from_link) == 12 and all(c in "0123456789abcdef" for c in from_link)
+        st.session_state[USER_KEY] = from_link if valid else uuid.uuid4().hex[:12]
+    st.query_params["me"] = st.session_state[USER_KEY]
+    return st.session_state[USER_KEY]
+
+
+def is_instructor() -> bool:
+    return bool(st.session_state.get(INSTRUCTOR_KEY))
+
+
+def identity_box() -> None:
+    """Shown on the training pages: the participant key, and the instructor unlock when configured."""
+    user = current_user()
+    with st.expander("Who am I?", icon=":material/badge:"):
+        st.markdown(f"Your participant key: `{user}`. It is part of this page's link: bookmark the link to find "
+                    "your runs again after closing the browser. Other participants cannot see your runs.")
+        password = os.environ.get(PASSWORD_ENV)
+        if password and not is_instructor():
+            typed = st.text_input("Instructor password", type="password", key="user.password")
+            if typed and hmac.compare_digest(typed, password):
+                st.session_state[INSTRUCTOR_KEY] = True
+                st.rerun()
+            elif typed:
+                st.error("That is not the instructor password.")
+        if is_instructor():
+            st.success("Instructor mode: you see and can stop every run, and can share runs with everyone.")
