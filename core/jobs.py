@@ -36,6 +36,12 @@ import torch
 from core.errors import PlaygroundError
 from core.train import TrainConfig, pick_device, to_argv
 
+
+def _kinds():
+    from core.finetune import FinetuneConfig  # imported late: core.finetune imports core.train like we do
+    return {"pretrain": ("core.train", TrainConfig), "classify": ("core.finetune", FinetuneConfig),
+            "instruct": ("core.finetune", FinetuneConfig)}
+
 STATES = ("queued", "running", "finished", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 CANCEL_FILE = "CANCEL"
@@ -128,9 +134,11 @@ class JobStore:
         return ahead + 1
 
     # --- changing ------------------------------------------------------------------------------------------
-    def submit(self, cfg: TrainConfig, owner: str, name: str = "", kind: str = "pretrain") -> Run:
-        """Check the settings, then queue the run (it starts at the next tick when a slot is free)."""
+    def submit(self, cfg, owner: str, name: str = "") -> Run:
+        """Check the settings (a TrainConfig or a FinetuneConfig), then queue the run; it starts at the next
+        tick when a slot is free."""
         cfg.validate()
+        kind = getattr(cfg, "task", "pretrain")
         check_disk(self.root)
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         cfg.out_dir = str(self.root / run_id)
@@ -164,6 +172,8 @@ class JobStore:
         self._check_allowed(run, user, instructor)
         if run.state in ACTIVE:
             raise PlaygroundError("The run is still queued or running.")
+        if run.kind != "pretrain":
+            raise PlaygroundError("Finetuning runs are short and start over instead of resuming.")
         if not (run.folder / "checkpoint" / "state.json").exists():
             raise PlaygroundError("The run has no checkpoint yet, so it cannot be resumed; start it again instead.")
         config = dict(run.config, resume=True)
@@ -221,14 +231,15 @@ class JobStore:
                            (pid, time.time(), run.id))
 
     def _spawn(self, run: Run) -> int:
-        cfg = TrainConfig(**run.config)
+        module, config_type = _kinds()[run.kind]
+        cfg = config_type(**run.config)
         run.folder.mkdir(parents=True, exist_ok=True)
         (run.folder / CANCEL_FILE).unlink(missing_ok=True)
         log = open(run.folder / "log.txt", "a")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "LLM_PLAYGROUND_JOBS": str(self.root)}
         root = Path(__file__).resolve().parent.parent
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
-        proc = subprocess.Popen([sys.executable, "-m", "core.train", *to_argv(cfg)],
+        proc = subprocess.Popen([sys.executable, "-m", module, *to_argv(cfg)],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, cwd=root, env=env)
         log.close()

@@ -382,10 +382,12 @@ def _restore(files: RunFiles, model, optimizer, device) -> tuple[int, float]:
     return int(state["step"]), float(state.get("best_val", float("inf")))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core.train", description="Pretrain a small GPT on a text corpus.",
+def build_parser(config_type=None, prog: str = "python -m core.train",
+                 description: str = "Pretrain a small GPT on a text corpus.") -> argparse.ArgumentParser:
+    """One flag per field of the config dataclass, with its help text and default."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    for f in fields(TrainConfig):
+    for f in fields(config_type or TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.type in (bool, "bool"):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["help"])
@@ -395,10 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def to_argv(cfg: TrainConfig) -> list[str]:
+def to_argv(cfg) -> list[str]:
     """The flags that differ from the defaults: the exact command that reproduces this run."""
     argv = []
-    for f in fields(TrainConfig):
+    for f in fields(type(cfg)):
         value = getattr(cfg, f.name)
         if value == f.default:
             continue

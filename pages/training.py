@@ -133,7 +133,7 @@ def live_view(run_id: str) -> None:
     records = read_metrics(run.folder)
     train_rows = [r for r in records if "lr" in r]
     evals = [r for r in records if "val_loss" in r]
-    total = run.config["steps"]
+    total = max(1, status.get("steps") or run.config.get("steps") or 1)
     step = train_rows[-1]["step"] if train_rows else 0
     elapsed = train_rows[-1]["time"] if train_rows else 0.0
     s1, s2, s3, s4, s5 = st.columns(5)
@@ -175,7 +175,7 @@ def live_view(run_id: str) -> None:
 
 
 with runs_tab:
-    runs = store.visible(user, instructor)
+    runs = [r for r in store.visible(user, instructor) if r.kind == "pretrain"]
     if not runs:
         st.info("No runs yet: start one under 'New run'.")
     else:

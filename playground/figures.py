@@ -236,3 +236,22 @@ def metric_line(x, y, title: str, x_title: str, y_title: str, colour: str | None
     if log_y:
         fig.update_yaxes(type="log")
     return fig
+
+
+def confusion_matrix(matrix: list[list[int]], classes: list[str]):
+    fig = heatmap(matrix, [f"predicted {c}" for c in classes], [f"true {c}" for c in classes],
+                  "Confusion matrix on the test split", "prediction", "truth", colorscale="Blues", zmid=None,
+                  value_name="messages", height=360, text_values=True)
+    fig.update_traces(texttemplate="%{z}")
+    return fig
+
+
+def accuracy_curves(steps, train_acc, val_acc):
+    fig = go.Figure()
+    fig.add_scatter(x=steps, y=train_acc, mode="lines+markers", name="training accuracy",
+                    line={"color": OKABE_ITO[0], "width": 3}, hovertemplate="step %{x}<br>%{y:.1%}<extra></extra>")
+    fig.add_scatter(x=steps, y=val_acc, mode="lines+markers", name="validation accuracy",
+                    line={"color": OKABE_ITO[1], "width": 3}, hovertemplate="step %{x}<br>%{y:.1%}<extra></extra>")
+    fig = styled(fig, "Accuracy", "step", "accuracy", height=340)
+    fig.update_yaxes(tickformat=".0%")
+    return fig

@@ -13,4 +13,5 @@ PAGES = [
     ("sampling.py", "Logits & sampling", ":material/casino:", "sampling"),
     ("generation.py", "Generation", ":material/edit_note:", "generation"),
     ("training.py", "Training", ":material/model_training:", "training"),
+    ("finetuning.py", "Finetuning", ":material/tune:", "finetuning"),
 ]

@@ -57,3 +57,19 @@ def probability_chips_html(pieces: list[str], probs: list[float | None]) -> str:
         parts.append(f"<span class='pg-chip' style='{style}' title='{html.escape(tip, quote=True)}'>"
                      f"{visible(piece)}</span>")
     return "<div class='pg-chips'>" + "".join(parts) + "</div>"
+
+
+def masked_example_html(pieces: list[str], targets: list[int], pad_from: int) -> str:
+    """One training example: grey chips are prompt positions whose target is masked (no loss), blue chips
+    are trained response positions, dashed chips are padding."""
+    parts = []
+    for i, piece in enumerate(pieces):
+        if i >= pad_from:
+            style, tip = "background:#fff;border:1px dashed #999;color:#999", "padding (target -100: no loss)"
+        elif targets[i] == -100:
+            style, tip = "background:#e6e6e6;color:#555", "prompt (target -100: no loss)"
+        else:
+            style, tip = "background:rgba(0,114,178,0.35)", f"response: trained to predict id {targets[i]}"
+        parts.append(f"<span class='pg-chip' style='{style}' title='{html.escape(tip, quote=True)}'>"
+                     f"{visible(piece)}</span>")
+    return "<div class='pg-chips'>" + "".join(parts) + "</div>"

@@ -1,0 +1,205 @@
+"""Finetuning: teach the pretrained model a new job — spot spam, or follow instructions — and compare before/after."""
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from core.data import decode_text
+from core.errors import PlaygroundError
+from core.finetune import FinetuneConfig, classify, respond
+from core.finetune_data import (balanced_split, collate_instructions, format_prompt, instruction_example,
+                                load_instructions, load_sms, read_instructions, read_labelled_table)
+from core.generate import generate
+from core.lora import lora_parameter_count
+from core.sampling import softmax
+from playground import figures, identity, loaders, state, ui
+from playground.run_view import classifier, loss_figure, pick_run, progress, results
+from playground.runs import get_store, save_upload
+from playground.tokens_view import masked_example_html
+
+UPLOAD_LIMIT = 5 * 1024 * 1024
+
+st.title("Finetuning")
+ui.explain("Pretraining teaches a model language; **finetuning** teaches it a job with a few thousand examples. "
+           "Here: decide whether an SMS is spam (a new output layer on the last token), or answer instructions "
+           "(the same next-token training, with the loss only on the answer).")
+user, instructor = identity.current_user(), identity.is_instructor()
+identity.identity_box()
+store = get_store()
+store.tick()
+model = ui.current_model()
+base_key = state.current_model_key()
+
+
+def training_options(prefix: str, epochs: int, lr: float) -> dict:
+    o1, o2, o3, o4 = st.columns(4)
+    trainable = o1.radio("What to train", ["last block + head", "all layers", "lora"], index=1, key=f"{prefix}.what")
+    n_epochs = o2.number_input("Epochs", 1, 50, epochs, key=f"{prefix}.epochs")
+    rate = o3.number_input("Learning rate", 1e-6, 1e-1, lr, format="%.5f", key=f"{prefix}.lr")
+    batch = o4.number_input("Batch size", 1, 128, 8, key=f"{prefix}.batch")
+    rank, alpha = 8, 16.0
+    total = model.num_parameters()
+    if trainable == "lora":
+        l1, l2 = st.columns(2)
+        rank = l1.number_input("LoRA rank r", 1, 256, 8, key=f"{prefix}.rank")
+        alpha = l2.number_input("LoRA alpha", 1.0, 512.0, 16.0, key=f"{prefix}.alpha")
+        n = lora_parameter_count(model, int(rank))
+        st.caption(f"LoRA trains {n:,} numbers ({n / total:.2%} of the {total:,} in the model); full finetuning "
+                   f"trains all {total:,}. The adapters are merged into plain weights when saved.")
+    return dict(trainable=trainable, epochs=int(n_epochs), lr=float(rate), min_lr=float(rate) / 10,
+                batch_size=int(batch), lora_rank=int(rank), lora_alpha=float(alpha))
+
+
+def start(cfg: FinetuneConfig, name: str, key: str) -> None:
+    with ui.friendly_errors():
+        run = store.submit(cfg, owner=user, name=name)
+        store.tick()
+        st.session_state[f"{key}.last"] = run.id
+        st.success(f"Started {name}: follow it below.")
+
+
+def live_losses(run, records, status) -> None:
+    train_rows = [r for r in records if "train_loss" in r and "val_loss" not in r]
+    evals = [r for r in records if "val_loss" in r]
+    total = max(1, status.get("steps") or 1)
+    step = train_rows[-1]["step"] if train_rows else 0
+    st.progress(min(1.0, step / total), text=f"{run.state} · step {step} of {total}")
+    if run.reason:
+        (st.error if run.state == "failed" else st.info)(run.reason)
+    if train_rows:
+        st.plotly_chart(loss_figure(train_rows, evals), key=f"ft.loss.{run.id}")
+
+
+classify_tab, instruct_tab, compare_tab = st.tabs(["Spam classification", "Instruction following", "Before / after"])
+
+with classify_tab:
+    ui.explain("The SMS Spam Collection: 5,574 messages, 747 of them spam. We keep as many ham as spam messages "
+               "(balanced), so 50% accuracy is guessing. The model's last token sees the whole message; a new "
+               "layer turns its vector into two scores, ham and spam.")
+    upload = st.file_uploader("Your own labelled data (TSV or CSV with label and text columns, at most 5 MB)",
+                              type=["tsv", "csv", "txt"], key="ft.cls_upload", max_upload_size=5)
+    data_path = ""
+    with ui.friendly_errors():
+        if upload is not None:
+            raw = upload.getvalue()
+            rows, classes = read_labelled_table(raw, upload.name)
+            data_path = save_upload(decode_text(raw, upload.name, UPLOAD_LIMIT))
+        else:
+            rows, classes = load_sms()
+        train_rows, val_rows, test_rows = balanced_split(rows)
+        counts = pd.Series([classes[r.label] for r in rows]).value_counts()
+        st.markdown(f"**Data**: {len(rows):,} messages ({', '.join(f'{c}: {n:,}' for c, n in counts.items())}) → "
+                    f"balanced and split (seed 123): **{len(train_rows)} train, {len(val_rows)} validation, "
+                    f"{len(test_rows)} test**.")
+        st.dataframe(pd.DataFrame([{"label": classes[r.label], "text": r.text} for r in train_rows[:6]]),
+                     hide_index=True, width="stretch")
+        options = training_options("ft.cls", 5, 5e-4)
+        if st.button("Start classification finetuning", key="ft.cls_start", type="primary"):
+            start(FinetuneConfig(task="classify", init_from=base_key, data=data_path, **options),
+                  f"spam classifier from {base_key.split('/')[-1]}", "ft.cls_run")
+    run = pick_run("classify", user, instructor, "ft.cls_run")
+    if run is not None:
+        status, records = progress(run)
+        live_losses(run, records, status)
+        evals = [r for r in records if "val_accuracy" in r]
+        if evals:
+            st.plotly_chart(figures.accuracy_curves([r["step"] for r in evals], [r["train_accuracy"] for r in evals],
+                                                    [r["val_accuracy"] for r in evals]), key=f"ft.acc.{run.id}")
+        res = results(run)
+        if res:
+            m1, m2, m3 = st.columns(3)
+            m1.metric("Test accuracy", f"{res['test_accuracy']:.1%}")
+            m2.metric("Trainable parameters", f"{res['trainable_parameters']:,}")
+            m3.metric("Wall time", f"{res['wall_time_s']:.0f} s on {res['device']}")
+            st.plotly_chart(figures.confusion_matrix(res["confusion"], res["classes"]), key=f"ft.cm.{run.id}")
+            if res["misclassified"]:
+                st.markdown("**Messages it got wrong**")
+                st.dataframe(pd.DataFrame(res["misclassified"]), hide_index=True, width="stretch")
+            st.markdown("**Try it**")
+            message = st.text_input("A message", "Congratulations! You won a free cruise. Call 0800 now to claim.",
+                                    key="ft.cls_try")
+            if message.strip():
+                clf, labels = classifier(str(run.folder / "best"))
+                probs = classify(clf, model.tokenizer, message)
+                st.markdown(" · ".join(f"**{label}**: {p:.1%}" for label, p in zip(labels, probs)))
+        elif run.state not in ("queued", "running"):
+            st.caption("No results: the run did not finish.")
+        if run.state in ("queued", "running"):
+            st.button("Refresh", key="ft.cls_refresh")
+
+with instruct_tab:
+    ui.explain("1,100 instructions with answers. Each becomes one text in a fixed template; the model is trained "
+               "to continue it, but the loss counts only the answer (blue below), not the prompt (grey) or the "
+               "padding (dashed). Honest note: a small model learns the *format* long before the *facts*.")
+    upload = st.file_uploader("Your own instructions (JSON list with instruction/input/output, at most 5 MB)",
+                              type=["json"], key="ft.ins_upload", max_upload_size=5)
+    data_path = ""
+    with ui.friendly_errors():
+        if upload is not None:
+            records_in = read_instructions(upload.getvalue(), upload.name)
+            data_path = save_upload(decode_text(upload.getvalue(), upload.name, UPLOAD_LIMIT))
+        else:
+            records_in = load_instructions()
+        st.markdown("**The prompt template**")
+        st.code(format_prompt("{instruction}", "{input}") + "{output}<|endoftext|>", language=None, wrap_lines=True)
+        st.markdown("**A batch as the model sees it** (hover a chip for its target)")
+        tok = model.tokenizer
+        examples = [instruction_example(tok, r, min(200, model.config.context_length - 1)) for r in records_in[:3]]
+        x, y = collate_instructions([(i, t) for i, t, _ in examples], tok.eot_id)
+        for row in range(x.shape[0]):
+            length = len(examples[row][0])
+            st.html(masked_example_html(tok.pieces(x[row].tolist()), y[row].tolist(), length))
+        options = training_options("ft.ins", 2, 3e-4)
+        if st.button("Start instruction finetuning", key="ft.ins_start", type="primary"):
+            start(FinetuneConfig(task="instruct", init_from=base_key, data=data_path, max_tokens=200,
+                                 eval_interval=100, **options), f"instructions from {base_key.split('/')[-1]}",
+                  "ft.ins_run")
+    run = pick_run("instruct", user, instructor, "ft.ins_run")
+    if run is not None:
+        status, records = progress(run)
+        live_losses(run, records, status)
+        res = results(run)
+        if res:
+            st.metric("Best validation loss", f"{res['best_val_loss']:.3f}")
+            st.markdown(f"**Held-out instructions, before and after** — mean fuzzy score {res['mean_fuzzy']:.2f} "
+                        "(0 = nothing alike, 1 = the same words as the reference answer)")
+            st.dataframe(pd.DataFrame([{"instruction": e["instruction"] + (f" [{e['input']}]" if e["input"] else ""),
+                                        "before": e["before"], "after": e["after"], "reference": e["expected"],
+                                        "fuzzy": round(e["fuzzy"], 2)} for e in res["examples"]]),
+                         hide_index=True, width="stretch")
+            instruction = st.text_input("Try an instruction", "Rewrite the sentence in passive voice.",
+                                        key="ft.ins_try")
+            extra = st.text_input("Input (optional)", "The chef cooked the meal.", key="ft.ins_try_input")
+            if instruction.strip():
+                tuned = loaders.get_model(str(run.folder / "best"))
+                st.code(respond(tuned, instruction, extra), language=None, wrap_lines=True)
+        if run.state in ("queued", "running"):
+            st.button("Refresh", key="ft.ins_refresh")
+
+with compare_tab:
+    ui.explain("The same prompt through the base model and a finetuned one: how the next-token distribution and "
+               "the continuation changed.")
+    finetuned = [r for r in store.visible(user, instructor) if r.kind in ("instruct", "classify")
+                 and (r.folder / "best" / "model.safetensors").exists()]
+    if not finetuned:
+        st.info("Finetune a model first (one of the tabs above); then compare it here with the base model.")
+    else:
+        chosen = st.selectbox("Finetuned model", [r.id for r in finetuned], key="ft.cmp_run",
+                              format_func=lambda i: next(f"{r.name} · {r.id}" for r in finetuned if r.id == i))
+        tuned = loaders.get_model(str(store.get(chosen).folder / "best"))
+        prompt = st.text_area("Prompt", format_prompt("Name a fruit that is yellow."), key="ft.cmp_prompt")
+        with ui.friendly_errors():
+            if not prompt.strip():
+                raise PlaygroundError("Type a prompt to compare the two models.")
+            c1, c2 = st.columns(2)
+            for col, (label, m) in zip((c1, c2), (("base", model), ("finetuned", tuned))):
+                ids = m.tokenizer.encode(prompt)[-(m.config.context_length - 41):]
+                with torch.no_grad():
+                    logits = m(torch.tensor([ids], device=m.device))[0, -1].float().cpu()
+                probs = softmax(logits)
+                top = torch.argsort(probs, descending=True)[:10].tolist()
+                col.plotly_chart(figures.distribution_bars(m.tokenizer.pieces(top), probs[top].tolist(),
+                                                           logits[top].tolist(), f"{label}: next token"),
+                                 key=f"ft.cmp.{label}")
+                continuation = generate(m, ids, 40, temperature=0, stop_ids={m.tokenizer.eot_id})[len(ids):]
+                col.code(m.tokenizer.decode(continuation), language=None, wrap_lines=True)

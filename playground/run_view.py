@@ -1,0 +1,46 @@
+"""Shared pieces for pages that start and follow runs: run picker and cached finetuned models."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from core.estimates import ema
+from core.finetune import load_classifier
+from core.jobs import read_metrics, read_status
+from playground import figures
+from playground.runs import get_store
+
+
+def pick_run(kind: str, user: str, instructor: bool, key: str):
+    """A selectbox of this user's visible runs of one kind; None when there are none."""
+    runs = [r for r in get_store().visible(user, instructor) if r.kind == kind]
+    if not runs:
+        return None
+    ids = [r.id for r in runs]
+    chosen = st.session_state.get(f"{key}.last")
+    run_id = st.selectbox("Run", ids, index=ids.index(chosen) if chosen in ids else 0, key=key,
+                          format_func=lambda i: next(f"{r.name} · {r.id}" for r in runs if r.id == i))
+    return get_store().get(run_id)
+
+
+def progress(run) -> tuple[dict, list[dict]]:
+    """status.json and metrics so far."""
+    return read_status(run.folder), read_metrics(run.folder)
+
+
+def results(run) -> dict | None:
+    path = run.folder / "results.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the finetuned classifier…")
+def classifier(folder: str):
+    return load_classifier(folder)
+
+
+def loss_figure(train_rows: list[dict], evals: list[dict]):
+    losses = [r["train_loss"] for r in train_rows]
+    return figures.loss_curves([r["step"] for r in train_rows], losses, ema(losses, 0.2),
+                               [r["step"] for r in evals], [r["val_loss"] for r in evals])
