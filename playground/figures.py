@@ -255,3 +255,65 @@ def accuracy_curves(steps, train_acc, val_acc):
     fig = styled(fig, "Accuracy", "step", "accuracy", height=340)
     fig.update_yaxes(tickformat=".0%")
     return fig
+
+
+def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None = None):
+    """The forward pass as boxes, top to bottom; stages inside a block sit in a frame marked × n_layer.
+
+    stages: dicts with key, name, shape, params, per_block (as core.anatomy.Stage)."""
+    fig = go.Figure()
+    n = len(stages)
+    box_h, gap = 0.8, 0.35
+    ys = [-(i * (box_h + gap)) for i in range(n)]
+    block = [i for i, s in enumerate(stages) if s["per_block"]]
+    if block:
+        top, bottom = ys[block[0]] + box_h / 2 + 0.15, ys[block[-1]] - box_h / 2 - 0.15
+        fig.add_shape(type="rect", x0=-0.15, x1=1.15, y0=bottom, y1=top, line={"color": OKABE_ITO[1], "width": 3,
+                      "dash": "dash"}, fillcolor="rgba(230,159,0,0.06)")
+        fig.add_annotation(x=1.17, y=(top + bottom) / 2, text=f"× {n_layer} blocks", showarrow=False,
+                           xanchor="left", font={"size": FONT_SIZE + 2, "color": OKABE_ITO[1]})
+    for i, (s, y) in enumerate(zip(stages, ys)):
+        chosen = s["key"] == selected
+        fig.add_shape(type="rect", x0=0, x1=1, y0=y - box_h / 2, y1=y + box_h / 2,
+                      line={"color": OKABE_ITO[5] if chosen else OKABE_ITO[0], "width": 4 if chosen else 2},
+                      fillcolor="rgba(213,94,0,0.12)" if chosen else "rgba(0,114,178,0.08)")
+        shape = " × ".join(str(v) for v in s["shape"])
+        params = f"{s['params']:,} parameters" if s["params"] else "no parameters"
+        fig.add_annotation(x=0.5, y=y + 0.12, text=f"<b>{s['name']}</b>", showarrow=False,
+                           font={"size": FONT_SIZE})
+        fig.add_annotation(x=0.5, y=y - 0.2, text=f"[{shape}] · {params}", showarrow=False,
+                           font={"size": FONT_SIZE - 3, "color": "#444"})
+        if i < n - 1:
+            fig.add_annotation(x=0.5, y=ys[i + 1] + box_h / 2, ax=0.5, ay=y - box_h / 2, xref="x", yref="y",
+                               axref="x", ayref="y", showarrow=True, arrowhead=2, arrowwidth=2, text="")
+    fig.add_scatter(x=[0.5] * n, y=ys, mode="markers", marker={"size": 40, "opacity": 0}, showlegend=False,
+                    customdata=[[s["name"], s["params"]] for s in stages],
+                    hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} parameters<extra></extra>")
+    fig.update_xaxes(visible=False, range=[-0.3, 1.6])
+    fig.update_yaxes(visible=False, range=[ys[-1] - 1, 1])
+    return styled(fig, "The forward pass of this model (shapes for your input)", "", "", height=90 * n + 80)
+
+
+def logit_lens_figure(top_tokens: list[list[str]], top_probs: list[list[float]], positions: list[str]):
+    """Layers (rows) × positions (columns): the top prediction if the model stopped after that layer."""
+    z = np.array(top_probs, dtype=float)
+    layers = [f"after layer {i}" for i in range(len(top_tokens))]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=positions, y=layers, text=[[visible_plain(t) for t in row] for row in top_tokens],
+        texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1, colorbar={"title": "probability"},
+        hovertemplate="%{y}, position %{x}<br>top token %{text}<br>probability %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return styled(fig, "Logit lens: the most likely next token after each layer", "position (the token read)",
+                  "layer", height=max(320, 50 * len(layers) + 160))
+
+
+def activation_curves():
+    """GELU (GPT-2's tanh approximation) and ReLU on [−4, 4]."""
+    import math
+    xs = [i / 20 for i in range(-80, 81)]
+    gelu = [0.5 * x * (1 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))) for x in xs]
+    fig = go.Figure()
+    fig.add_scatter(x=xs, y=gelu, name="GELU", line={"color": OKABE_ITO[0], "width": 3})
+    fig.add_scatter(x=xs, y=[max(0.0, x) for x in xs], name="ReLU", line={"color": OKABE_ITO[1], "width": 3,
+                                                                          "dash": "dash"})
+    return styled(fig, "GELU vs ReLU", "input", "output", height=320)

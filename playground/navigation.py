@@ -14,4 +14,6 @@ PAGES = [
     ("generation.py", "Generation", ":material/edit_note:", "generation"),
     ("training.py", "Training", ":material/model_training:", "training"),
     ("finetuning.py", "Finetuning", ":material/tune:", "finetuning"),
+    ("anatomy.py", "Model anatomy", ":material/account_tree:", "anatomy"),
+    ("tour.py", "Guided tour", ":material/tour:", "tour"),
 ]
