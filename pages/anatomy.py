@@ -6,12 +6,16 @@ import torch
 
 from core.anatomy import layernorm_stats, logit_lens, stages
 from core.model import count_parameters
-from playground import activations, figures, ui
+from playground import activations, figures, share, ui
+
+PAGE = "anatomy"
+SHARE = {"text": share.Param("anat.text")}
 
 st.title("Model anatomy")
 ui.explain("The whole model on one page: from token ids to next-token probabilities. Every box shows the shape of "
            "its output for your text and how many learned numbers (parameters) it holds. Pick a stage to look "
            "inside it.")
+share.restore(PAGE, SHARE)
 
 model = ui.current_model()
 config = model.config
@@ -34,7 +38,7 @@ with right:
                           format_func=lambda k: next(s.name for s in all_stages if s.key == k))
     layer = st.slider("Block (layer)", 0, config.n_layer - 1, 0, key="anat.layer")
 with left:
-    st.plotly_chart(figures.architecture_diagram([s.__dict__ for s in all_stages], config.n_layer, chosen),
+    ui.chart(st, figures.architecture_diagram([s.__dict__ for s in all_stages], config.n_layer, chosen),
                     key="anat.diagram")
 
 with right:
@@ -43,7 +47,7 @@ with right:
     if chosen in ("tokens", "wte", "wpe"):
         st.markdown("The ids pick rows of the embedding matrices; their sum enters block 0.")
         st.dataframe(pd.DataFrame({"token": pieces, "id": ids}), hide_index=True, width="stretch")
-        st.plotly_chart(figures.heatmap(cache["resid_pre", 0][0].tolist(), dims, labels, "Block 0's input "
+        ui.chart(st, figures.heatmap(cache["resid_pre", 0][0].tolist(), dims, labels, "Block 0's input "
                                         "(token + position embedding)", "dimension", "token", height=height),
                         key="anat.embed")
     elif chosen in ("ln1", "ln2", "ln_f"):
@@ -57,19 +61,19 @@ with right:
         st.dataframe(pd.DataFrame({"token": labels, **{k: [round(v, 4) for v in vals] for k, vals in stats.items()}}),
                      hide_index=True, width="stretch")
         after = cache[target][0]
-        st.plotly_chart(figures.heatmap(after.tolist(), dims, labels, "After LayerNorm (γ and β applied)",
+        ui.chart(st, figures.heatmap(after.tolist(), dims, labels, "After LayerNorm (γ and β applied)",
                                         "dimension", "token", height=height), key="anat.ln")
     elif chosen == "attn":
         st.markdown(f"{config.n_head} heads each mix information from earlier tokens; the Attention page shows "
                     "them one by one. Here: what attention adds to the residual stream.")
-        st.plotly_chart(figures.heatmap(cache["attn_out", layer][0].tolist(), dims, labels,
+        ui.chart(st, figures.heatmap(cache["attn_out", layer][0].tolist(), dims, labels,
                                         f"Attention output of block {layer}", "dimension", "token", height=height),
                         key="anat.attn")
     elif chosen == "mlp":
         st.markdown(f"Each token alone goes through {config.n_embd} → {4 * config.n_embd} → {config.n_embd} "
                     "with a GELU in between: this is where most parameters live.")
-        st.plotly_chart(figures.activation_curves(), key="anat.gelu")
-        st.plotly_chart(figures.heatmap(cache["mlp_post", layer][0][:, :128].tolist(),
+        ui.chart(st, figures.activation_curves(), key="anat.gelu")
+        ui.chart(st, figures.heatmap(cache["mlp_post", layer][0][:, :128].tolist(),
                                         [f"h{i}" for i in range(min(128, 4 * config.n_embd))], labels,
                                         f"Hidden activations after GELU, block {layer} (first 128 of "
                                         f"{4 * config.n_embd})", "hidden unit", "token", height=height),
@@ -91,16 +95,16 @@ with right:
         fig.add_bar(x=[f"block {r}" for r in frame["block"]], y=frame["MLP adds"], name="MLP adds",
                     marker_color=figures.OKABE_ITO[2])
         fig.update_layout(barmode="group")
-        st.plotly_chart(fig, key="anat.contrib")
+        ui.chart(st, fig, key="anat.contrib")
         b1, b2 = st.columns(2)
-        b1.plotly_chart(figures.heatmap(cache["resid_pre", layer][0].tolist(), dims, labels, f"Before block {layer}",
+        ui.chart(b1, figures.heatmap(cache["resid_pre", layer][0].tolist(), dims, labels, f"Before block {layer}",
                                         "dimension", "token", height=height), key="anat.before")
-        b2.plotly_chart(figures.heatmap(cache["resid_post", layer][0].tolist(), dims, labels, f"After block {layer}",
+        ui.chart(b2, figures.heatmap(cache["resid_post", layer][0].tolist(), dims, labels, f"After block {layer}",
                                         "dimension", "token", height=height), key="anat.after")
     else:
         probs = torch.softmax(logits[0, -1].float(), -1)
         top = torch.argsort(probs, descending=True)[:10].tolist()
-        st.plotly_chart(figures.distribution_bars(model.tokenizer.pieces(top), probs[top].tolist(),
+        ui.chart(st, figures.distribution_bars(model.tokenizer.pieces(top), probs[top].tolist(),
                                                   logits[0, -1, top].tolist(), "Next-token probabilities after the "
                                                   "last token"), key="anat.logits")
 
@@ -110,9 +114,11 @@ ui.explain("What would the model predict if it stopped after block 1, 2, …? Ap
            "row is the model's real prediction.")
 top_ids, top_probs, final_prob = logit_lens(model, cache)
 shown = min(len(ids), 24)
-st.plotly_chart(figures.logit_lens_figure([[model.tokenizer.token_text(int(t)) for t in row[:shown, 0]]
+ui.chart(st, figures.logit_lens_figure([[model.tokenizer.token_text(int(t)) for t in row[:shown, 0]]
                                            for row in top_ids], top_probs[:, :shown, 0].tolist(), labels[:shown]),
                 key="anat.lens")
-st.plotly_chart(figures.metric_line(list(range(config.n_layer)), final_prob[:, len(ids) - 1].tolist(),
+ui.chart(st, figures.metric_line(list(range(config.n_layer)), final_prob[:, len(ids) - 1].tolist(),
                                     "Probability of the final prediction after each block (last position)",
                                     "after block", "probability"), key="anat.lens_final")
+
+share.publish(SHARE, page=PAGE)

@@ -6,12 +6,16 @@ import pandas as pd
 import streamlit as st
 
 from core.attention import head_steps
-from playground import activations, figures, state, ui
+from playground import activations, figures, share, state, ui
+
+PAGE = "attention"
+SHARE = {"text": share.Param("attn.text")}
 
 st.title("Attention")
 ui.explain("Attention is how a token gathers information from the tokens before it. Each **head** scores every "
            "earlier token (query · key), turns the scores into weights that sum to 1 (softmax), and takes the "
            "weighted average of their values. A token can never look ahead: the future is masked.")
+share.restore(PAGE, SHARE)
 
 model = ui.current_model()
 config = model.config
@@ -35,16 +39,16 @@ one, grid, lines, steps, kinds = st.tabs(["One head", "All heads", "Head view", 
 with one:
     ui.explain("Rows are the tokens that look (queries), columns the tokens they look at (keys). Each row sums "
                "to 1. The grey triangle is the future, which the causal mask hides.")
-    st.plotly_chart(figures.attention_heatmap(pattern[head].numpy(), pieces,
+    ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces,
                                               f"Layer {layer}, head {head}: who looks at whom"), key="attn.one_chart")
 
 with grid:
     ui.explain("Every head of every layer at once. Heads specialise: some look at the previous token, some at "
                "the first token, some at line breaks or punctuation. The chosen head (outlined) is shown large below.")
     patterns = [[cache["pattern", lay][0, h].numpy() for h in range(config.n_head)] for lay in range(config.n_layer)]
-    st.plotly_chart(figures.attention_grid(patterns, config.n_layer, config.n_head, (layer, head)),
+    ui.chart(st, figures.attention_grid(patterns, config.n_layer, config.n_head, (layer, head)),
                     key="attn.grid_chart")
-    st.plotly_chart(figures.attention_heatmap(pattern[head].numpy(), pieces, f"Layer {layer}, head {head}"),
+    ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces, f"Layer {layer}, head {head}"),
                     key="attn.grid_large")
 
 with lines:
@@ -58,7 +62,7 @@ with lines:
         st.caption(f"Showing the first {limit} tokens to keep the lines readable.")
     heads = [head] if which == "the chosen head" else list(range(config.n_head))
     by_head = {h: pattern[h, :limit, :limit].tolist() for h in heads}
-    st.plotly_chart(figures.head_view(by_head, pieces[:limit], f"Layer {layer}: attention as lines", threshold),
+    ui.chart(st, figures.head_view(by_head, pieces[:limit], f"Layer {layer}: attention as lines", threshold),
                     key="attn.lines_chart")
 
 with steps:
@@ -77,7 +81,7 @@ with steps:
         cols = cols or [str(i) for i in range(values.shape[1])]
         fig = figures.heatmap(values.tolist(), cols, rows, name, x_title, "token", colorscale=colorscale,
                               zmid=zmid, height=max(260, 34 * len(rows) + 140), text_values=numbers)
-        st.plotly_chart(fig, key=f"attn.step.{name}")
+        ui.chart(st, fig, key=f"attn.step.{name}")
 
     dims = [f"d{i}" for i in range(dh)]
     matrix("1. Block input after LayerNorm, X", s["x_ln"], "dimension of the residual stream",
@@ -86,7 +90,7 @@ with steps:
     for col, key in zip((w1, w2, w3), ("W_Q", "W_K", "W_V")):
         with col:
             st.markdown(f"**{key}** of head {head} ({config.n_embd} × {dh})")
-            st.plotly_chart(figures.heatmap(s[key].tolist(), dims, [str(i) for i in range(config.n_embd)], key,
+            ui.chart(st, figures.heatmap(s[key].tolist(), dims, [str(i) for i in range(config.n_embd)], key,
                                             "head dimension", "model dimension", height=420),
                             key=f"attn.step.{key}")
     matrix("2. Queries Q", s["Q"], "head dimension", r"Q = X W_Q + b_Q", dims)
@@ -126,5 +130,8 @@ with kinds:
     k1, k2 = st.columns(2)
     for i, (name, values) in enumerate(scores.items()):
         with (k1 if i % 2 == 0 else k2):
-            st.plotly_chart(figures.score_heatmap(values, f"{name.capitalize()} score", "score"),
+            ui.chart(st, figures.score_heatmap(values, f"{name.capitalize()} score", "score"),
                             key=f"attn.kind.{name}")
+
+share.publish(SHARE, {"layer": layer, "head": head}, page=PAGE,
+              outputs={"tokens": pieces[:64], "pattern": pattern[head, :64, :64].tolist()})

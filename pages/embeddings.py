@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.data import CORPORA, load_corpus
 from core.vectors import analogy, cosine_matrix, frequent_tokens, nearest, pca, single_token, sinusoidal_positions
-from playground import activations, figures, loaders, ui
+from playground import activations, figures, loaders, share, ui
 
 ANALOGIES = {
     "king − man + woman": (" king", " man", " woman", " queen"),
@@ -20,10 +20,14 @@ def corpus_frequent_ids(corpus: str, tokenizer_name: str, k: int) -> list[int]:
     return frequent_tokens(loaders.get_tokenizer(tokenizer_name).encode(load_corpus(corpus)), k)
 
 
+PAGE = "embeddings"
+SHARE = {"text": share.Param("emb.text")}
+
 st.title("Embeddings")
 ui.explain("The model's first step: each token id selects one row of the **token embedding** matrix (a vector of "
            "numbers), and each position selects a row of the **position embedding** matrix. Their sum is what the "
            "first block reads. Training moves tokens that are used alike close together.")
+share.restore(PAGE, SHARE)
 
 model = ui.current_model()
 config = model.config
@@ -46,7 +50,7 @@ with vectors:
     dims = [f"d{i}" for i in range(n_dims)]
     for name, values in (("Token embeddings (wte rows)", embed), ("Position embeddings (wpe rows)", pos),
                          ("Their sum: the input of block 0", block_input)):
-        st.plotly_chart(figures.heatmap(values[:, :n_dims].tolist(), dims, labels, name, "dimension", "token",
+        ui.chart(st, figures.heatmap(values[:, :n_dims].tolist(), dims, labels, name, "dimension", "token",
                                         height=max(300, 22 * len(ids) + 140)), key=f"emb.heat.{name}")
     norms = pd.DataFrame({"token": labels, "token vector": embed.norm(dim=-1).tolist(),
                           "position vector": pos.norm(dim=-1).tolist(), "sum": block_input.norm(dim=-1).tolist()})
@@ -57,7 +61,7 @@ with vectors:
     fig.add_bar(x=labels, y=norms["sum"].tolist(), name="sum", marker_color=figures.OKABE_ITO[2])
     fig.data[0].name = "token vector"
     fig.update_layout(barmode="group")
-    st.plotly_chart(fig, key="emb.norms")
+    ui.chart(st, fig, key="emb.norms")
 
 with projection:
     ui.explain(f"{config.n_embd} dimensions cannot be drawn, so PCA finds the 2 or 3 directions along which these "
@@ -73,7 +77,7 @@ with projection:
     coords, explained = pca(wte[point_ids], n_dims_plot)
     groups = ["your text"] * len(dict.fromkeys(ids)) + ["frequent in the corpus"] * len(frequent)
     axis = [f"PC{i + 1} ({float(e):.0%} of the variance)" for i, e in enumerate(explained)]
-    st.plotly_chart(figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups,
+    ui.chart(st, figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups,
                                                "Token embeddings projected with PCA", axis), key="emb.pca_chart")
 
 with neighbours:
@@ -112,11 +116,11 @@ with similarity:
     layer = st.slider("Residual stream after layer", 0, config.n_layer - 1, config.n_layer - 1, key="emb.sim_layer")
     s1, s2 = st.columns(2)
     with s1:
-        st.plotly_chart(figures.heatmap(cosine_matrix(cache["embed"][0]).tolist(), labels, labels,
+        ui.chart(st, figures.heatmap(cosine_matrix(cache["embed"][0]).tolist(), labels, labels,
                                         "Token embeddings", "token", "token", value_name="cosine",
                                         height=max(380, 22 * len(ids) + 160)), key="emb.sim_embed")
     with s2:
-        st.plotly_chart(figures.heatmap(cosine_matrix(cache["resid_post", layer][0]).tolist(), labels, labels,
+        ui.chart(st, figures.heatmap(cosine_matrix(cache["resid_post", layer][0]).tolist(), labels, labels,
                                         f"Residual stream after layer {layer}", "token", "token", value_name="cosine",
                                         height=max(380, 22 * len(ids) + 160)), key="emb.sim_resid")
 
@@ -131,14 +135,16 @@ with positions:
     dims = [f"d{i}" for i in range(config.n_embd)]
     q1, q2 = st.columns(2)
     with q1:
-        st.plotly_chart(figures.heatmap(learned.tolist(), dims, pos_labels, "Learned position embeddings (wpe)",
+        ui.chart(st, figures.heatmap(learned.tolist(), dims, pos_labels, "Learned position embeddings (wpe)",
                                         "dimension", "position"), key="emb.pos_learned")
-        st.plotly_chart(figures.heatmap(cosine_matrix(learned).tolist(), pos_labels, pos_labels,
+        ui.chart(st, figures.heatmap(cosine_matrix(learned).tolist(), pos_labels, pos_labels,
                                         "Learned: similarity between positions", "position", "position",
                                         value_name="cosine"), key="emb.pos_learned_sim")
     with q2:
-        st.plotly_chart(figures.heatmap(sinus.tolist(), dims, pos_labels, "Sinusoidal encoding (Vaswani et al.)",
+        ui.chart(st, figures.heatmap(sinus.tolist(), dims, pos_labels, "Sinusoidal encoding (Vaswani et al.)",
                                         "dimension", "position"), key="emb.pos_sin")
-        st.plotly_chart(figures.heatmap(cosine_matrix(sinus).tolist(), pos_labels, pos_labels,
+        ui.chart(st, figures.heatmap(cosine_matrix(sinus).tolist(), pos_labels, pos_labels,
                                         "Sinusoidal: similarity between positions", "position", "position",
                                         value_name="cosine"), key="emb.pos_sin_sim")
+
+share.publish(SHARE, page=PAGE)

@@ -67,7 +67,7 @@ def live_losses(run, records, status) -> None:
     if run.reason:
         (st.error if run.state == "failed" else st.info)(run.reason)
     if train_rows:
-        st.plotly_chart(loss_figure(train_rows, evals), key=f"ft.loss.{run.id}")
+        ui.chart(st, loss_figure(train_rows, evals), key=f"ft.loss.{run.id}")
 
 
 classify_tab, instruct_tab, compare_tab = st.tabs(["Spam classification", "Instruction following", "Before / after"])
@@ -103,7 +103,7 @@ with classify_tab:
         live_losses(run, records, status)
         evals = [r for r in records if "val_accuracy" in r]
         if evals:
-            st.plotly_chart(figures.accuracy_curves([r["step"] for r in evals], [r["train_accuracy"] for r in evals],
+            ui.chart(st, figures.accuracy_curves([r["step"] for r in evals], [r["train_accuracy"] for r in evals],
                                                     [r["val_accuracy"] for r in evals]), key=f"ft.acc.{run.id}")
         res = results(run)
         if res:
@@ -111,7 +111,7 @@ with classify_tab:
             m1.metric("Test accuracy", f"{res['test_accuracy']:.1%}")
             m2.metric("Trainable parameters", f"{res['trainable_parameters']:,}")
             m3.metric("Wall time", f"{res['wall_time_s']:.0f} s on {res['device']}")
-            st.plotly_chart(figures.confusion_matrix(res["confusion"], res["classes"]), key=f"ft.cm.{run.id}")
+            ui.chart(st, figures.confusion_matrix(res["confusion"], res["classes"]), key=f"ft.cm.{run.id}")
             if res["misclassified"]:
                 st.markdown("**Messages it got wrong**")
                 st.dataframe(pd.DataFrame(res["misclassified"]), hide_index=True, width="stretch")
@@ -198,7 +198,7 @@ with compare_tab:
                     logits = m(torch.tensor([ids], device=m.device))[0, -1].float().cpu()
                 probs = softmax(logits)
                 top = torch.argsort(probs, descending=True)[:10].tolist()
-                col.plotly_chart(figures.distribution_bars(m.tokenizer.pieces(top), probs[top].tolist(),
+                ui.chart(col, figures.distribution_bars(m.tokenizer.pieces(top), probs[top].tolist(),
                                                            logits[top].tolist(), f"{label}: next token"),
                                  key=f"ft.cmp.{label}")
                 continuation = generate(m, ids, 40, temperature=0, stop_ids={m.tokenizer.eot_id})[len(ids):]

@@ -7,7 +7,7 @@ import torch
 
 from core.generate import prepare_prompt, stream_text
 from core.sampling import SamplingSettings, next_token_distribution, sample
-from playground import figures, state, ui
+from playground import figures, share, state, ui
 from playground.sampling_controls import next_logits, sampling_controls
 from playground.stepper import StepTree
 from playground.tokens_view import probability_chips_html
@@ -20,10 +20,16 @@ STRATEGIES = {
     "temperature 1.5": SamplingSettings(temperature=1.5),
 }
 
+PAGE = "generation"
+SHARE = {"prompt": share.Param("gen.prompt"), "temperature": share.Param("gen.temperature", float, 0, 3),
+         "top_k": share.Param("gen.top_k", int, 0, 50257), "top_p": share.Param("gen.top_p", float, 0.01, 1),
+         "seed": share.Param("gen.seed", int, 0, 2**31 - 1)}
+
 st.title("Generation")
 ui.explain("A language model writes one token at a time: it reads everything so far, gives a distribution over the "
            "next token, one token is chosen, appended, and the loop starts again. Here you can watch and steer "
            "every step.")
+share.restore(PAGE, SHARE)
 
 model = ui.current_model()
 tok = model.tokenizer
@@ -66,11 +72,14 @@ with step_tab:
 
     b1, b2, b3 = st.columns(3)
     b1.button(f"Take the sample: {tok.token_text(sampled)!r} ({float(probs[sampled]):.1%})", key="gen.take_sample",
-              on_click=choose, args=(sampled, float(probs[sampled])), type="primary", width="stretch")
+              on_click=choose, args=(sampled, float(probs[sampled])), type="primary", width="stretch",
+              shortcut="Right", help="Keyboard: →")
     b2.button(f"Take the greedy: {tok.token_text(greedy)!r} ({float(probs[greedy]):.1%})", key="gen.take_greedy",
-              on_click=choose, args=(greedy, float(probs[greedy])), width="stretch")
-    b3.button("Undo the last token", key="gen.undo", on_click=undo, disabled=not tree.path, width="stretch")
-    st.plotly_chart(figures.distribution_bars(tok.pieces(order), probs[order].tolist(), logits[order].tolist(),
+              on_click=choose, args=(greedy, float(probs[greedy])), width="stretch", shortcut="G",
+              help="Keyboard: G")
+    b3.button("Undo the last token", key="gen.undo", on_click=undo, disabled=not tree.path, width="stretch",
+              shortcut="Left", help="Keyboard: ←")
+    ui.chart(st, figures.distribution_bars(tok.pieces(order), probs[order].tolist(), logits[order].tolist(),
                                               f"Step {len(tree.path) + 1}: the next-token distribution after your "
                                               "settings", marked=order.index(sampled)), key="gen.step_chart")
     st.markdown("**Or force any candidate**")
@@ -134,3 +143,6 @@ with compare_tab:
         for col, (name, text) in zip(cols, results.items()):
             col.markdown(f"**{name}**")
             col.code(prompt + text, language=None, wrap_lines=True)
+
+share.publish(SHARE, page=PAGE, outputs={"text": tok.decode(tree.ids), "chosen_ids": tree.path,
+                                          "probabilities": tree.probs})

@@ -9,7 +9,7 @@ from core.generate import prepare_prompt
 from core.errors import PlaygroundError
 from core.sampling import (STAGES, entropy_bits, next_token_distribution, pipeline_stages, sample, softmax,
                            stage_summary)
-from playground import figures, state, ui
+from playground import figures, share, state, ui
 from playground.sampling_controls import next_logits, sampling_controls
 
 LECTURE_LOGITS = "3.23, -7.1, 5.57, 0.39, 2.4"
@@ -17,10 +17,16 @@ LECTURE_TEMPERATURES = [0.01, 0.5, 1, 2, 5]
 STAGE_TITLES = {"raw": "raw logits", "bias": "logit bias", "penalties": "penalties", "temperature": "temperature",
                 "top_k": "top-k", "top_p": "top-p", "min_p": "min-p"}
 
+PAGE = "sampling"
+SHARE = {"prompt": share.Param("samp.prompt"), "temperature": share.Param("samp.temperature", float, 0, 3),
+         "top_k": share.Param("samp.top_k", int, 0, 50257), "top_p": share.Param("samp.top_p", float, 0.01, 1),
+         "seed": share.Param("samp.seed", int, 0, 2**31 - 1)}
+
 st.title("Logits & sampling")
 ui.explain("After the last layer the model gives every token in its vocabulary a score, a **logit**. Softmax turns "
            "the scores into probabilities, and a **sampler** picks one token. Temperature, top-k, top-p and the "
            "penalties decide how adventurous that pick is.")
+share.restore(PAGE, SHARE)
 
 # --- the lecture's example ------------------------------------------------------------------------------
 st.subheader("Softmax and temperature by hand")
@@ -39,7 +45,7 @@ with ui.friendly_errors():
     st.dataframe(frame.map(lambda p: f"{p:.3g}"), width="stretch")
     st.caption("Low temperature sharpens the distribution towards the largest logit (T → 0 is greedy); high "
                "temperature flattens it towards uniform.")
-    st.plotly_chart(figures.temperature_bars(labels, LECTURE_TEMPERATURES, table), key="samp.lecture_chart")
+    ui.chart(st, figures.temperature_bars(labels, LECTURE_TEMPERATURES, table), key="samp.lecture_chart")
 
 # --- the model's distribution -----------------------------------------------------------------------------
 st.subheader("The model's next-token distribution")
@@ -59,7 +65,7 @@ m1.metric("Vocabulary", f"{len(logits):,} tokens")
 m2.metric("Entropy", f"{entropy_bits(probs_raw):.2f} bits",
           help="0 bits: certain. log2(vocabulary) bits: every token equally likely.")
 m3.metric("Most likely", f"{tok.token_text(order[0])!r} ({float(probs_raw[order[0]]):.1%})")
-st.plotly_chart(figures.distribution_bars(tok.pieces(order), probs_raw[order].tolist(), logits[order].tolist(),
+ui.chart(st, figures.distribution_bars(tok.pieces(order), probs_raw[order].tolist(), logits[order].tolist(),
                                           "Next-token probabilities (temperature 1, no filters)"), key="samp.dist")
 asked = st.text_input("Where does this token rank?", " love", key="samp.ask")
 with ui.friendly_errors():
@@ -82,7 +88,7 @@ shown = list(dict.fromkeys(order + torch.argsort(final, descending=True)[:5].tol
 stage_probs = {name: torch.softmax(stages[name], -1) for name in STAGES}
 rows = [[None if torch.isneginf(stages[name][i]) else float(stage_probs[name][i]) for name in STAGES]
         + [float(final[i]) if final[i] > 0 else None] for i in shown]
-st.plotly_chart(figures.pipeline_figure([STAGE_TITLES[s] for s in STAGES] + ["final"], tok.pieces(shown), rows),
+ui.chart(st, figures.pipeline_figure([STAGE_TITLES[s] for s in STAGES] + ["final"], tok.pieces(shown), rows),
                 key="samp.pipeline")
 summary = pd.DataFrame(stage_summary(stages))
 summary["stage"] = summary["stage"].map(STAGE_TITLES)
@@ -100,7 +106,11 @@ generator = torch.Generator().manual_seed(int(seed))
 draws = torch.multinomial(final, int(n_draws), replacement=True, generator=generator)
 counts = np.bincount(draws.numpy(), minlength=len(final))
 dice_ids = torch.argsort(final, descending=True)[:12].tolist()
-st.plotly_chart(figures.dice_histogram(tok.pieces(dice_ids), final[dice_ids].tolist(),
+ui.chart(st, figures.dice_histogram(tok.pieces(dice_ids), final[dice_ids].tolist(),
                                        (counts[dice_ids] / n_draws).tolist(), int(n_draws)), key="samp.dice")
 one = sample(final, torch.Generator().manual_seed(int(seed)))
 st.markdown(f"One draw with seed {seed}: **{tok.token_text(one)!r}** (probability {float(final[one]):.2%}).")
+
+share.publish(SHARE, page=PAGE, outputs={
+    "next_token": [{"token": tok.token_text(i), "probability": float(probs_raw[i])} for i in order],
+    "after_pipeline": [{"token": tok.token_text(i), "probability": float(final[i])} for i in shown if final[i] > 0]})

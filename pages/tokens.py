@@ -11,7 +11,7 @@ from core.data import CORPORA, TokenWindows, decode_text, load_corpus
 from core.errors import PlaygroundError
 from core.tokenizers import TOKENIZER_NAMES
 from core.tokenstats import parse_id_list, text_stats, token_rows
-from playground import figures, loaders, ui
+from playground import figures, loaders, share, ui
 from playground.examples import TOKEN_EXAMPLES
 from playground.tokens_view import chips_html, window_rows_html
 
@@ -35,7 +35,11 @@ def use_example():
     st.session_state["tokens.text"] = TOKEN_EXAMPLES[st.session_state["tokens.example"]]
 
 
+PAGE = "tokens"
+SHARE = {"text": share.Param("tokens.text"), "encoding": share.Param("tokens.encoding", choices=TOKENIZER_NAMES)}
+
 st.title("Tokens")
+share.restore(PAGE, SHARE)
 ui.explain("A language model never sees letters. A **tokenizer** cuts the text into pieces (tokens) and "
            "replaces each by its number (id) in a fixed vocabulary. Common words are one token; rare words, "
            "names, numbers and other languages fall apart into several.")
@@ -123,7 +127,7 @@ with tab_compare:
                           "characters per token": [round(c, 2) for c in cpt],
                           "words per token": [round(w, 2) for w in wpt]})
     st.dataframe(table, hide_index=True, width="stretch")
-    st.plotly_chart(figures.encodings_bar(names, counts, cpt, wpt), key="tokens.compare_chart")
+    ui.chart(st, figures.encodings_bar(names, counts, cpt, wpt), key="tokens.compare_chart")
     gpt2_cpt = cpt[TOKENIZER_NAMES.index("gpt2")]
     verdict = ("close to" if 3.3 <= gpt2_cpt <= 4.7 else "below" if gpt2_cpt < 3.3 else "above")
     st.markdown(f"**Your text with GPT-2:** {gpt2_cpt:.2f} characters and "
@@ -202,3 +206,4 @@ with tab_windows:
             st.markdown(f"**Window {i + 1}** (starts at token {i * stride})")
             st.html(window_rows_html([("input", tokenizer.pieces(x.tolist())),
                                       ("target", tokenizer.pieces(y.tolist()))]))
+share.publish(SHARE, page=PAGE, outputs={"ids": ids[:5000], "tokens": len(ids), "characters": stats.chars})

@@ -151,18 +151,18 @@ def live_view(run_id: str) -> None:
     if train_rows:
         steps_x = [r["step"] for r in train_rows]
         losses = [r["train_loss"] for r in train_rows]
-        st.plotly_chart(figures.loss_curves(steps_x, losses, ema(losses, 0.1), [r["step"] for r in evals],
+        ui.chart(st, figures.loss_curves(steps_x, losses, ema(losses, 0.1), [r["step"] for r in evals],
                                             [r["val_loss"] for r in evals]), key=f"train.loss.{run_id}")
         g1, g2 = st.columns(2)
-        g1.plotly_chart(figures.metric_line([r["step"] for r in evals], [r["perplexity"] for r in evals],
+        ui.chart(g1, figures.metric_line([r["step"] for r in evals], [r["perplexity"] for r in evals],
                                             "Validation perplexity (e^loss)", "step", "perplexity", log_y=True),
                         key=f"train.ppl.{run_id}")
-        g2.plotly_chart(figures.metric_line(steps_x, [r["lr"] for r in train_rows], "Learning rate",
+        ui.chart(g2, figures.metric_line(steps_x, [r["lr"] for r in train_rows], "Learning rate",
                                             "step", "learning rate", figures.OKABE_ITO[3]), key=f"train.lr.{run_id}")
         g3, g4 = st.columns(2)
-        g3.plotly_chart(figures.metric_line(steps_x, [r["grad_norm"] for r in train_rows], "Gradient norm (before "
+        ui.chart(g3, figures.metric_line(steps_x, [r["grad_norm"] for r in train_rows], "Gradient norm (before "
                                             "clipping)", "step", "norm", figures.OKABE_ITO[5]), key=f"train.gn.{run_id}")
-        g4.plotly_chart(figures.metric_line(steps_x, [r["tokens_per_s"] for r in train_rows], "Speed", "step",
+        ui.chart(g4, figures.metric_line(steps_x, [r["tokens_per_s"] for r in train_rows], "Speed", "step",
                                             "tokens per second", figures.OKABE_ITO[4]), key=f"train.tps.{run_id}")
     if evals:
         st.markdown("**Samples from the current weights** (newest first)")

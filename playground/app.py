@@ -7,8 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import PlaygroundError
-from playground import identity, loaders, state
-from playground.navigation import PAGES, PAGES_DIR
+from playground import identity, loaders, share, state
+from playground.navigation import PAGE_PREFIXES, PAGES, PAGES_DIR
 
 
 
@@ -17,33 +17,86 @@ def navigation() -> st.navigation:
     return st.navigation(pages)
 
 
+def _pick() -> None:
+    state.set_model_key(st.session_state["app.model_select"])
+
+
+def _load_folder() -> None:
+    folder = st.session_state.get("app.folder", "").strip()
+    if not folder:
+        return
+    try:
+        loaders.get_model(folder)
+    except PlaygroundError as e:
+        st.session_state["app.load_error"] = str(e)
+        return
+    st.session_state.pop("app.load_error", None)
+    state.set_model_key(folder)
+    st.session_state["app.model_select"] = folder
+
+
+def snapshot_box() -> None:
+    """Reopen a view from a downloaded snapshot: its page with the same settings."""
+    with st.expander("Open a snapshot"):
+        upload = st.file_uploader("Snapshot (JSON)", type=["json"], key="app.snapshot", max_upload_size=1)
+        if upload is None or st.session_state.get("app.snapshot_id") == upload.file_id:
+            return
+        st.session_state["app.snapshot_id"] = upload.file_id
+        try:
+            snapshot = share.read_snapshot(upload.getvalue(), {url for _, _, _, url in PAGES})
+        except PlaygroundError as e:
+            st.error(str(e), icon=":material/warning:")
+            return
+        page = snapshot["page"]
+        for key, value in snapshot["widgets"].items():
+            if key.startswith(f"{PAGE_PREFIXES.get(page, page)}."):  # only that page's own widgets
+                st.session_state[key] = value
+        st.session_state[f"share.restored.{page}"] = True  # the link must not override the snapshot
+        st.switch_page(str(PAGES_DIR / next(f for f, _, _, url in PAGES if url == page)))
+
+
 def model_picker() -> None:
     choices = loaders.model_choices(identity.current_user(), identity.is_instructor())
     keys = [c.key for c in choices]
     labels = {c.key: c.label for c in choices}
+    if "app.model_from_link" not in st.session_state:
+        st.session_state["app.model_from_link"] = True
+        if st.query_params.get("model") in labels:  # only models this user may pick anyway
+            state.set_model_key(st.query_params["model"])
     current = state.current_model_key()
     if current not in labels:
         keys.append(current)
-        labels[current] = Path(current).name or current
+        labels[current] = f"folder: {Path(current).name or current}"
+    st.session_state["app.model_select"] = current
     with st.sidebar:
         st.markdown("### Model")
-        chosen = st.selectbox("Model used by every page", keys, index=keys.index(current),
-                              format_func=labels.get, key="app.model_select")
+        st.selectbox("Model used by every page", keys, format_func=labels.get, key="app.model_select",
+                     on_change=_pick)
         with st.expander("Load a local GPT-2 folder"):
-            folder = st.text_input("Folder with config.json + model.safetensors", key="app.folder",
-                                   help="A Hugging Face GPT-2 folder (save_pretrained) or one of our checkpoints. "
-                                        "Online, 'gpt2' also works.")
-            if st.button("Load", key="app.folder_load") and folder.strip():
-                try:
-                    loaders.get_model(folder.strip())
-                    state.set_model_key(folder.strip())
-                    st.rerun()
-                except PlaygroundError as e:
-                    st.error(str(e), icon=":material/warning:")
+            st.text_input("Folder with config.json + model.safetensors", key="app.folder",
+                          help="A Hugging Face GPT-2 folder (save_pretrained) or one of our checkpoints. "
+                               "Online, 'gpt2' also works.")
+            st.button("Load", key="app.folder_load", on_click=_load_folder)
+            if st.session_state.get("app.load_error"):
+                st.error(st.session_state["app.load_error"], icon=":material/warning:")
+        st.radio("Figure downloads (camera button)", ["png", "svg"], horizontal=True, key="app.figure_format")
+        snapshot_box()
+        st.toggle("Presenter mode", key="app.presenter", help="Large type, high contrast, no toolbar; arrow keys "
+                  "step through the tour and the generation.")
         st.caption(f"Runs on {loaders.device_label()}")
-    if chosen != current and chosen in labels:
-        state.set_model_key(chosen)
 
+
+PRESENTER_STYLE = """
+<style>
+/* Presenter mode: big type, strong contrast, no chrome, for the back row of a lecture hall. */
+html { font-size: 22px; }
+[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"], footer { display: none; }
+[data-testid="stMainBlockContainer"] { max-width: 100%; padding-top: 1rem; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.15rem; }
+.pg-chip { font-size: 1.3rem; border: 1px solid #333; }
+body, [data-testid="stApp"] { color: #000; }
+</style>
+"""
 
 STYLE = """
 <style>
@@ -60,7 +113,14 @@ def main() -> None:
     st.set_page_config(page_title="LLM Playground", page_icon="🧪", layout="wide")
     st.html(STYLE)
     page = navigation()
+    if "app.presenter" not in st.session_state:
+        st.session_state["app.presenter"] = st.query_params.get("presenter") == "1"
     model_picker()
+    if st.session_state["app.presenter"]:
+        st.html(PRESENTER_STYLE)
+        st.query_params["presenter"] = "1"
+    else:
+        st.query_params.pop("presenter", None)
     page.run()
 
 

@@ -268,9 +268,9 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
     block = [i for i, s in enumerate(stages) if s["per_block"]]
     if block:
         top, bottom = ys[block[0]] + box_h / 2 + 0.15, ys[block[-1]] - box_h / 2 - 0.15
-        fig.add_shape(type="rect", x0=-0.15, x1=1.15, y0=bottom, y1=top, line={"color": OKABE_ITO[1], "width": 3,
+        fig.add_shape(type="rect", x0=-0.02, x1=1.02, y0=bottom, y1=top, line={"color": OKABE_ITO[1], "width": 3,
                       "dash": "dash"}, fillcolor="rgba(230,159,0,0.06)")
-        fig.add_annotation(x=1.17, y=(top + bottom) / 2, text=f"× {n_layer} blocks", showarrow=False,
+        fig.add_annotation(x=1.04, y=(top + bottom) / 2, text=f"× {n_layer}<br>blocks", showarrow=False,
                            xanchor="left", font={"size": FONT_SIZE + 2, "color": OKABE_ITO[1]})
     for i, (s, y) in enumerate(zip(stages, ys)):
         chosen = s["key"] == selected
@@ -289,9 +289,11 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
     fig.add_scatter(x=[0.5] * n, y=ys, mode="markers", marker={"size": 40, "opacity": 0}, showlegend=False,
                     customdata=[[s["name"], s["params"]] for s in stages],
                     hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} parameters<extra></extra>")
-    fig.update_xaxes(visible=False, range=[-0.3, 1.6])
-    fig.update_yaxes(visible=False, range=[ys[-1] - 1, 1])
-    return styled(fig, "The forward pass of this model (shapes for your input)", "", "", height=90 * n + 80)
+    fig.update_xaxes(visible=False, range=[-0.04, 1.25])
+    fig.update_yaxes(visible=False, range=[ys[-1] - 0.6, 0.6])
+    fig = styled(fig, "The forward pass", "", "", height=80 * n + 80)
+    fig.update_layout(margin={"l": 5, "r": 5, "t": 50, "b": 5})
+    return fig
 
 
 def logit_lens_figure(top_tokens: list[list[str]], top_probs: list[list[float]], positions: list[str]):

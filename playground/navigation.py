@@ -17,3 +17,7 @@ PAGES = [
     ("anatomy.py", "Model anatomy", ":material/account_tree:", "anatomy"),
     ("tour.py", "Guided tour", ":material/tour:", "tour"),
 ]
+
+# The prefix of each page's widget keys (a snapshot may only set these).
+PAGE_PREFIXES = {"tokens": "tokens", "embeddings": "emb", "attention": "attn", "sampling": "samp",
+                 "generation": "gen", "anatomy": "anat", "tour": "tour"}

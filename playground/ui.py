@@ -36,3 +36,11 @@ def current_model():
 def explain(text: str) -> None:
     """The short plain-words explanation on top of each part of a page."""
     st.info(text, icon=":material/lightbulb:")
+
+
+def chart(where, fig, key: str) -> None:
+    """A plotly figure with its camera button set to the format chosen in the sidebar (PNG or SVG). The image is
+    made in the browser, so it works offline."""
+    fmt = st.session_state.get("app.figure_format", "png")
+    where.plotly_chart(fig, key=key, config={"displaylogo": False, "toImageButtonOptions": {
+        "format": fmt, "filename": key.replace(".", "-"), "scale": 2 if fmt == "png" else 1}})

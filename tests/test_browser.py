@@ -93,8 +93,9 @@ def test_every_page_in_chromium(server, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     page = context.new_page()
-    errors = []
+    errors, requests = [], []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
     problems = []
     for _, title, _, url_path in PAGES:
         page.goto(f"{server}/{'' if url_path == 'home' else url_path}", wait_until="domcontentloaded")
@@ -107,6 +108,13 @@ def test_every_page_in_chromium(server, browser):
             problems.append(f"{title}: page not found")
         if not page.query_selector("[data-testid='stMain']"):
             problems.append(f"{title}: no main area rendered")
+    # Presenter mode at a projector's 1280×720, for the screenshot of the back-row view.
+    page.goto(f"{server}/tour?presenter=1", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    page.screenshot(path=str(SHOTS / "tour-presenter.png"))
     context.close()
     assert not problems, problems
     assert not errors, errors
+    # Offline, proven: nothing leaves the server (no CDN, no fonts, no telemetry).
+    outside = [u for u in requests if not u.startswith((server, "data:", "blob:", "about:"))]
+    assert not outside, sorted(set(outside))[:10]
