@@ -131,6 +131,43 @@ def _optimizer(model, cfg):
                               {"params": rest, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
 
 
+def _run_epochs(cfg, files: RunFiles, model, optimizer, n_examples: int, batch_loss, evaluate, info: dict, device,
+                should_stop, on_record) -> dict | None:
+    """The loop both tasks share: shuffled epochs, warmup + cosine learning rate, a non-finite loss stops the run,
+    gradient clipping, metrics lines, evaluations. batch_loss(indices) -> (loss, {name: lazy value}); evaluate(step)
+    -> {name: value}. Returns a final status when the run stops early, None when all epochs ran."""
+    started, step = time.time(), 0
+    rng = random.Random(cfg.seed)
+    for epoch in range(cfg.epochs):
+        order = list(range(n_examples))
+        rng.shuffle(order)
+        for i in range(0, n_examples, cfg.batch_size):
+            if should_stop and should_stop():
+                return {"state": "cancelled", "reason": "cancelled by the user", "step": step, "steps": cfg.steps}
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, cfg)
+            loss, extras = batch_loss(order[i:i + cfg.batch_size])
+            if not math.isfinite(loss.item()):
+                return {"state": "failed", "reason": f"The loss became {loss.item()} at step {step}: lower the "
+                        "learning rate.", "step": step, "steps": cfg.steps}
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            if step % cfg.log_interval == 0 or step == 1:
+                record = {"step": step, "train_loss": loss.item(), "lr": lr_at(step - 1, cfg),
+                          **{k: v() for k, v in extras.items()}, "time": time.time() - started, "epoch": epoch + 1}
+                files.log(record)
+                on_record and on_record(record)
+            if step % cfg.eval_interval == 0 or step == cfg.steps:
+                record = {"step": step, **evaluate(step), "time": time.time() - started}
+                files.log(record)
+                on_record and on_record(record)
+                files.status("running", step=step, device=str(device), **info)
+    return None
+
+
 def _autocast(device):
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
@@ -194,49 +231,32 @@ def _classify(cfg, files: RunFiles, device, should_stop, on_record) -> dict:
             "truncated": {k: v[2] for k, v in data.items()}, "trainable_parameters": trainable,
             "total_parameters": sum(p.numel() for p in model.parameters()), "steps": cfg.steps}
     files.status("running", step=0, device=str(device), **info)
-    started, best_acc, step = time.time(), -1.0, 0
-    rng = random.Random(cfg.seed)
-    for epoch in range(cfg.epochs):
-        order = list(range(len(train_ids)))
-        rng.shuffle(order)
-        for i in range(0, len(order), cfg.batch_size):
-            if should_stop and should_stop():
-                return {"state": "cancelled", "reason": "cancelled by the user", "step": step, "steps": cfg.steps}
-            batch = order[i:i + cfg.batch_size]
-            x, lengths = pad_batch([train_ids[j] for j in batch], tokenizer.eot_id)
-            y = torch.tensor([train_labels[j] for j in batch], device=device)
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, cfg)
-            with _autocast(device):
-                logits = model(x.to(device), lengths).float()
-            loss = nn.functional.cross_entropy(logits, y)
-            if not math.isfinite(loss.item()):
-                return {"state": "failed", "reason": f"The loss became {loss.item()} at step {step}: lower the "
-                        "learning rate.", "step": step, "steps": cfg.steps}
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            step += 1
-            if step % cfg.log_interval == 0 or step == 1:
-                record = {"step": step, "train_loss": loss.item(), "lr": lr_at(step - 1, cfg),
-                          "train_batch_accuracy": float((logits.argmax(-1) == y).float().mean()),
-                          "time": time.time() - started, "epoch": epoch + 1}
-                files.log(record)
-                on_record and on_record(record)
-            if step % cfg.eval_interval == 0 or step == cfg.steps:
-                val_loss, val_acc, _ = evaluate_classifier(model, *data["val"][:2], cfg.batch_size, device,
-                                                           tokenizer.eot_id)
-                _, train_acc, _ = evaluate_classifier(model, train_ids[:300], train_labels[:300], cfg.batch_size,
-                                                      device, tokenizer.eot_id)
-                record = {"step": step, "val_loss": val_loss, "val_accuracy": val_acc, "train_accuracy": train_acc,
-                          "time": time.time() - started}
-                files.log(record)
-                on_record and on_record(record)
-                if val_acc > best_acc:
-                    best_acc = val_acc
-                    _save_classifier(model, backbone, files.best, classes, cfg, info, val_acc)
-                files.status("running", step=step, device=str(device), **info)
+    best_acc = -1.0
+
+    def batch_loss(batch):
+        x, lengths = pad_batch([train_ids[j] for j in batch], tokenizer.eot_id)
+        y = torch.tensor([train_labels[j] for j in batch], device=device)
+        with _autocast(device):
+            logits = model(x.to(device), lengths).float()
+        return nn.functional.cross_entropy(logits, y), {
+            "train_batch_accuracy": lambda: float((logits.argmax(-1) == y).float().mean())}
+
+    def evaluate(step):
+        nonlocal best_acc
+        val_loss, val_acc, _ = evaluate_classifier(model, *data["val"][:2], cfg.batch_size, device, tokenizer.eot_id)
+        _, train_acc, _ = evaluate_classifier(model, train_ids[:300], train_labels[:300], cfg.batch_size, device,
+                                              tokenizer.eot_id)
+        if val_acc > best_acc:
+            best_acc = val_acc
+            _save_classifier(model, backbone, files.best, classes, cfg, info, val_acc)
+        return {"val_loss": val_loss, "val_accuracy": val_acc, "train_accuracy": train_acc}
+
+    started = time.time()
+    status = _run_epochs(cfg, files, model, optimizer, len(train_ids), batch_loss, evaluate, info, device,
+                         should_stop, on_record)
+    if status is not None:
+        return status
+    step = cfg.steps
     best, _ = load_classifier(files.best)
     best.to(device)
     test_ids, test_labels, _ = data["test"]
@@ -323,42 +343,28 @@ def _instruct(cfg, files: RunFiles, device, should_stop, on_record) -> dict:
             "truncated": truncated, "trainable_parameters": trainable,
             "total_parameters": sum(p.numel() for p in model.parameters()), "steps": cfg.steps}
     files.status("running", step=0, device=str(device), **info)
-    started, best, step = time.time(), float("inf"), 0
-    rng = random.Random(cfg.seed)
-    for epoch in range(cfg.epochs):
-        order = list(range(len(train_ex)))
-        rng.shuffle(order)
-        for i in range(0, len(order), cfg.batch_size):
-            if should_stop and should_stop():
-                return {"state": "cancelled", "reason": "cancelled by the user", "step": step, "steps": cfg.steps}
-            x, y = collate_instructions([train_ex[j] for j in order[i:i + cfg.batch_size]], tok.eot_id)
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, cfg)
-            with _autocast(device):
-                logits = model(x.to(device)).float()
-            loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(), ignore_index=IGNORE)
-            if not math.isfinite(loss.item()):
-                return {"state": "failed", "reason": f"The loss became {loss.item()} at step {step}: lower the "
-                        "learning rate.", "step": step, "steps": cfg.steps}
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            step += 1
-            if step % cfg.log_interval == 0 or step == 1:
-                record = {"step": step, "train_loss": loss.item(), "lr": lr_at(step - 1, cfg),
-                          "time": time.time() - started, "epoch": epoch + 1}
-                files.log(record)
-                on_record and on_record(record)
-            if step % cfg.eval_interval == 0 or step == cfg.steps:
-                val_loss = instruction_val_loss(model, val_ex, cfg.batch_size, device, tok.eot_id)
-                record = {"step": step, "val_loss": val_loss, "time": time.time() - started}
-                files.log(record)
-                on_record and on_record(record)
-                if val_loss < best:
-                    best = val_loss
-                    _save_plain(model, files.best, cfg, {**info, "val_loss": val_loss})
-                files.status("running", step=step, device=str(device), **info)
+    best = float("inf")
+
+    def batch_loss(batch):
+        x, y = collate_instructions([train_ex[j] for j in batch], tok.eot_id)
+        with _autocast(device):
+            logits = model(x.to(device)).float()
+        return nn.functional.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(), ignore_index=IGNORE), {}
+
+    def evaluate(step):
+        nonlocal best
+        val_loss = instruction_val_loss(model, val_ex, cfg.batch_size, device, tok.eot_id)
+        if val_loss < best:
+            best = val_loss
+            _save_plain(model, files.best, cfg, {**info, "val_loss": val_loss})
+        return {"val_loss": val_loss}
+
+    started = time.time()
+    status = _run_epochs(cfg, files, model, optimizer, len(train_ex), batch_loss, evaluate, info, device,
+                         should_stop, on_record)
+    if status is not None:
+        return status
+    step = cfg.steps
     tuned = load_model(files.best, device=device)
     after = [respond(tuned, r["instruction"], r["input"]) for r in held_out]
     scores = [fuzzy_score(a, r["output"]) for a, r in zip(after, held_out)]

@@ -133,18 +133,12 @@ with positions:
     sinus = sinusoidal_positions(n_pos, config.n_embd)
     pos_labels = [str(i) for i in range(n_pos)]
     dims = [f"d{i}" for i in range(config.n_embd)]
-    q1, q2 = st.columns(2)
-    with q1:
-        ui.chart(st, figures.heatmap(learned.tolist(), dims, pos_labels, "Learned position embeddings (wpe)",
-                                        "dimension", "position"), key="emb.pos_learned")
-        ui.chart(st, figures.heatmap(cosine_matrix(learned).tolist(), pos_labels, pos_labels,
-                                        "Learned: similarity between positions", "position", "position",
-                                        value_name="cosine"), key="emb.pos_learned_sim")
-    with q2:
-        ui.chart(st, figures.heatmap(sinus.tolist(), dims, pos_labels, "Sinusoidal encoding (Vaswani et al.)",
-                                        "dimension", "position"), key="emb.pos_sin")
-        ui.chart(st, figures.heatmap(cosine_matrix(sinus).tolist(), pos_labels, pos_labels,
-                                        "Sinusoidal: similarity between positions", "position", "position",
-                                        value_name="cosine"), key="emb.pos_sin_sim")
+    for col, (name, matrix) in zip(st.columns(2), (("Learned position embeddings (wpe)", learned),
+                                                   ("Sinusoidal encoding (Vaswani et al.)", sinus))):
+        ui.chart(col, figures.heatmap(matrix.tolist(), dims, pos_labels, name, "dimension", "position"),
+                 key=f"emb.pos.{name}")
+        ui.chart(col, figures.heatmap(cosine_matrix(matrix).tolist(), pos_labels, pos_labels,
+                                      f"{name.split(' (')[0]}: similarity between positions", "position", "position",
+                                      value_name="cosine"), key=f"emb.pos_sim.{name}")
 
 share.publish(SHARE, page=PAGE)

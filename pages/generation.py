@@ -21,9 +21,7 @@ STRATEGIES = {
 }
 
 PAGE = "generation"
-SHARE = {"prompt": share.Param("gen.prompt"), "temperature": share.Param("gen.temperature", float, 0, 3),
-         "top_k": share.Param("gen.top_k", int, 0, 50257), "top_p": share.Param("gen.top_p", float, 0.01, 1),
-         "seed": share.Param("gen.seed", int, 0, 2**31 - 1)}
+SHARE = share.sampling_params("gen")
 
 st.title("Generation")
 ui.explain("A language model writes one token at a time: it reads everything so far, gives a distribution over the "

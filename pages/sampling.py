@@ -18,9 +18,7 @@ STAGE_TITLES = {"raw": "raw logits", "bias": "logit bias", "penalties": "penalti
                 "top_k": "top-k", "top_p": "top-p", "min_p": "min-p"}
 
 PAGE = "sampling"
-SHARE = {"prompt": share.Param("samp.prompt"), "temperature": share.Param("samp.temperature", float, 0, 3),
-         "top_k": share.Param("samp.top_k", int, 0, 50257), "top_p": share.Param("samp.top_p", float, 0.01, 1),
-         "seed": share.Param("samp.seed", int, 0, 2**31 - 1)}
+SHARE = share.sampling_params("samp")
 
 st.title("Logits & sampling")
 ui.explain("After the last layer the model gives every token in its vocabulary a score, a **logit**. Softmax turns "

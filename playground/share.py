@@ -42,6 +42,13 @@ class Param:
         return value
 
 
+def sampling_params(prefix: str) -> dict[str, Param]:
+    """The prompt and sampling controls of a page that uses playground.sampling_controls."""
+    return {"prompt": Param(f"{prefix}.prompt"), "temperature": Param(f"{prefix}.temperature", float, 0, 3),
+            "top_k": Param(f"{prefix}.top_k", int, 0, 50257), "top_p": Param(f"{prefix}.top_p", float, 0.01, 1),
+            "seed": Param(f"{prefix}.seed", int, 0, 2**31 - 1)}
+
+
 def restore(page: str, params: dict[str, Param]) -> None:
     """On the first visit of this page in a session, copy the link's values into the widgets' state."""
     marker = f"share.restored.{page}"
