@@ -6,6 +6,7 @@ import torch
 import core
 from bench.common import table, timeit
 from core.attention import head_steps
+from core.sampling import STAGES, SamplingSettings, next_token_distribution, pipeline_stages
 from playground import figures
 
 
@@ -33,6 +34,20 @@ def main() -> None:
     table("Attention page, server time (bundled model, CPU)", ["action", "ms", "target"],
           [["new 64-token text: run with capture + figures", f"{t_new * 1e3:.0f}", "< 300"],
            ["other layer/head: figures from the cached run", f"{t_switch * 1e3:.0f}", "no model run"]])
+
+    logits = model(torch.tensor([ids]))[0, -1].detach()
+    settings = SamplingSettings(temperature=0.8, top_k=40, top_p=0.9, repetition_penalty=1.2,
+                                logit_bias={262: -100.0})
+
+    def control_change():  # what the sampling page does when a slider moves: no model run
+        stages = pipeline_stages(logits, settings, ids)
+        final = next_token_distribution(logits, settings, ids)
+        shown = torch.argsort(final, descending=True)[:15].tolist()
+        rows = [[float(torch.softmax(stages[n], -1)[i]) for n in STAGES] for i in shown]
+        figures.pipeline_figure(list(STAGES), model.tokenizer.pieces(shown), rows)
+    t_control = timeit(control_change, repeat=7)
+    table("Sampling page, server time for a control change", ["action", "ms", "target"],
+          [["pipeline on cached logits + pipeline figure", f"{t_control * 1e3:.1f}", "< 50"]])
 
 
 if __name__ == "__main__":
