@@ -140,6 +140,8 @@ class JobStore:
         cfg.validate()
         kind = getattr(cfg, "task", "pretrain")
         check_disk(self.root)
+        if kind == "pretrain":
+            check_corpus(cfg)
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         cfg.out_dir = str(self.root / run_id)
         device = pick_device(cfg.device).type
@@ -289,6 +291,16 @@ def check_disk(folder: Path, needed_bytes: int = 200 * 1024 * 1024) -> None:
     if free < needed_bytes:
         raise PlaygroundError(f"The disk has only {free / 1e6:.0f} MB free; a run needs about "
                               f"{needed_bytes / 1e6:.0f} MB for its checkpoints. Delete old runs first.")
+
+
+def check_corpus(cfg: TrainConfig) -> None:
+    """Refuse a corpus too short for the context before a process is started for it."""
+    from core.data import TokenWindows, load_corpus, split_train_val
+    from core.tokenizers import load_tokenizer
+    ids = torch.tensor(load_tokenizer(cfg.tokenizer).encode(load_corpus(cfg.corpus)))
+    train_ids, val_ids = split_train_val(ids, cfg.val_fraction)
+    TokenWindows(train_ids, cfg.context_length, label="training part of the corpus")
+    TokenWindows(val_ids, cfg.context_length, label="validation part of the corpus")
 
 
 def kill(pid: int) -> None:

@@ -98,34 +98,46 @@ with classify_tab:
             start(FinetuneConfig(task="classify", init_from=base_key, data=data_path, **options),
                   f"spam classifier from {base_key.split('/')[-1]}", "ft.cls_run")
     run = pick_run("classify", user, instructor, "ft.cls_run")
+
+
+@st.fragment(run_every=2.0)
+def classification_view(run_id: str) -> None:
+    """Refreshes every two seconds while the page is open; the run lives in its own process."""
+    store.tick()
+    run = store.get(run_id)
+    status, records = progress(run)
+    live_losses(run, records, status)
+    if status.get("truncated") and any(status["truncated"].values()):
+        st.caption("Truncated to the longest example length: " +
+                   ", ".join(f"{n} {k}" for k, n in status["truncated"].items()) + " examples.")
+    evals = [r for r in records if "val_accuracy" in r]
+    if evals:
+        ui.chart(st, figures.accuracy_curves([r["step"] for r in evals], [r["train_accuracy"] for r in evals],
+                                                [r["val_accuracy"] for r in evals]), key=f"ft.acc.{run.id}")
+    res = results(run)
+    if res:
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Test accuracy", f"{res['test_accuracy']:.1%}")
+        m2.metric("Trainable parameters", f"{res['trainable_parameters']:,}")
+        m3.metric("Wall time", f"{res['wall_time_s']:.0f} s on {res['device']}")
+        ui.chart(st, figures.confusion_matrix(res["confusion"], res["classes"]), key=f"ft.cm.{run.id}")
+        if res["misclassified"]:
+            st.markdown("**Messages it got wrong**")
+            st.dataframe(pd.DataFrame(res["misclassified"]), hide_index=True, width="stretch")
+        st.markdown("**Try it**")
+        message = st.text_input("A message", "Congratulations! You won a free cruise. Call 0800 now to claim.",
+                                key="ft.cls_try")
+        if message.strip():
+            clf, labels = classifier(str(run.folder / "best"))
+            probs = classify(clf, model.tokenizer, message)
+            st.markdown(" · ".join(f"**{label}**: {p:.1%}" for label, p in zip(labels, probs)))
+    elif run.state not in ("queued", "running"):
+        st.caption("No results: the run did not finish.")
+
+
+with classify_tab:
     if run is not None:
-        status, records = progress(run)
-        live_losses(run, records, status)
-        evals = [r for r in records if "val_accuracy" in r]
-        if evals:
-            ui.chart(st, figures.accuracy_curves([r["step"] for r in evals], [r["train_accuracy"] for r in evals],
-                                                    [r["val_accuracy"] for r in evals]), key=f"ft.acc.{run.id}")
-        res = results(run)
-        if res:
-            m1, m2, m3 = st.columns(3)
-            m1.metric("Test accuracy", f"{res['test_accuracy']:.1%}")
-            m2.metric("Trainable parameters", f"{res['trainable_parameters']:,}")
-            m3.metric("Wall time", f"{res['wall_time_s']:.0f} s on {res['device']}")
-            ui.chart(st, figures.confusion_matrix(res["confusion"], res["classes"]), key=f"ft.cm.{run.id}")
-            if res["misclassified"]:
-                st.markdown("**Messages it got wrong**")
-                st.dataframe(pd.DataFrame(res["misclassified"]), hide_index=True, width="stretch")
-            st.markdown("**Try it**")
-            message = st.text_input("A message", "Congratulations! You won a free cruise. Call 0800 now to claim.",
-                                    key="ft.cls_try")
-            if message.strip():
-                clf, labels = classifier(str(run.folder / "best"))
-                probs = classify(clf, model.tokenizer, message)
-                st.markdown(" · ".join(f"**{label}**: {p:.1%}" for label, p in zip(labels, probs)))
-        elif run.state not in ("queued", "running"):
-            st.caption("No results: the run did not finish.")
-        if run.state in ("queued", "running"):
-            st.button("Refresh", key="ft.cls_refresh")
+        classification_view(run.id)
 
 with instruct_tab:
     ui.explain("1,100 instructions with answers. Each becomes one text in a fixed template; the model is trained "
@@ -155,26 +167,37 @@ with instruct_tab:
                                  eval_interval=100, **options), f"instructions from {base_key.split('/')[-1]}",
                   "ft.ins_run")
     run = pick_run("instruct", user, instructor, "ft.ins_run")
+
+
+@st.fragment(run_every=2.0)
+def instruction_view(run_id: str) -> None:
+    store.tick()
+    run = store.get(run_id)
+    status, records = progress(run)
+    live_losses(run, records, status)
+    if status.get("truncated") and any(status["truncated"].values()):
+        st.caption("Truncated to the longest example length: " +
+                   ", ".join(f"{n} {k}" for k, n in status["truncated"].items()) + " examples.")
+    res = results(run)
+    if res:
+        st.metric("Best validation loss", f"{res['best_val_loss']:.3f}")
+        st.markdown(f"**Held-out instructions, before and after** — mean fuzzy score {res['mean_fuzzy']:.2f} "
+                    "(0 = nothing alike, 1 = the same words as the reference answer)")
+        st.dataframe(pd.DataFrame([{"instruction": e["instruction"] + (f" [{e['input']}]" if e["input"] else ""),
+                                    "before": e["before"], "after": e["after"], "reference": e["expected"],
+                                    "fuzzy": round(e["fuzzy"], 2)} for e in res["examples"]]),
+                     hide_index=True, width="stretch")
+        instruction = st.text_input("Try an instruction", "Rewrite the sentence in passive voice.",
+                                    key="ft.ins_try")
+        extra = st.text_input("Input (optional)", "The chef cooked the meal.", key="ft.ins_try_input")
+        if instruction.strip():
+            tuned = loaders.get_model(str(run.folder / "best"))
+            st.code(respond(tuned, instruction, extra), language=None, wrap_lines=True)
+
+
+with instruct_tab:
     if run is not None:
-        status, records = progress(run)
-        live_losses(run, records, status)
-        res = results(run)
-        if res:
-            st.metric("Best validation loss", f"{res['best_val_loss']:.3f}")
-            st.markdown(f"**Held-out instructions, before and after** — mean fuzzy score {res['mean_fuzzy']:.2f} "
-                        "(0 = nothing alike, 1 = the same words as the reference answer)")
-            st.dataframe(pd.DataFrame([{"instruction": e["instruction"] + (f" [{e['input']}]" if e["input"] else ""),
-                                        "before": e["before"], "after": e["after"], "reference": e["expected"],
-                                        "fuzzy": round(e["fuzzy"], 2)} for e in res["examples"]]),
-                         hide_index=True, width="stretch")
-            instruction = st.text_input("Try an instruction", "Rewrite the sentence in passive voice.",
-                                        key="ft.ins_try")
-            extra = st.text_input("Input (optional)", "The chef cooked the meal.", key="ft.ins_try_input")
-            if instruction.strip():
-                tuned = loaders.get_model(str(run.folder / "best"))
-                st.code(respond(tuned, instruction, extra), language=None, wrap_lines=True)
-        if run.state in ("queued", "running"):
-            st.button("Refresh", key="ft.ins_refresh")
+        instruction_view(run.id)
 
 with compare_tab:
     ui.explain("The same prompt through the base model and a finetuned one: how the next-token distribution and "

@@ -110,6 +110,8 @@ def test_killed_process_fails_keeps_metrics_and_resumes_the_same_curve(store):
 def test_disk_full_and_impossible_settings_refused(store, monkeypatch):
     with pytest.raises(PlaygroundError, match="divisible"):
         store.submit(tiny(n_head=3), owner="ada")
+    with pytest.raises(PlaygroundError, match="too short"):
+        store.submit(tiny(context_length=4096), owner="ada")
     Usage = namedtuple("Usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(10**9, 10**9 - 10**6, 10**6))
     with pytest.raises(PlaygroundError, match="disk has only"):
