@@ -318,6 +318,7 @@ def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_sto
                     save_checkpoint(model, files.best, card, SAVE_DTYPES[cfg.save_dtype])
             best_val = min(best_val, val_loss)
             last_good, last_val = done, val_loss
+            window_start = time.time()  # evaluation time is not training time: keep it out of tokens/s
             files.status("running", step=done, steps=cfg.steps, device=str(device), params=n_params, world=world,
                          val_loss=val_loss)
     return {"state": "finished", "reason": "", "step": cfg.steps, "steps": cfg.steps, "val_loss": last_val,

@@ -23,7 +23,6 @@ PRESETS = {  # name: (layers, heads, width, context)
     "custom": None,
 }
 UPLOAD_LIMIT = 5 * 1024 * 1024
-STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "cancelled": "⏹️"}
 
 st.title("Training studio")
 ui.explain("Train a small GPT yourself. The run goes on in the background — close the page, come back later, it is "
@@ -180,7 +179,7 @@ with runs_tab:
         st.info("No runs yet: start one under 'New run'.")
     else:
         table = pd.DataFrame([{
-            "run": r.name, "id": r.id, "state": f"{STATE_ICONS.get(r.state, '')} {r.state}",
+            "run": r.name, "id": r.id, "state": r.state,
             "owner": "you" if r.owner == user else ("shared" if r.shared else r.owner),
             "device": r.device, "steps": r.config["steps"],
             "queue position": store.queue_position(r.id) or "",
