@@ -43,7 +43,8 @@ def main() -> None:
         stages = pipeline_stages(logits, settings, ids)
         final = next_token_distribution(logits, settings, ids)
         shown = torch.argsort(final, descending=True)[:15].tolist()
-        rows = [[float(torch.softmax(stages[n], -1)[i]) for n in STAGES] for i in shown]
+        stage_probs = {n: torch.softmax(stages[n], -1) for n in STAGES}  # as the page: one softmax per stage
+        rows = [[float(stage_probs[n][i]) for n in STAGES] for i in shown]
         figures.pipeline_figure(list(STAGES), model.tokenizer.pieces(shown), rows)
     t_control = timeit(control_change, repeat=7)
     table("Sampling page, server time for a control change", ["action", "ms", "target"],
