@@ -5,42 +5,28 @@ import streamlit as st
 
 from core.model import count_parameters
 from playground import loaders, state, ui
+from playground.i18n import t
 
-st.title("LLM Playground")
-st.markdown(
-    "Look inside a real, trained language model, one step at a time: how text becomes **tokens**, tokens become "
-    "**vectors**, how **attention** mixes them, how the model scores every possible **next token**, and how "
-    "**sampling** turns those scores into text. Every number on these pages is computed by the model you pick "
-    "in the sidebar, on this machine, offline."
-)
-
-st.subheader("How to walk through it")
-st.markdown(
-    """
-1. **Tokens**: text → tokens → ids, in the encodings of GPT-2, GPT-4 and GPT-4o side by side.
-2. **Embeddings**: each id picks a row of a matrix; positions add their own vectors.
-3. **Attention**: every layer and head, and one head computed by hand with the real numbers.
-4. **Logits & sampling**: the next-token distribution and the controls: temperature, top-k, top-p, penalties.
-5. **Generation**: step through generation token by token, choosing each step yourself.
-6. **Training**: train a small model yourself and watch it learn.
-"""
-)
+st.title(t("home.title"))
+st.markdown(t("home.intro"))
+st.subheader(t("home.walk"))
+st.markdown(t("home.walk_steps"))
 
 model = ui.current_model()
 key = state.current_model_key()
 card = loaders.get_card(key)
 config = model.config
 
-st.subheader("The model underneath")
+st.subheader(t("home.model"))
 cols = st.columns(4)
-cols[0].metric("Parameters", f"{model.num_parameters():,}")
-cols[1].metric("Layers × heads", f"{config.n_layer} × {config.n_head}")
-cols[2].metric("Context length", f"{config.context_length} tokens")
-cols[3].metric("Validation loss", f"{card['val_loss']:.3f}" if "val_loss" in card else "–")
+cols[0].metric(t("home.parameters"), f"{model.num_parameters():,}")
+cols[1].metric(t("home.layers_heads"), f"{config.n_layer} × {config.n_head}")
+cols[2].metric(t("home.context"), t("home.context_value", n=config.context_length))
+cols[3].metric(t("home.val_loss"), f"{card['val_loss']:.3f}" if "val_loss" in card else "–")
 
 left, right = st.columns([1, 1])
 with left:
-    st.markdown("**Configuration**")
+    st.markdown(f"**{t('home.config')}**")
     rows = [
         ("vocabulary size", f"{config.vocab_size:,}"), ("tokenizer", config.tokenizer),
         ("context length", config.context_length), ("layers", config.n_layer), ("heads", config.n_head),
@@ -52,7 +38,7 @@ with left:
     st.dataframe(pd.DataFrame(rows, columns=["setting", "value"]).astype(str), hide_index=True,
                  width="stretch")
 with right:
-    st.markdown("**Model card**")
+    st.markdown(f"**{t('home.card')}**")
     if card:
         facts = [("trained on", card.get("corpus")), ("data split", card.get("data_split")),
                  ("steps", f"{card.get('step')} of {card.get('steps')}"), ("train loss", card.get("train_loss")),
@@ -60,10 +46,10 @@ with right:
                  ("wall time", f"{card.get('wall_time_s')} s")]
         st.dataframe(pd.DataFrame([(k, str(v)) for k, v in facts if v is not None], columns=["fact", "value"]),
                      hide_index=True, width="stretch")
-        st.markdown("**Reproduce it**")
+        st.markdown(f"**{t('home.reproduce')}**")
         st.code(card.get("command", ""), language="bash", wrap_lines=True)
     else:
-        st.caption("This model has no card (e.g. a Hugging Face GPT-2 folder).")
+        st.caption(t("home.no_card"))
 if card.get("sample"):
-    st.markdown("**A sample from this model**")
+    st.markdown(f"**{t('home.sample')}**")
     st.code(card["sample"], language=None, wrap_lines=True)

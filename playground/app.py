@@ -7,13 +7,15 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import PlaygroundError
-from playground import identity, loaders, share, state
+from playground import i18n, identity, loaders, share, state
+from playground.i18n import t
 from playground.navigation import PAGE_PREFIXES, PAGES, PAGES_DIR
 
 
 
 def navigation() -> st.navigation:
-    pages = [st.Page(str(PAGES_DIR / f), title=t, icon=i, url_path=u, default=(u == "home")) for f, t, i, u in PAGES]
+    pages = [st.Page(str(PAGES_DIR / f), title=t(f"nav.{u}"), icon=i, url_path=u, default=(u == "home"))
+             for f, _, i, u in PAGES]
     return st.navigation(pages)
 
 
@@ -37,8 +39,8 @@ def _load_folder() -> None:
 
 def snapshot_box() -> None:
     """Reopen a view from a downloaded snapshot: its page with the same settings."""
-    with st.expander("Open a snapshot"):
-        upload = st.file_uploader("Snapshot (JSON)", type=["json"], key="app.snapshot", max_upload_size=1)
+    with st.expander(t("app.snapshot")):
+        upload = st.file_uploader(t("app.snapshot_file"), type=["json"], key="app.snapshot", max_upload_size=1)
         if upload is None or st.session_state.get("app.snapshot_id") == upload.file_id:
             return
         st.session_state["app.snapshot_id"] = upload.file_id
@@ -69,21 +71,18 @@ def model_picker() -> None:
         labels[current] = f"folder: {Path(current).name or current}"
     st.session_state["app.model_select"] = current
     with st.sidebar:
-        st.markdown("### Model")
-        st.selectbox("Model used by every page", keys, format_func=labels.get, key="app.model_select",
+        st.markdown(f"### {t('app.model')}")
+        st.selectbox(t("app.model_select"), keys, format_func=labels.get, key="app.model_select",
                      on_change=_pick)
-        with st.expander("Load a local GPT-2 folder"):
-            st.text_input("Folder with config.json + model.safetensors", key="app.folder",
-                          help="A Hugging Face GPT-2 folder (save_pretrained) or one of our checkpoints. "
-                               "Online, 'gpt2' also works.")
-            st.button("Load", key="app.folder_load", on_click=_load_folder)
+        with st.expander(t("app.load_folder")):
+            st.text_input(t("app.folder_label"), key="app.folder", help=t("app.folder_help"))
+            st.button(t("app.load"), key="app.folder_load", on_click=_load_folder)
             if st.session_state.get("app.load_error"):
                 st.error(st.session_state["app.load_error"], icon=":material/warning:")
-        st.radio("Figure downloads (camera button)", ["png", "svg"], horizontal=True, key="app.figure_format")
+        st.radio(t("app.figure_format"), ["png", "svg"], horizontal=True, key="app.figure_format")
         snapshot_box()
-        st.toggle("Presenter mode", key="app.presenter", help="Large type, high contrast, no toolbar; arrow keys "
-                  "step through the tour and the generation.")
-        st.caption(f"Runs on {loaders.device_label()}")
+        st.toggle(t("app.presenter"), key="app.presenter", help=t("app.presenter_help"))
+        st.caption(t("app.runs_on", device=loaders.device_label()))
 
 
 PRESENTER_STYLE = """
@@ -112,6 +111,12 @@ STYLE = """
 def main() -> None:
     st.set_page_config(page_title="LLM Playground", page_icon="🧪", layout="wide")
     st.html(STYLE)
+    if i18n.LANG_KEY not in st.session_state:
+        wanted = st.query_params.get("lang")
+        st.session_state[i18n.LANG_KEY] = wanted if wanted in i18n.LANGUAGES else i18n.default_language()
+    st.sidebar.radio(t("app.language"), list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.get, horizontal=True,
+                     key=i18n.LANG_KEY)
+    st.query_params["lang"] = st.session_state[i18n.LANG_KEY]
     page = navigation()
     if "app.presenter" not in st.session_state:
         st.session_state["app.presenter"] = st.query_params.get("presenter") == "1"

@@ -77,6 +77,8 @@ def publish(params: dict[str, Param], extra: dict | None = None, outputs: dict |
         shared["model"] = current_model_key()
     if st.session_state.get("app.presenter"):
         shared["presenter"] = "1"
+    if st.session_state.get("app.lang", "en") != "en":
+        shared["lang"] = st.session_state["app.lang"]
     with st.popover("Copy link to this view", icon=":material/link:"):
         base = (st.context.url or "").split("?")[0]
         st.code(f"{base}?{urlencode(shared)}", language=None, wrap_lines=True)
