@@ -7,14 +7,13 @@ import torch
 from core.anatomy import layernorm_stats, logit_lens, stages
 from core.model import count_parameters
 from playground import activations, figures, share, ui
+from playground.i18n import t
 
 PAGE = "anatomy"
 SHARE = {"text": share.Param("anat.text")}
 
-st.title("Model anatomy")
-ui.explain("The whole model on one page: from token ids to next-token probabilities. Every box shows the shape of "
-           "its output for your text and how many learned numbers (parameters) it holds. Pick a stage to look "
-           "inside it.")
+st.title(t("nav.anatomy"))
+ui.explain(t("anatomy.explain1"))
 share.restore(PAGE, SHARE)
 
 model = ui.current_model()
@@ -109,9 +108,7 @@ with right:
                                                   "last token"), key="anat.logits")
 
 st.subheader("Logit lens")
-ui.explain("What would the model predict if it stopped after block 1, 2, …? Apply the final LayerNorm and the "
-           "unembedding to the residual stream after each block. Early layers often guess common words; the last "
-           "row is the model's real prediction.")
+ui.explain(t("anatomy.explain2"))
 top_ids, top_probs, final_prob = logit_lens(model, cache)
 shown = min(len(ids), 24)
 ui.chart(st, figures.logit_lens_figure([[model.tokenizer.token_text(int(t)) for t in row[:shown, 0]]

@@ -7,14 +7,13 @@ import streamlit as st
 
 from core.attention import head_steps
 from playground import activations, figures, share, state, ui
+from playground.i18n import t
 
 PAGE = "attention"
 SHARE = {"text": share.Param("attn.text")}
 
-st.title("Attention")
-ui.explain("Attention is how a token gathers information from the tokens before it. Each **head** scores every "
-           "earlier token (query · key), turns the scores into weights that sum to 1 (softmax), and takes the "
-           "weighted average of their values. A token can never look ahead: the future is masked.")
+st.title(t("nav.attention"))
+ui.explain(t("attention.explain1"))
 share.restore(PAGE, SHARE)
 
 model = ui.current_model()
@@ -37,14 +36,12 @@ pattern = cache["pattern", layer][0]  # (head, q, k)
 one, grid, lines, steps, kinds = st.tabs(["One head", "All heads", "Head view", "Step by step", "What heads do"])
 
 with one:
-    ui.explain("Rows are the tokens that look (queries), columns the tokens they look at (keys). Each row sums "
-               "to 1. The grey triangle is the future, which the causal mask hides.")
+    ui.explain(t("attention.explain2"))
     ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces,
                                               f"Layer {layer}, head {head}: who looks at whom"), key="attn.one_chart")
 
 with grid:
-    ui.explain("Every head of every layer at once. Heads specialise: some look at the previous token, some at "
-               "the first token, some at line breaks or punctuation. The chosen head (outlined) is shown large below.")
+    ui.explain(t("attention.explain3"))
     patterns = [[cache["pattern", lay][0, h].numpy() for h in range(config.n_head)] for lay in range(config.n_layer)]
     ui.chart(st, figures.attention_grid(patterns, config.n_layer, config.n_head, (layer, head)),
                     key="attn.grid_chart")
@@ -52,8 +49,7 @@ with grid:
                     key="attn.grid_large")
 
 with lines:
-    ui.explain("The same weights as lines: each token on the right connects to the tokens on the left it attends "
-               "to; the thicker the line, the more attention.")
+    ui.explain(t("attention.explain4"))
     v1, v2 = st.columns(2)
     which = v1.radio("Show", ["the chosen head", "all heads of the layer"], horizontal=True, key="attn.lines_which")
     threshold = v2.slider("Hide weights below", 0.0, 0.5, 0.05, 0.01, key="attn.lines_threshold")
@@ -122,10 +118,7 @@ with steps:
                ", ".join(f"{k} {float(v):.1e}" for k, v in diffs.items()), icon=":material/check_circle:")
 
 with kinds:
-    ui.explain("Scores per layer and head, from 0 (never) to 1 (always). **Previous token**: attention to the token "
-               "just before. **First token**: to the very first token, a resting place when nothing else fits "
-               "(an 'attention sink'). **Same token**: to itself. **Induction**: on a random token sequence shown "
-               "twice, attention to the token that followed the current one last time — the trick behind copying.")
+    ui.explain(t("attention.explain6"))
     scores = activations.head_scores_cached(state.current_model_key(), tuple(ids))
     k1, k2 = st.columns(2)
     for i, (name, values) in enumerate(scores.items()):

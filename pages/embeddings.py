@@ -6,6 +6,7 @@ import streamlit as st
 from core.data import CORPORA, load_corpus
 from core.vectors import analogy, cosine_matrix, frequent_tokens, nearest, pca, single_token, sinusoidal_positions
 from playground import activations, figures, loaders, share, ui
+from playground.i18n import t
 
 ANALOGIES = {
     "king − man + woman": (" king", " man", " woman", " queen"),
@@ -23,10 +24,8 @@ def corpus_frequent_ids(corpus: str, tokenizer_name: str, k: int) -> list[int]:
 PAGE = "embeddings"
 SHARE = {"text": share.Param("emb.text")}
 
-st.title("Embeddings")
-ui.explain("The model's first step: each token id selects one row of the **token embedding** matrix (a vector of "
-           "numbers), and each position selects a row of the **position embedding** matrix. Their sum is what the "
-           "first block reads. Training moves tokens that are used alike close together.")
+st.title(t("nav.embeddings"))
+ui.explain(t("embeddings.explain1"))
 share.restore(PAGE, SHARE)
 
 model = ui.current_model()
@@ -81,8 +80,7 @@ with projection:
                                                "Token embeddings projected with PCA", axis), key="emb.pca_chart")
 
 with neighbours:
-    ui.explain("Cosine similarity compares directions: 1 means the same direction, 0 unrelated. The nearest "
-               "neighbours of a token are the tokens the model uses in similar places.")
+    ui.explain(t("embeddings.explain4"))
     word = st.text_input("Token", " king", key="emb.word")
     with ui.friendly_errors():
         token_id = single_token(tok, word)
@@ -111,8 +109,7 @@ with neighbours:
                        "Load GPT-2 (sidebar) to see the classic result.")
 
 with similarity:
-    ui.explain("How similar each token's vector is to every other's: first the plain embeddings, then the "
-               "residual stream after a chosen layer, where context has been mixed in.")
+    ui.explain(t("embeddings.explain5"))
     layer = st.slider("Residual stream after layer", 0, config.n_layer - 1, config.n_layer - 1, key="emb.sim_layer")
     s1, s2 = st.columns(2)
     with s1:
@@ -125,9 +122,7 @@ with similarity:
                                         height=max(380, 22 * len(ids) + 160)), key="emb.sim_resid")
 
 with positions:
-    ui.explain("GPT-2 *learns* one vector per position (left). The original Transformer instead used fixed sine and "
-               "cosine waves of different frequencies (right), so every position gets a unique pattern and nearby "
-               "positions get similar ones.")
+    ui.explain(t("embeddings.explain6"))
     n_pos = st.slider("Positions shown", 8, config.context_length, min(64, config.context_length), key="emb.n_pos")
     learned = model.transformer.wpe.weight.detach().cpu()[:n_pos]
     sinus = sinusoidal_positions(n_pos, config.n_embd)

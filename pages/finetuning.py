@@ -16,13 +16,12 @@ from playground import figures, identity, loaders, state, ui
 from playground.run_view import classifier, loss_figure, pick_run, progress, results
 from playground.runs import get_store, save_upload
 from playground.tokens_view import masked_example_html
+from playground.i18n import t
 
 UPLOAD_LIMIT = 5 * 1024 * 1024
 
-st.title("Finetuning")
-ui.explain("Pretraining teaches a model language; **finetuning** teaches it a job with a few thousand examples. "
-           "Here: decide whether an SMS is spam (a new output layer on the last token), or answer instructions "
-           "(the same next-token training, with the loss only on the answer).")
+st.title(t("nav.finetuning"))
+ui.explain(t("finetuning.explain1"))
 user, instructor = identity.current_user(), identity.is_instructor()
 identity.identity_box()
 store = get_store()
@@ -73,9 +72,7 @@ def live_losses(run, records, status) -> None:
 classify_tab, instruct_tab, compare_tab = st.tabs(["Spam classification", "Instruction following", "Before / after"])
 
 with classify_tab:
-    ui.explain("The SMS Spam Collection: 5,574 messages, 747 of them spam. We keep as many ham as spam messages "
-               "(balanced), so 50% accuracy is guessing. The model's last token sees the whole message; a new "
-               "layer turns its vector into two scores, ham and spam.")
+    ui.explain(t("finetuning.explain2"))
     upload = st.file_uploader("Your own labelled data (TSV or CSV with label and text columns, at most 5 MB)",
                               type=["tsv", "csv", "txt"], key="ft.cls_upload", max_upload_size=5)
     data_path = ""
@@ -140,9 +137,7 @@ with classify_tab:
         classification_view(run.id)
 
 with instruct_tab:
-    ui.explain("1,100 instructions with answers. Each becomes one text in a fixed template; the model is trained "
-               "to continue it, but the loss counts only the answer (blue below), not the prompt (grey) or the "
-               "padding (dashed). Honest note: a small model learns the *format* long before the *facts*.")
+    ui.explain(t("finetuning.explain3"))
     upload = st.file_uploader("Your own instructions (JSON list with instruction/input/output, at most 5 MB)",
                               type=["json"], key="ft.ins_upload", max_upload_size=5)
     data_path = ""
@@ -200,8 +195,7 @@ with instruct_tab:
         instruction_view(run.id)
 
 with compare_tab:
-    ui.explain("The same prompt through the base model and a finetuned one: how the next-token distribution and "
-               "the continuation changed.")
+    ui.explain(t("finetuning.explain4"))
     finetuned = [r for r in store.visible(user, instructor) if r.kind in ("instruct", "classify")
                  and (r.folder / "best" / "model.safetensors").exists()]
     if not finetuned:

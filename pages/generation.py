@@ -11,6 +11,7 @@ from playground import figures, share, state, ui
 from playground.sampling_controls import next_logits, sampling_controls
 from playground.stepper import StepTree
 from playground.tokens_view import probability_chips_html
+from playground.i18n import t
 
 CANDIDATES = 8
 STRATEGIES = {
@@ -23,10 +24,8 @@ STRATEGIES = {
 PAGE = "generation"
 SHARE = share.sampling_params("gen")
 
-st.title("Generation")
-ui.explain("A language model writes one token at a time: it reads everything so far, gives a distribution over the "
-           "next token, one token is chosen, appended, and the loop starts again. Here you can watch and steer "
-           "every step.")
+st.title(t("nav.generation"))
+ui.explain(t("generation.explain1"))
 share.restore(PAGE, SHARE)
 
 model = ui.current_model()
@@ -96,8 +95,7 @@ with step_tab:
                       disabled=branch == tree.path)
 
 with run_tab:
-    ui.explain("The same loop without stopping: tokens stream in as they are chosen. The KV cache keeps the keys and "
-               "values of earlier tokens, so each step only computes the newest one.")
+    ui.explain(t("generation.explain2"))
     r1, r2 = st.columns(2)
     max_new = r1.slider("New tokens at most", 1, 500, 120, key="gen.max_new")
     stops_raw = r2.text_input("Stop sequences (comma-separated; \\n is a new line)", "\\n\\n", key="gen.stops")
@@ -121,8 +119,7 @@ with run_tab:
                    + (f"; stopped at {stopped!r}" if stopped else ""))
 
 with compare_tab:
-    ui.explain("The same prompt and seed with four strategies. Greedy is safe but repetitive; a little temperature "
-               "with top-k or top-p reads naturally; a high temperature drifts into nonsense.")
+    ui.explain(t("generation.explain3"))
     n_compare = st.slider("New tokens", 10, 200, 60, key="gen.compare_n")
     if st.button("Compare", key="gen.compare", type="primary"):
         results = {}

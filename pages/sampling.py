@@ -11,6 +11,7 @@ from core.sampling import (STAGES, entropy_bits, next_token_distribution, pipeli
                            stage_summary)
 from playground import figures, share, state, ui
 from playground.sampling_controls import next_logits, sampling_controls
+from playground.i18n import t
 
 LECTURE_LOGITS = "3.23, -7.1, 5.57, 0.39, 2.4"
 LECTURE_TEMPERATURES = [0.01, 0.5, 1, 2, 5]
@@ -20,10 +21,8 @@ STAGE_TITLES = {"raw": "raw logits", "bias": "logit bias", "penalties": "penalti
 PAGE = "sampling"
 SHARE = share.sampling_params("samp")
 
-st.title("Logits & sampling")
-ui.explain("After the last layer the model gives every token in its vocabulary a score, a **logit**. Softmax turns "
-           "the scores into probabilities, and a **sampler** picks one token. Temperature, top-k, top-p and the "
-           "penalties decide how adventurous that pick is.")
+st.title(t("nav.sampling"))
+ui.explain(t("sampling.explain1"))
 share.restore(PAGE, SHARE)
 
 # --- the lecture's example ------------------------------------------------------------------------------
@@ -76,8 +75,7 @@ with ui.friendly_errors():
 
 # --- the pipeline ----------------------------------------------------------------------------------------------
 st.subheader("The sampling pipeline, stage by stage")
-ui.explain("In order: logit bias → penalties (for tokens already in the prompt) → temperature → top-k → top-p → "
-           "min-p → softmax → draw. Moving a control reuses the same logits: the model does not run again.")
+ui.explain(t("sampling.explain2"))
 with ui.friendly_errors(stop=True):
     settings = sampling_controls("samp", tok, temperature=0.8, top_k=10, top_p=0.9)
     stages = pipeline_stages(logits, settings, ids)
@@ -95,8 +93,7 @@ st.dataframe(summary, hide_index=True, width="stretch")
 
 # --- the weighted dice --------------------------------------------------------------------------------------
 st.subheader("The weighted dice")
-ui.explain("Sampling is rolling a die whose sides are weighted by the final probabilities. Roll it many times "
-           "and the shares approach the probabilities; the same seed rolls the same numbers.")
+ui.explain(t("sampling.explain3"))
 d1, d2 = st.columns(2)
 n_draws = d1.select_slider("Draws", [10, 100, 1000, 10000], 1000, key="samp.draws")
 seed = d2.number_input("Seed", 0, 2**31 - 1, 42, key="samp.seed")

@@ -14,6 +14,7 @@ from core.tokenstats import parse_id_list, text_stats, token_rows
 from playground import figures, loaders, share, ui
 from playground.examples import TOKEN_EXAMPLES
 from playground.tokens_view import chips_html, window_rows_html
+from playground.i18n import t
 
 CHIP_LIMIT = 2000
 TABLE_LIMIT = 2000
@@ -38,11 +39,9 @@ def use_example():
 PAGE = "tokens"
 SHARE = {"text": share.Param("tokens.text"), "encoding": share.Param("tokens.encoding", choices=TOKENIZER_NAMES)}
 
-st.title("Tokens")
+st.title(t("nav.tokens"))
 share.restore(PAGE, SHARE)
-ui.explain("A language model never sees letters. A **tokenizer** cuts the text into pieces (tokens) and "
-           "replaces each by its number (id) in a fixed vocabulary. Common words are one token; rare words, "
-           "names, numbers and other languages fall apart into several.")
+ui.explain(t("tokens.explain1"))
 
 # --- text in ----------------------------------------------------------------------------------------
 st.session_state.setdefault("tokens.text", TOKEN_EXAMPLES["English prose"])
@@ -84,9 +83,7 @@ tab_tokens, tab_compare, tab_decode, tab_bpe, tab_windows = st.tabs(
     ["Tokens", "Compare encodings", "Decode ids", "BPE by doing", "Training windows"])
 
 with tab_tokens:
-    ui.explain("Each chip is one token; neighbours alternate colours. `·` is a space, `↵` a new line, `→` a tab. "
-               "Hover a chip for its id and bytes. A token shown as `\\xNN` is part of a character: GPT-2 works "
-               "on bytes, and one letter like `é` or `日` can take several.")
+    ui.explain(t("tokens.explain2"))
     m = st.columns(4)
     m[0].metric("Characters", f"{stats.chars:,}")
     m[1].metric("Tokens", f"{stats.tokens:,}")
@@ -112,9 +109,7 @@ with tab_tokens:
     st.code(json.dumps(ids), language="json", wrap_lines=True)
 
 with tab_compare:
-    ui.explain("The same text in three real encodings: GPT-2 (50k tokens), GPT-4 (100k) and GPT-4o (200k). "
-               "A bigger vocabulary needs fewer tokens for the same text, especially for code and languages "
-               "other than English. Rule of thumb for English: about **4 characters** and **0.75 words** per token.")
+    ui.explain(t("tokens.explain3"))
     names, counts, cpt, wpt = [], [], [], []
     for name in TOKENIZER_NAMES:
         s = text_stats(text, encode(text, name, allow_special))
@@ -135,7 +130,7 @@ with tab_compare:
                 "4 characters and 0.75 words. German, code, numbers and emoji usually come out below it.")
 
 with tab_decode:
-    ui.explain("The way back: ids → text. Paste a list of ids (commas or spaces).")
+    ui.explain(t("tokens.explain4"))
     raw = st.text_input("Token ids", value="15496, 995, 0, 50256", key="tokens.decode_ids")
     with ui.friendly_errors():
         pasted = parse_id_list(raw)
@@ -145,9 +140,7 @@ with tab_decode:
         st.html(chips_html(tokenizer.pieces(pasted), pasted, limit=CHIP_LIMIT))
 
 with tab_bpe:
-    ui.explain("How does a tokenizer get its vocabulary? **Byte-pair encoding** starts from the 256 possible bytes "
-               "and, again and again, merges the most frequent neighbouring pair into a new token. Train it here "
-               "and step through the merges.")
+    ui.explain(t("tokens.explain5"))
     sources = ["your text"] + list(CORPORA)
     b1, b2 = st.columns(2)
     source = b1.selectbox("Learn from", sources, key="tokens.bpe_source",
@@ -193,8 +186,7 @@ with tab_bpe:
                 st.html(chips_html(bpe.pieces(word_ids, merges), word_ids))
 
 with tab_windows:
-    ui.explain("How a model learns from this text: it slides a window over the tokens and, at every position, "
-               "must predict the **next** token. The target row is the input row shifted by one.")
+    ui.explain(t("tokens.explain6"))
     w1, w2 = st.columns(2)
     context = w1.slider("Context length", 2, 16, 8, key="tokens.window_context")
     stride = w2.slider("Stride", 1, 16, 4, key="tokens.window_stride")

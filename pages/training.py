@@ -15,6 +15,7 @@ from core.tokenizers import TOKENIZER_NAMES
 from core.train import TrainConfig
 from playground import figures, identity, ui
 from playground.runs import checkpoint_zip, get_store, metrics_csv, save_upload
+from playground.i18n import t
 
 PRESETS = {  # name: (layers, heads, width, context)
     "tiny (2 layers, width 64)": (2, 2, 64, 64),
@@ -24,9 +25,8 @@ PRESETS = {  # name: (layers, heads, width, context)
 }
 UPLOAD_LIMIT = 5 * 1024 * 1024
 
-st.title("Training studio")
-ui.explain("Train a small GPT yourself. The run goes on in the background — close the page, come back later, it is "
-           "still there. Watch the loss fall and the samples turn from gibberish into words.")
+st.title(t("training.title"))
+ui.explain(t("training.explain1"))
 user = identity.current_user()
 instructor = identity.is_instructor()
 identity.identity_box()
