@@ -46,8 +46,8 @@ ui.explain(t("tokens.explain1"))
 # --- text in ----------------------------------------------------------------------------------------
 st.session_state.setdefault("tokens.text", TOKEN_EXAMPLES["English prose"])
 left, right = st.columns([1, 1])
-left.selectbox("Example", list(TOKEN_EXAMPLES), key="tokens.example", on_change=use_example)
-upload = right.file_uploader("…or a .txt file (at most 2 MB)", type=["txt"], key="tokens.upload",
+left.selectbox(t("tokens.example"), list(TOKEN_EXAMPLES), key="tokens.example", on_change=use_example)
+upload = right.file_uploader(t("tokens.upload"), type=["txt"], key="tokens.upload",
                           max_upload_size=2)
 if upload is not None and st.session_state.get("tokens.upload_id") != upload.file_id:
     st.session_state["tokens.upload_id"] = upload.file_id
@@ -58,20 +58,18 @@ if upload is not None and st.session_state.get("tokens.upload_id") != upload.fil
     else:
         st.session_state.pop("tokens.upload_error", None)
 if st.session_state.get("tokens.upload_error"):
-    st.error(st.session_state["tokens.upload_error"] + " The text below is unchanged.", icon=":material/warning:")
-text = st.text_area("Text", key="tokens.text", height=150, max_chars=1_000_000)
+    st.error(st.session_state["tokens.upload_error"] + " " + t("tokens.unchanged"), icon=":material/warning:")
+text = st.text_area(t("tokens.text"), key="tokens.text", height=150, max_chars=1_000_000)
 
 c1, c2 = st.columns([1, 1])
 model = ui.current_model()
 model_tok = model.config.tokenizer
-encoding = c1.radio("Encoding", TOKENIZER_NAMES, horizontal=True, key="tokens.encoding",
-                    format_func=lambda n: f"{n} (the model's)" if n == model_tok else n)
-allow_special = c2.toggle("Let <|endoftext|> through as the special token", key="tokens.special",
-                          help="Off: typed in the text it is ordinary characters, as in ChatGPT's input box. "
-                               "On: it becomes the one special id that separates documents.")
+encoding = c1.radio(t("tokens.encoding"), TOKENIZER_NAMES, horizontal=True, key="tokens.encoding",
+                    format_func=lambda n: t("tokens.the_models", name=n) if n == model_tok else n)
+allow_special = c2.toggle(t("tokens.special"), key="tokens.special", help=t("tokens.special_help"))
 
 if not text:
-    st.info("Type or choose some text above to see its tokens.")
+    st.info(t("tokens.empty"))
     st.stop()
 
 tokenizer = loaders.get_tokenizer(encoding)
@@ -80,32 +78,30 @@ stats = text_stats(text, ids)
 
 # --- token view ---------------------------------------------------------------------------------------
 tab_tokens, tab_compare, tab_decode, tab_bpe, tab_windows = st.tabs(
-    ["Tokens", "Compare encodings", "Decode ids", "BPE by doing", "Training windows"])
+    [t("tokens.tab_tokens"), t("tokens.tab_compare"), t("tokens.tab_decode"), t("tokens.tab_bpe"), t("tokens.tab_windows")])
 
 with tab_tokens:
     ui.explain(t("tokens.explain2"))
     m = st.columns(4)
-    m[0].metric("Characters", f"{stats.chars:,}")
-    m[1].metric("Tokens", f"{stats.tokens:,}")
-    m[2].metric("Characters per token", f"{stats.chars_per_token:.2f}")
-    m[3].metric("Words per token", f"{stats.words_per_token:.2f}")
+    m[0].metric(t("tokens.characters"), f"{stats.chars:,}")
+    m[1].metric(t("tokens.tokens"), f"{stats.tokens:,}")
+    m[2].metric(t("tokens.chars_per_token"), f"{stats.chars_per_token:.2f}")
+    m[3].metric(t("tokens.words_per_token"), f"{stats.words_per_token:.2f}")
     shown = ids[:CHIP_LIMIT]
     st.html(chips_html(tokenizer.pieces(shown), shown, [tokenizer.token_bytes(i) for i in shown], CHIP_LIMIT))
     if len(ids) > CHIP_LIMIT:
-        st.caption(f"Showing the first {CHIP_LIMIT:,} of {len(ids):,} tokens; "
-                   f"{len(ids) - CHIP_LIMIT:,} are hidden. All counts cover the whole text.")
+        st.caption(t("tokens.hidden", shown=f"{CHIP_LIMIT:,}", total=f"{len(ids):,}", hidden=f"{len(ids) - CHIP_LIMIT:,}"))
     if "<|endoftext|>" in text:
         other = encode(text, encoding, not allow_special)
         plain, special = (other, ids) if allow_special else (ids, other)
-        st.markdown(f"**Special token:** as plain text `<|endoftext|>` takes "
-                    f"{len(plain) - len(special) + 1} tokens; as the special token it is the single id "
-                    f"`{tokenizer.special_tokens['<|endoftext|>']}`.")
+        st.markdown(t("tokens.special_diff", n=len(plain) - len(special) + 1,
+                      id=tokenizer.special_tokens["<|endoftext|>"]))
         st.dataframe(pd.DataFrame({"as plain text": [str(plain[:40])], "as special token": [str(special[:40])]}),
                      hide_index=True, width="stretch")
-    st.markdown("**Every token**")
+    st.markdown(t("tokens.every_token"))
     rows = token_rows(tokenizer, ids[:TABLE_LIMIT])
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=280)
-    st.markdown("**The id list** (copy with the button in the corner)")
+    st.markdown(t("tokens.id_list"))
     st.code(json.dumps(ids), language="json", wrap_lines=True)
 
 with tab_compare:
@@ -124,18 +120,17 @@ with tab_compare:
     st.dataframe(table, hide_index=True, width="stretch")
     ui.chart(st, figures.encodings_bar(names, counts, cpt, wpt), key="tokens.compare_chart")
     gpt2_cpt = cpt[TOKENIZER_NAMES.index("gpt2")]
-    verdict = ("close to" if 3.3 <= gpt2_cpt <= 4.7 else "below" if gpt2_cpt < 3.3 else "above")
-    st.markdown(f"**Your text with GPT-2:** {gpt2_cpt:.2f} characters and "
-                f"{wpt[TOKENIZER_NAMES.index('gpt2')]:.2f} words per token — {verdict} the rule of thumb of "
-                "4 characters and 0.75 words. German, code, numbers and emoji usually come out below it.")
+    verdict = t("tokens.close" if 3.3 <= gpt2_cpt <= 4.7 else "tokens.below" if gpt2_cpt < 3.3 else "tokens.above")
+    st.markdown(t("tokens.rule_of_thumb", cpt=f"{gpt2_cpt:.2f}", wpt=f"{wpt[TOKENIZER_NAMES.index('gpt2')]:.2f}",
+                  verdict=verdict))
 
 with tab_decode:
     ui.explain(t("tokens.explain4"))
-    raw = st.text_input("Token ids", value="15496, 995, 0, 50256", key="tokens.decode_ids")
+    raw = st.text_input(t("tokens.ids"), value="15496, 995, 0, 50256", key="tokens.decode_ids")
     with ui.friendly_errors():
         pasted = parse_id_list(raw)
         decoded = tokenizer.decode(pasted)
-        st.markdown("**Text**")
+        st.markdown(f"**{t('tokens.text')}**")
         st.code(decoded, language=None, wrap_lines=True)
         st.html(chips_html(tokenizer.pieces(pasted), pasted, limit=CHIP_LIMIT))
 
@@ -143,18 +138,18 @@ with tab_bpe:
     ui.explain(t("tokens.explain5"))
     sources = ["your text"] + list(CORPORA)
     b1, b2 = st.columns(2)
-    source = b1.selectbox("Learn from", sources, key="tokens.bpe_source",
+    source = b1.selectbox(t("tokens.learn_from"), sources, key="tokens.bpe_source",
                           format_func=lambda s: s if s == "your text" else CORPORA[s].title)
-    n_merges = b2.slider("Number of merges", 1, 500, 60, key="tokens.bpe_merges")
+    n_merges = b2.slider(t("tokens.n_merges"), 1, 500, 60, key="tokens.bpe_merges")
     corpus = text if source == "your text" else load_corpus(source)
     if len(corpus) > BPE_TEXT_LIMIT:
-        st.caption(f"Learning from the first {BPE_TEXT_LIMIT:,} of {len(corpus):,} characters.")
+        st.caption(t("tokens.bpe_limit", limit=f"{BPE_TEXT_LIMIT:,}", total=f"{len(corpus):,}"))
         corpus = corpus[:BPE_TEXT_LIMIT]
     merges = learn_bpe(corpus, n_merges)
     if not merges:
-        st.warning("No pair occurs in this text: give it more text.")
+        st.warning(t("tokens.no_pair"))
     else:
-        step = st.slider("Merges applied", 0, len(merges), min(10, len(merges)), key="tokens.bpe_step")
+        step = st.slider(t("tokens.merges_applied"), 0, len(merges), min(10, len(merges)), key="tokens.bpe_step")
         learned = merges[:step]
         vocab = bpe.vocabulary(merges)
         merge_table = pd.DataFrame([{
@@ -165,19 +160,17 @@ with tab_bpe:
         preview_ids = bpe.encode(preview, learned)
         p1, p2 = st.columns([1, 1])
         with p1:
-            st.markdown(f"**Merges so far** ({step})")
+            st.markdown(t("tokens.merges_so_far", n=step))
             st.dataframe(merge_table, hide_index=True, width="stretch", height=300)
         with p2:
-            st.markdown(f"**The start of the text after {step} merges:** {len(preview_ids)} tokens "
-                        f"(it was {len(preview.encode())} bytes)")
+            st.markdown(t("tokens.after_merges", n=step, tokens=len(preview_ids), bytes=len(preview.encode())))
             st.html(chips_html(bpe.pieces(preview_ids, learned), preview_ids))
             gpt2 = loaders.get_tokenizer("gpt2")
             gpt2_ids = gpt2.encode(preview)
-            st.markdown(f"**GPT-2's split of the same text** (50,000 merges learned from web text): "
-                        f"{len(gpt2_ids)} tokens")
+            st.markdown(t("tokens.gpt2_split", tokens=len(gpt2_ids)))
             st.html(chips_html(gpt2.pieces(gpt2_ids), gpt2_ids))
-        st.markdown("**Apply the learned merges to a word, step by step**")
-        word = st.text_input("Word", value=" Citizen" if source == "tinyshakespeare" else " the", key="tokens.bpe_word")
+        st.markdown(t("tokens.apply_word"))
+        word = st.text_input(t("tokens.word"), value=" Citizen" if source == "tinyshakespeare" else " the", key="tokens.bpe_word")
         if word:
             steps = bpe.apply_steps(word[:100], merges[:step] if step else merges)
             for merge, word_ids in steps:
@@ -188,14 +181,14 @@ with tab_bpe:
 with tab_windows:
     ui.explain(t("tokens.explain6"))
     w1, w2 = st.columns(2)
-    context = w1.slider("Context length", 2, 16, 8, key="tokens.window_context")
-    stride = w2.slider("Stride", 1, 16, 4, key="tokens.window_stride")
+    context = w1.slider(t("tokens.context"), 2, 16, 8, key="tokens.window_context")
+    stride = w2.slider(t("tokens.stride"), 1, 16, 4, key="tokens.window_stride")
     with ui.friendly_errors():
         windows = TokenWindows(ids, context, stride, label="text")
-        st.caption(f"{len(windows):,} windows of {context} tokens from {len(ids):,} tokens.")
+        st.caption(t("tokens.windows", n=f"{len(windows):,}", context=context, total=f"{len(ids):,}"))
         for i in range(min(4, len(windows))):
             x, y = windows[i]
-            st.markdown(f"**Window {i + 1}** (starts at token {i * stride})")
+            st.markdown(t("tokens.window", n=i + 1, start=i * stride))
             st.html(window_rows_html([("input", tokenizer.pieces(x.tolist())),
                                       ("target", tokenizer.pieces(y.tolist()))]))
 share.publish(SHARE, page=PAGE, outputs={"ids": ids[:5000], "tokens": len(ids), "characters": stats.chars})
