@@ -26,9 +26,9 @@ ui.explain(t("sampling.explain1"))
 share.restore(PAGE, SHARE)
 
 # --- the lecture's example ------------------------------------------------------------------------------
-st.subheader("Softmax and temperature by hand")
+st.subheader(t("samp.by_hand"))
 st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
-raw = st.text_input("A small logit vector z", LECTURE_LOGITS, key="samp.lecture_logits")
+raw = st.text_input(t("samp.small_vector"), LECTURE_LOGITS, key="samp.lecture_logits")
 with ui.friendly_errors():
     try:
         z = torch.tensor([float(v) for v in raw.replace(";", ",").split(",") if v.strip()], dtype=torch.float64)
@@ -40,31 +40,30 @@ with ui.friendly_errors():
     labels = [f"token {i + 1} ({v:g})" for i, v in enumerate(z.tolist())]
     frame = pd.DataFrame(table, columns=labels, index=[f"T = {t:g}" for t in LECTURE_TEMPERATURES])
     st.dataframe(frame.map(lambda p: f"{p:.3g}"), width="stretch")
-    st.caption("Low temperature sharpens the distribution towards the largest logit (T → 0 is greedy); high "
-               "temperature flattens it towards uniform.")
+    st.caption(t("samp.temperature_caption"))
     ui.chart(st, figures.temperature_bars(labels, LECTURE_TEMPERATURES, table), key="samp.lecture_chart")
 
 # --- the model's distribution -----------------------------------------------------------------------------
-st.subheader("The model's next-token distribution")
+st.subheader(t("samp.model_distribution"))
 model = ui.current_model()
 tok = model.tokenizer
-prompt = st.text_area("Prompt", "ROMEO:\nO, she doth teach the torches to burn", key="samp.prompt", height=90)
+prompt = st.text_area(t("samp.prompt"), "ROMEO:\nO, she doth teach the torches to burn", key="samp.prompt", height=90)
 ids, note = prepare_prompt(tok, prompt, model.config.context_length)
 if note:
     st.info(note, icon=":material/info:")
 logits = torch.from_numpy(next_logits(state.current_model_key(), tuple(ids)))
 probs_raw = torch.softmax(logits, -1)
 
-top_n = st.slider("Tokens shown", 5, 40, 15, key="samp.top_n")
+top_n = st.slider(t("samp.tokens_shown"), 5, 40, 15, key="samp.top_n")
 order = torch.argsort(probs_raw, descending=True)[:top_n].tolist()
 m1, m2, m3 = st.columns(3)
-m1.metric("Vocabulary", f"{len(logits):,} tokens")
-m2.metric("Entropy", f"{entropy_bits(probs_raw):.2f} bits",
+m1.metric(t("samp.vocabulary"), t("samp.n_tokens", n=f"{len(logits):,}"))
+m2.metric(t("samp.entropy"), f"{entropy_bits(probs_raw):.2f} bits",
           help="0 bits: certain. log2(vocabulary) bits: every token equally likely.")
-m3.metric("Most likely", f"{tok.token_text(order[0])!r} ({float(probs_raw[order[0]]):.1%})")
+m3.metric(t("samp.most_likely"), f"{tok.token_text(order[0])!r} ({float(probs_raw[order[0]]):.1%})")
 ui.chart(st, figures.distribution_bars(tok.pieces(order), probs_raw[order].tolist(), logits[order].tolist(),
-                                          "Next-token probabilities (temperature 1, no filters)"), key="samp.dist")
-asked = st.text_input("Where does this token rank?", " love", key="samp.ask")
+                                          t("samp.dist_title")), key="samp.dist")
+asked = st.text_input(t("samp.rank_q"), " love", key="samp.ask")
 with ui.friendly_errors():
     asked_ids = tok.encode(asked)
     if len(asked_ids) != 1:
@@ -74,7 +73,7 @@ with ui.friendly_errors():
                 f"**{float(probs_raw[asked_ids[0]]):.4%}**, rank **{rank:,}** of {len(logits):,}.")
 
 # --- the pipeline ----------------------------------------------------------------------------------------------
-st.subheader("The sampling pipeline, stage by stage")
+st.subheader(t("samp.pipeline"))
 ui.explain(t("sampling.explain2"))
 with ui.friendly_errors(stop=True):
     settings = sampling_controls("samp", tok, temperature=0.8, top_k=10, top_p=0.9)
@@ -92,11 +91,11 @@ summary["mass kept"] = summary["mass kept"].map(lambda v: f"{v:.1%}")
 st.dataframe(summary, hide_index=True, width="stretch")
 
 # --- the weighted dice --------------------------------------------------------------------------------------
-st.subheader("The weighted dice")
+st.subheader(t("samp.dice"))
 ui.explain(t("sampling.explain3"))
 d1, d2 = st.columns(2)
-n_draws = d1.select_slider("Draws", [10, 100, 1000, 10000], 1000, key="samp.draws")
-seed = d2.number_input("Seed", 0, 2**31 - 1, 42, key="samp.seed")
+n_draws = d1.select_slider(t("samp.draws"), [10, 100, 1000, 10000], 1000, key="samp.draws")
+seed = d2.number_input(t("samp.seed"), 0, 2**31 - 1, 42, key="samp.seed")
 generator = torch.Generator().manual_seed(int(seed))
 draws = torch.multinomial(final, int(n_draws), replacement=True, generator=generator)
 counts = np.bincount(draws.numpy(), minlength=len(final))
@@ -104,7 +103,7 @@ dice_ids = torch.argsort(final, descending=True)[:12].tolist()
 ui.chart(st, figures.dice_histogram(tok.pieces(dice_ids), final[dice_ids].tolist(),
                                        (counts[dice_ids] / n_draws).tolist(), int(n_draws)), key="samp.dice")
 one = sample(final, torch.Generator().manual_seed(int(seed)))
-st.markdown(f"One draw with seed {seed}: **{tok.token_text(one)!r}** (probability {float(final[one]):.2%}).")
+st.markdown(t("samp.one_draw", seed=seed, token=repr(tok.token_text(one)), p=f"{float(final[one]):.2%}"))
 
 share.publish(SHARE, page=PAGE, outputs={
     "next_token": [{"token": tok.token_text(i), "probability": float(probs_raw[i])} for i in order],

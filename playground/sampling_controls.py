@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.sampling import SamplingSettings, parse_logit_bias
+from playground.i18n import t
 
 
 def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: int = 0,
@@ -12,24 +13,24 @@ def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: i
     """Widgets for every stage of the pipeline (defaults given per page); raises PlaygroundError for
     impossible combinations."""
     c1, c2, c3, c4 = st.columns(4)
-    temperature = c1.slider("Temperature (0 = greedy)", 0.0, 3.0, temperature, 0.05, key=f"{prefix}.temperature")
-    top_k = c2.number_input("Top-k (0 = off)", 0, tokenizer.n_vocab, top_k, key=f"{prefix}.top_k")
-    top_p = c3.slider("Top-p (1 = off)", 0.01, 1.0, top_p, 0.01, key=f"{prefix}.top_p")
-    min_p = c4.slider("Min-p (0 = off)", 0.0, 0.5, 0.0, 0.01, key=f"{prefix}.min_p")
-    with st.expander("Penalties and logit bias"):
+    temperature = c1.slider(t("samp.temperature"), 0.0, 3.0, temperature, 0.05, key=f"{prefix}.temperature")
+    top_k = c2.number_input(t("samp.top_k"), 0, tokenizer.n_vocab, top_k, key=f"{prefix}.top_k")
+    top_p = c3.slider(t("samp.top_p"), 0.01, 1.0, top_p, 0.01, key=f"{prefix}.top_p")
+    min_p = c4.slider(t("samp.min_p"), 0.0, 0.5, 0.0, 0.01, key=f"{prefix}.min_p")
+    with st.expander(t("samp.penalties")):
         p1, p2, p3 = st.columns(3)
-        repetition = p1.slider("Repetition penalty (1 = off)", 1.0, 3.0, 1.0, 0.05, key=f"{prefix}.repetition",
-                               help="Seen tokens: positive logits divided by it, negative multiplied (CTRL).")
-        frequency = p2.slider("Frequency penalty", 0.0, 2.0, 0.0, 0.05, key=f"{prefix}.frequency",
-                              help="Minus this times how often the token already occurred (OpenAI).")
-        presence = p3.slider("Presence penalty", 0.0, 2.0, 0.0, 0.05, key=f"{prefix}.presence",
-                             help="Minus this once a token occurred at all (OpenAI).")
-        bias_text = st.text_area("Logit bias, one per line:  token: value  (−100 bans a token)",
+        repetition = p1.slider(t("samp.repetition"), 1.0, 3.0, 1.0, 0.05, key=f"{prefix}.repetition",
+                               help=t("samp.repetition_help"))
+        frequency = p2.slider(t("samp.frequency"), 0.0, 2.0, 0.0, 0.05, key=f"{prefix}.frequency",
+                              help=t("samp.frequency_help"))
+        presence = p3.slider(t("samp.presence"), 0.0, 2.0, 0.0, 0.05, key=f"{prefix}.presence",
+                             help=t("samp.presence_help"))
+        bias_text = st.text_area(t("samp.bias"),
                                  "", key=f"{prefix}.bias", height=90,
                                  placeholder='" the": -100\n" love": 5')
     bias = parse_logit_bias(bias_text, tokenizer)
     if bias:
-        st.caption("Bias on ids: " + ", ".join(f"{i} ({tokenizer.token_text(i)!r}) {v:+g}" for i, v in bias.items()))
+        st.caption(t("samp.bias_ids") + ", ".join(f"{i} ({tokenizer.token_text(i)!r}) {v:+g}" for i, v in bias.items()))
     return SamplingSettings(temperature=temperature, top_k=int(top_k) or None, top_p=top_p if top_p < 1 else None,
                             min_p=min_p or None, repetition_penalty=repetition, frequency_penalty=frequency,
                             presence_penalty=presence, logit_bias={i: v for i, v in bias.items() if v != 0})
