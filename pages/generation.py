@@ -30,13 +30,13 @@ share.restore(PAGE, SHARE)
 
 model = ui.current_model()
 tok = model.tokenizer
-prompt = st.text_area("Prompt", "JULIET:\nO Romeo, Romeo! wherefore art thou", key="gen.prompt", height=90)
+prompt = st.text_area(t("samp.prompt"), "JULIET:\nO Romeo, Romeo! wherefore art thou", key="gen.prompt", height=90)
 prompt_ids, note = prepare_prompt(tok, prompt, model.config.context_length)
 if note:
     st.info(note, icon=":material/info:")
 with ui.friendly_errors(stop=True):
     settings = sampling_controls("gen", tok, temperature=0.8, top_k=40)
-seed = int(st.number_input("Seed", 0, 2**31 - 1, 7, key="gen.seed"))
+seed = int(st.number_input(t("samp.seed"), 0, 2**31 - 1, 7, key="gen.seed"))
 
 key = (state.current_model_key(), tuple(prompt_ids))
 if st.session_state.get("gen.tree_key") != key:
@@ -44,7 +44,7 @@ if st.session_state.get("gen.tree_key") != key:
     st.session_state["gen.tree"] = StepTree(tuple(prompt_ids))
 tree: StepTree = st.session_state["gen.tree"]
 
-step_tab, run_tab, compare_tab = st.tabs(["Step through", "Run", "Compare strategies"])
+step_tab, run_tab, compare_tab = st.tabs([t("gen.tab_step"), t("gen.tab_run"), t("gen.tab_compare")])
 
 with step_tab:
     ids = tree.ids[-model.config.context_length:]
@@ -57,7 +57,7 @@ with step_tab:
     if sampled not in order:
         order[-1] = sampled
 
-    st.markdown(f"**The text so far** — step {len(tree.path)}; new tokens are darker the more likely they were")
+    st.markdown(t("gen.so_far", n=len(tree.path)))
     pieces = tok.pieces(tree.ids)
     st.html(probability_chips_html(pieces, [None] * len(tree.prompt) + tree.probs))
 
@@ -68,18 +68,18 @@ with step_tab:
         st.session_state["gen.tree"].undo()
 
     b1, b2, b3 = st.columns(3)
-    b1.button(f"Take the sample: {tok.token_text(sampled)!r} ({float(probs[sampled]):.1%})", key="gen.take_sample",
+    b1.button(t("gen.take_sample", token=repr(tok.token_text(sampled)), p=f"{float(probs[sampled]):.1%}"), key="gen.take_sample",
               on_click=choose, args=(sampled, float(probs[sampled])), type="primary", width="stretch",
               shortcut="Right", help="Keyboard: →")
-    b2.button(f"Take the greedy: {tok.token_text(greedy)!r} ({float(probs[greedy]):.1%})", key="gen.take_greedy",
+    b2.button(t("gen.take_greedy", token=repr(tok.token_text(greedy)), p=f"{float(probs[greedy]):.1%}"), key="gen.take_greedy",
               on_click=choose, args=(greedy, float(probs[greedy])), width="stretch", shortcut="G",
               help="Keyboard: G")
-    b3.button("Undo the last token", key="gen.undo", on_click=undo, disabled=not tree.path, width="stretch",
+    b3.button(t("gen.undo"), key="gen.undo", on_click=undo, disabled=not tree.path, width="stretch",
               shortcut="Left", help="Keyboard: ←")
     ui.chart(st, figures.distribution_bars(tok.pieces(order), probs[order].tolist(), logits[order].tolist(),
-                                              f"Step {len(tree.path) + 1}: the next-token distribution after your "
-                                              "settings", marked=order.index(sampled)), key="gen.step_chart")
-    st.markdown("**Or force any candidate**")
+                                              t("gen.step_title", n=len(tree.path) + 1), marked=order.index(sampled),
+                                              marked_name=t("gen.sampled")), key="gen.step_chart")
+    st.markdown(t("gen.force"))
     cols = st.columns(4)
     for i, token in enumerate(order):
         cols[i % 4].button(f"{tok.token_text(token)!r} · {float(probs[token]):.1%}", key=f"gen.force.{i}",
@@ -87,20 +87,20 @@ with step_tab:
                            disabled=float(probs[token]) == 0)
     branches = tree.branches()
     if len(branches) > 1:
-        st.markdown("**Branches you explored** (go back to any of them)")
+        st.markdown(t("gen.branches"))
         for i, branch in enumerate(branches[:12]):
             c1, c2 = st.columns([5, 1])
             c1.code(tok.decode(branch), language=None, wrap_lines=True)
-            c2.button("Go", key=f"gen.branch.{i}", on_click=lambda b=branch: st.session_state["gen.tree"].goto(b),
+            c2.button(t("gen.go"), key=f"gen.branch.{i}", on_click=lambda b=branch: st.session_state["gen.tree"].goto(b),
                       disabled=branch == tree.path)
 
 with run_tab:
     ui.explain(t("generation.explain2"))
     r1, r2 = st.columns(2)
-    max_new = r1.slider("New tokens at most", 1, 500, 120, key="gen.max_new")
-    stops_raw = r2.text_input("Stop sequences (comma-separated; \\n is a new line)", "\\n\\n", key="gen.stops")
+    max_new = r1.slider(t("gen.max_new"), 1, 500, 120, key="gen.max_new")
+    stops_raw = r2.text_input(t("gen.stops"), "\\n\\n", key="gen.stops")
     stops = [s.replace("\\n", "\n") for s in stops_raw.split(",") if s]
-    if st.button("Generate", key="gen.run", type="primary"):
+    if st.button(t("gen.generate"), key="gen.run", type="primary"):
         box = st.empty()
         started, chunk = time.perf_counter(), None
         pieces, probs_seen = [], []
@@ -115,21 +115,21 @@ with run_tab:
     if "gen.run_result" in st.session_state:
         text, n, elapsed, stopped = st.session_state["gen.run_result"]
         st.code(text, language=None, wrap_lines=True)
-        st.caption(f"{n} tokens in {elapsed:.2f} s = {n / max(elapsed, 1e-9):.0f} tokens/s (KV cache on)"
-                   + (f"; stopped at {stopped!r}" if stopped else ""))
+        st.caption(t("gen.speed", n=n, s=f"{elapsed:.2f}", rate=f"{n / max(elapsed, 1e-9):.0f}")
+                   + (t("gen.stopped", stop=repr(stopped)) if stopped else ""))
 
 with compare_tab:
     ui.explain(t("generation.explain3"))
-    n_compare = st.slider("New tokens", 10, 200, 60, key="gen.compare_n")
-    if st.button("Compare", key="gen.compare", type="primary"):
+    n_compare = st.slider(t("gen.new_tokens"), 10, 200, 60, key="gen.compare_n")
+    if st.button(t("gen.compare"), key="gen.compare", type="primary"):
         results = {}
-        progress = st.progress(0.0, text="Generating…")
+        progress = st.progress(0.0, text=t("gen.generating"))
         for i, (name, strategy) in enumerate(STRATEGIES.items()):
             chunk = None
             for chunk in stream_text(model, prompt_ids, n_compare, strategy, seed):
                 pass
             results[name] = chunk.text if chunk else ""
-            progress.progress((i + 1) / len(STRATEGIES), text=f"Generated with {name}")
+            progress.progress((i + 1) / len(STRATEGIES), text=t("gen.generated_with", name=name))
         progress.empty()
         st.session_state["gen.compare_result"] = results
     results = st.session_state.get("gen.compare_result")
