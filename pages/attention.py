@@ -18,53 +18,53 @@ share.restore(PAGE, SHARE)
 
 model = ui.current_model()
 config = model.config
-text = st.text_area("Text", "ROMEO:\nBut, soft! what light through yonder window breaks?\nIt is the east, and Juliet "
+text = st.text_area(t("tokens.text"), "ROMEO:\nBut, soft! what light through yonder window breaks?\nIt is the east, and Juliet "
                     "is the sun.", key="attn.text", height=100)
 with ui.friendly_errors(stop=True):
     ids, _, cache = activations.current_run(model, text)
 pieces = model.tokenizer.pieces(ids)
 if len(ids) < 2:
-    st.info("With a single token there is nothing to attend to but itself; type a longer text to see patterns.")
+    st.info(t("attn.one_token"))
 
 c1, c2 = st.columns(2)
 layer_default = activations.clamp_from_url("layer", 0, config.n_layer - 1, "layer")
 head_default = activations.clamp_from_url("head", 0, config.n_head - 1, "head")
-layer = c1.selectbox("Layer", range(config.n_layer), index=layer_default, key="attn.layer")
-head = c2.selectbox("Head", range(config.n_head), index=head_default, key="attn.head")
+layer = c1.selectbox(t("attn.layer"), range(config.n_layer), index=layer_default, key="attn.layer")
+head = c2.selectbox(t("attn.head"), range(config.n_head), index=head_default, key="attn.head")
 pattern = cache["pattern", layer][0]  # (head, q, k)
 
-one, grid, lines, steps, kinds = st.tabs(["One head", "All heads", "Head view", "Step by step", "What heads do"])
+one, grid, lines, steps, kinds = st.tabs([t("attn.tab_one"), t("attn.tab_all"), t("attn.tab_lines"), t("attn.tab_steps"), t("attn.tab_kinds")])
 
 with one:
     ui.explain(t("attention.explain2"))
     ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces,
-                                              f"Layer {layer}, head {head}: who looks at whom"), key="attn.one_chart")
+                                              t("attn.one_title", layer=layer, head=head)), key="attn.one_chart")
 
 with grid:
     ui.explain(t("attention.explain3"))
     patterns = [[cache["pattern", lay][0, h].numpy() for h in range(config.n_head)] for lay in range(config.n_layer)]
     ui.chart(st, figures.attention_grid(patterns, config.n_layer, config.n_head, (layer, head)),
                     key="attn.grid_chart")
-    ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces, f"Layer {layer}, head {head}"),
+    ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces, t("attn.layer_head", layer=layer, head=head)),
                     key="attn.grid_large")
 
 with lines:
     ui.explain(t("attention.explain4"))
     v1, v2 = st.columns(2)
-    which = v1.radio("Show", ["the chosen head", "all heads of the layer"], horizontal=True, key="attn.lines_which")
-    threshold = v2.slider("Hide weights below", 0.0, 0.5, 0.05, 0.01, key="attn.lines_threshold")
+    which = v1.radio(t("attn.show"), ["the chosen head", "all heads of the layer"], horizontal=True,
+                     key="attn.lines_which", format_func=lambda o: t("attn.chosen_head" if o == "the chosen head" else "attn.all_heads"))
+    threshold = v2.slider(t("attn.hide_below"), 0.0, 0.5, 0.05, 0.01, key="attn.lines_threshold")
     limit = 40
     if len(ids) > limit:
-        st.caption(f"Showing the first {limit} tokens to keep the lines readable.")
+        st.caption(t("attn.first_tokens", n=limit))
     heads = [head] if which == "the chosen head" else list(range(config.n_head))
     by_head = {h: pattern[h, :limit, :limit].tolist() for h in heads}
-    ui.chart(st, figures.head_view(by_head, pieces[:limit], f"Layer {layer}: attention as lines", threshold),
+    ui.chart(st, figures.head_view(by_head, pieces[:limit], t("attn.lines_title", layer=layer), threshold),
                     key="attn.lines_chart")
 
 with steps:
     n_small = min(len(ids), 8)
-    ui.explain(f"One head by hand, with the real numbers, on the first {n_small} tokens. Everything below is "
-               "computed from the model's weights and the block input, and checked against the model's own run.")
+    ui.explain(t("attn.steps_explain", n=n_small))
     small_ids = ids[:n_small]
     _, small_cache = activations.run_cached(state.current_model_key(), tuple(small_ids))
     s = head_steps(model, small_cache, layer, head)
@@ -80,33 +80,33 @@ with steps:
         ui.chart(st, fig, key=f"attn.step.{name}")
 
     dims = [f"d{i}" for i in range(dh)]
-    matrix("1. Block input after LayerNorm, X", s["x_ln"], "dimension of the residual stream",
+    matrix(t("attn.s1"), s["x_ln"], "dimension of the residual stream",
            r"X = \mathrm{LayerNorm}(x)")
     w1, w2, w3 = st.columns(3)
     for col, key in zip((w1, w2, w3), ("W_Q", "W_K", "W_V")):
         with col:
-            st.markdown(f"**{key}** of head {head} ({config.n_embd} × {dh})")
+            st.markdown(t("attn.weights_of", key=key, head=head, d=config.n_embd, dh=dh))
             ui.chart(st, figures.heatmap(s[key].tolist(), dims, [str(i) for i in range(config.n_embd)], key,
                                             "head dimension", "model dimension", height=420),
                             key=f"attn.step.{key}")
-    matrix("2. Queries Q", s["Q"], "head dimension", r"Q = X W_Q + b_Q", dims)
-    matrix("3. Keys K", s["K"], "head dimension", r"K = X W_K + b_K", dims)
-    matrix("4. Values V", s["V"], "head dimension", r"V = X W_V + b_V", dims)
-    matrix("5. Scores Q·Kᵀ", s["QK"], "key", r"S = Q K^\top", labels, numbers=True)
-    matrix(f"6. Scaled by √d_head = √{dh} = {math.sqrt(dh):.3f}", s["scaled"], "key",
+    matrix(t("attn.s2"), s["Q"], "head dimension", r"Q = X W_Q + b_Q", dims)
+    matrix(t("attn.s3"), s["K"], "head dimension", r"K = X W_K + b_K", dims)
+    matrix(t("attn.s4"), s["V"], "head dimension", r"V = X W_V + b_V", dims)
+    matrix(t("attn.s5"), s["QK"], "key", r"S = Q K^\top", labels, numbers=True)
+    matrix(t("attn.s6", dh=dh, root=f"{math.sqrt(dh):.3f}"), s["scaled"], "key",
            rf"S' = \frac{{Q K^\top}}{{\sqrt{{{dh}}}}}", labels, numbers=True)
-    st.markdown("**7. Causal mask**: a query may not look at later keys; their scores become −∞")
+    st.markdown(t("attn.s7"))
     st.latex(r"S''_{ij} = \begin{cases} S'_{ij} & j \le i \\ -\infty & j > i \end{cases}")
     masked = pd.DataFrame(s["masked"].tolist(), index=labels, columns=labels).map(
         lambda v: "−∞" if v == float("-inf") else f"{v:.3f}")
     st.dataframe(masked, width="stretch")
-    matrix("8. Softmax: attention weights A (rows sum to 1)", s["pattern"], "key",
+    matrix(t("attn.s8"), s["pattern"], "key",
            r"A_{ij} = \frac{e^{S''_{ij}}}{\sum_{j'} e^{S''_{ij'}}}", labels, colorscale="Blues", zmid=None, numbers=True)
-    st.caption("Row sums: " + ", ".join(f"{v:.6f}" for v in s["pattern"].sum(-1).tolist()))
-    matrix("9. Weighted values Z = A·V", s["z"], "head dimension", r"Z = A V", dims)
-    matrix("10. All heads side by side (concatenation)", s["concat"], "dimension",
+    st.caption(t("attn.row_sums") + ", ".join(f"{v:.6f}" for v in s["pattern"].sum(-1).tolist()))
+    matrix(t("attn.s9"), s["z"], "head dimension", r"Z = A V", dims)
+    matrix(t("attn.s10"), s["concat"], "dimension",
            r"\mathrm{concat}(Z_0, \dots, Z_{" + str(config.n_head - 1) + r"})")
-    matrix("11. Output projection (what attention adds to the residual stream)", s["out"], "dimension",
+    matrix(t("attn.s11"), s["out"], "dimension",
            r"\mathrm{out} = \mathrm{concat}(Z)\, W_O + b_O")
     diffs = {
         "Q": (s["Q"] - small_cache["q", layer][0, head]).abs().max(),
@@ -114,7 +114,7 @@ with steps:
         "Z": (s["z"] - small_cache["z", layer][0, head]).abs().max(),
         "out": (s["out"] - small_cache["attn_out", layer][0]).abs().max(),
     }
-    st.success("Checked against the model's own forward pass — largest difference: " +
+    st.success(t("attn.checked") +
                ", ".join(f"{k} {float(v):.1e}" for k, v in diffs.items()), icon=":material/check_circle:")
 
 with kinds:

@@ -32,6 +32,6 @@ def language() -> str:
     return st.session_state.get(LANG_KEY, default_language())
 
 
-def t(key: str, **values) -> str:
+def t(key: str, /, **values) -> str:
     text = strings(language()).get(key) or strings("en")[key]
     return text.format(**values) if values else text
