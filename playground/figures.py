@@ -257,7 +257,8 @@ def accuracy_curves(steps, train_acc, val_acc):
     return fig
 
 
-def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None = None):
+def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None = None,
+                         title: str = "The forward pass", blocks_word: str = "blocks"):
     """The forward pass as boxes, top to bottom; stages inside a block sit in a frame marked × n_layer.
 
     stages: dicts with key, name, shape, params, per_block (as core.anatomy.Stage)."""
@@ -270,7 +271,7 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
         top, bottom = ys[block[0]] + box_h / 2 + 0.15, ys[block[-1]] - box_h / 2 - 0.15
         fig.add_shape(type="rect", x0=-0.02, x1=1.02, y0=bottom, y1=top, line={"color": OKABE_ITO[1], "width": 3,
                       "dash": "dash"}, fillcolor="rgba(230,159,0,0.06)")
-        fig.add_annotation(x=1.04, y=(top + bottom) / 2, text=f"× {n_layer}<br>blocks", showarrow=False,
+        fig.add_annotation(x=1.04, y=(top + bottom) / 2, text=f"× {n_layer}<br>{blocks_word}", showarrow=False,
                            xanchor="left", font={"size": FONT_SIZE + 2, "color": OKABE_ITO[1]})
     for i, (s, y) in enumerate(zip(stages, ys)):
         chosen = s["key"] == selected
@@ -291,7 +292,7 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
                     hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} parameters<extra></extra>")
     fig.update_xaxes(visible=False, range=[-0.04, 1.25])
     fig.update_yaxes(visible=False, range=[ys[-1] - 0.6, 0.6])
-    fig = styled(fig, "The forward pass", "", "", height=80 * n + 80)
+    fig = styled(fig, title, "", "", height=80 * n + 80)
     fig.update_layout(margin={"l": 5, "r": 5, "t": 50, "b": 5})
     return fig
 
