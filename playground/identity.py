@@ -8,6 +8,7 @@ import os
 import uuid
 
 import streamlit as st
+from playground.i18n import t
 
 USER_KEY = "user.id"
 INSTRUCTOR_KEY = "user.instructor"
@@ -30,16 +31,15 @@ def is_instructor() -> bool:
 def identity_box() -> None:
     """Shown on the training pages: the participant key, and the instructor unlock when configured."""
     user = current_user()
-    with st.expander("Who am I?", icon=":material/badge:"):
-        st.markdown(f"Your participant key: `{user}`. It is part of this page's link: bookmark the link to find "
-                    "your runs again after closing the browser. Other participants cannot see your runs.")
+    with st.expander(t("id.who"), icon=":material/badge:"):
+        st.markdown(t("id.key", user=user))
         password = os.environ.get(PASSWORD_ENV)
         if password and not is_instructor():
-            typed = st.text_input("Instructor password", type="password", key="user.password")
+            typed = st.text_input(t("id.password"), type="password", key="user.password")
             if typed and hmac.compare_digest(typed, password):
                 st.session_state[INSTRUCTOR_KEY] = True
                 st.rerun()
             elif typed:
-                st.error("That is not the instructor password.")
+                st.error(t("id.wrong"))
         if is_instructor():
-            st.success("Instructor mode: you see and can stop every run, and can share runs with everyone.")
+            st.success(t("id.instructor"))
