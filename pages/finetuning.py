@@ -32,19 +32,20 @@ base_key = state.current_model_key()
 
 def training_options(prefix: str, epochs: int, lr: float) -> dict:
     o1, o2, o3, o4 = st.columns(4)
-    trainable = o1.radio("What to train", ["last block + head", "all layers", "lora"], index=1, key=f"{prefix}.what")
-    n_epochs = o2.number_input("Epochs", 1, 50, epochs, key=f"{prefix}.epochs")
-    rate = o3.number_input("Learning rate", 1e-6, 1e-1, lr, format="%.5f", key=f"{prefix}.lr")
-    batch = o4.number_input("Batch size", 1, 128, 8, key=f"{prefix}.batch")
+    trainable = o1.radio(t("ft.what"), ["last block + head", "all layers", "lora"], index=1, key=f"{prefix}.what",
+                         format_func=lambda o: t({"last block + head": "ft.opt_last", "all layers": "ft.opt_all",
+                                                  "lora": "ft.opt_lora"}[o]))
+    n_epochs = o2.number_input(t("ft.epochs"), 1, 50, epochs, key=f"{prefix}.epochs")
+    rate = o3.number_input(t("ft.lr"), 1e-6, 1e-1, lr, format="%.5f", key=f"{prefix}.lr")
+    batch = o4.number_input(t("ft.batch"), 1, 128, 8, key=f"{prefix}.batch")
     rank, alpha = 8, 16.0
     total = model.num_parameters()
     if trainable == "lora":
         l1, l2 = st.columns(2)
-        rank = l1.number_input("LoRA rank r", 1, 256, 8, key=f"{prefix}.rank")
-        alpha = l2.number_input("LoRA alpha", 1.0, 512.0, 16.0, key=f"{prefix}.alpha")
+        rank = l1.number_input(t("ft.rank"), 1, 256, 8, key=f"{prefix}.rank")
+        alpha = l2.number_input(t("ft.alpha"), 1.0, 512.0, 16.0, key=f"{prefix}.alpha")
         n = lora_parameter_count(model, int(rank))
-        st.caption(f"LoRA trains {n:,} numbers ({n / total:.2%} of the {total:,} in the model); full finetuning "
-                   f"trains all {total:,}. The adapters are merged into plain weights when saved.")
+        st.caption(t("ft.lora_caption", n=f"{n:,}", share=f"{n / total:.2%}", total=f"{total:,}"))
     return dict(trainable=trainable, epochs=int(n_epochs), lr=float(rate), min_lr=float(rate) / 10,
                 batch_size=int(batch), lora_rank=int(rank), lora_alpha=float(alpha))
 
@@ -54,7 +55,7 @@ def start(cfg: FinetuneConfig, name: str, key: str) -> None:
         run = store.submit(cfg, owner=user, name=name)
         store.tick()
         st.session_state[f"{key}.last"] = run.id
-        st.success(f"Started {name}: follow it below.")
+        st.success(t("ft.started", name=name))
 
 
 def live_losses(run, records, status) -> None:
@@ -69,11 +70,11 @@ def live_losses(run, records, status) -> None:
         ui.chart(st, loss_figure(train_rows, evals), key=f"ft.loss.{run.id}")
 
 
-classify_tab, instruct_tab, compare_tab = st.tabs(["Spam classification", "Instruction following", "Before / after"])
+classify_tab, instruct_tab, compare_tab = st.tabs([t("ft.tab_cls"), t("ft.tab_ins"), t("ft.tab_cmp")])
 
 with classify_tab:
     ui.explain(t("finetuning.explain2"))
-    upload = st.file_uploader("Your own labelled data (TSV or CSV with label and text columns, at most 5 MB)",
+    upload = st.file_uploader(t("ft.upload_cls"),
                               type=["tsv", "csv", "txt"], key="ft.cls_upload", max_upload_size=5)
     data_path = ""
     with ui.friendly_errors():
@@ -85,13 +86,12 @@ with classify_tab:
             rows, classes = load_sms()
         train_rows, val_rows, test_rows = balanced_split(rows)
         counts = pd.Series([classes[r.label] for r in rows]).value_counts()
-        st.markdown(f"**Data**: {len(rows):,} messages ({', '.join(f'{c}: {n:,}' for c, n in counts.items())}) → "
-                    f"balanced and split (seed 123): **{len(train_rows)} train, {len(val_rows)} validation, "
-                    f"{len(test_rows)} test**.")
+        st.markdown(t("ft.data", n=f"{len(rows):,}", counts=", ".join(f"{c}: {n:,}" for c, n in counts.items()),
+                      train=len(train_rows), val=len(val_rows), test=len(test_rows)))
         st.dataframe(pd.DataFrame([{"label": classes[r.label], "text": r.text} for r in train_rows[:6]]),
                      hide_index=True, width="stretch")
         options = training_options("ft.cls", 5, 5e-4)
-        if st.button("Start classification finetuning", key="ft.cls_start", type="primary"):
+        if st.button(t("ft.start_cls"), key="ft.cls_start", type="primary"):
             start(FinetuneConfig(task="classify", init_from=base_key, data=data_path, **options),
                   f"spam classifier from {base_key.split('/')[-1]}", "ft.cls_run")
     run = pick_run("classify", user, instructor, "ft.cls_run")
@@ -105,7 +105,7 @@ def classification_view(run_id: str) -> None:
     status, records = progress(run)
     live_losses(run, records, status)
     if status.get("truncated") and any(status["truncated"].values()):
-        st.caption("Truncated to the longest example length: " +
+        st.caption(t("ft.truncated") +
                    ", ".join(f"{n} {k}" for k, n in status["truncated"].items()) + " examples.")
     evals = [r for r in records if "val_accuracy" in r]
     if evals:
@@ -114,22 +114,22 @@ def classification_view(run_id: str) -> None:
     res = results(run)
     if res:
         m1, m2, m3 = st.columns(3)
-        m1.metric("Test accuracy", f"{res['test_accuracy']:.1%}")
-        m2.metric("Trainable parameters", f"{res['trainable_parameters']:,}")
-        m3.metric("Wall time", f"{res['wall_time_s']:.0f} s on {res['device']}")
+        m1.metric(t("ft.test_acc"), f"{res['test_accuracy']:.1%}")
+        m2.metric(t("ft.trainable"), f"{res['trainable_parameters']:,}")
+        m3.metric(t("ft.wall"), t("ft.wall_value", s=f"{res['wall_time_s']:.0f}", device=res["device"]))
         ui.chart(st, figures.confusion_matrix(res["confusion"], res["classes"]), key=f"ft.cm.{run.id}")
         if res["misclassified"]:
-            st.markdown("**Messages it got wrong**")
+            st.markdown(t("ft.wrong"))
             st.dataframe(pd.DataFrame(res["misclassified"]), hide_index=True, width="stretch")
-        st.markdown("**Try it**")
-        message = st.text_input("A message", "Congratulations! You won a free cruise. Call 0800 now to claim.",
+        st.markdown(t("ft.try"))
+        message = st.text_input(t("ft.message"), "Congratulations! You won a free cruise. Call 0800 now to claim.",
                                 key="ft.cls_try")
         if message.strip():
             clf, labels = classifier(str(run.folder / "best"))
             probs = classify(clf, model.tokenizer, message)
             st.markdown(" · ".join(f"**{label}**: {p:.1%}" for label, p in zip(labels, probs)))
     elif run.state not in ("queued", "running"):
-        st.caption("No results: the run did not finish.")
+        st.caption(t("ft.no_results"))
 
 
 with classify_tab:
@@ -138,7 +138,7 @@ with classify_tab:
 
 with instruct_tab:
     ui.explain(t("finetuning.explain3"))
-    upload = st.file_uploader("Your own instructions (JSON list with instruction/input/output, at most 5 MB)",
+    upload = st.file_uploader(t("ft.upload_ins"),
                               type=["json"], key="ft.ins_upload", max_upload_size=5)
     data_path = ""
     with ui.friendly_errors():
@@ -147,9 +147,9 @@ with instruct_tab:
             data_path = save_upload(decode_text(upload.getvalue(), upload.name, UPLOAD_LIMIT))
         else:
             records_in = load_instructions()
-        st.markdown("**The prompt template**")
+        st.markdown(t("ft.template"))
         st.code(format_prompt("{instruction}", "{input}") + "{output}<|endoftext|>", language=None, wrap_lines=True)
-        st.markdown("**A batch as the model sees it** (hover a chip for its target)")
+        st.markdown(t("ft.batch_view"))
         tok = model.tokenizer
         examples = [instruction_example(tok, r, min(200, model.config.context_length - 1)) for r in records_in[:3]]
         x, y = collate_instructions([(i, t) for i, t, _ in examples], tok.eot_id)
@@ -157,7 +157,7 @@ with instruct_tab:
             length = len(examples[row][0])
             st.html(masked_example_html(tok.pieces(x[row].tolist()), y[row].tolist(), length))
         options = training_options("ft.ins", 2, 3e-4)
-        if st.button("Start instruction finetuning", key="ft.ins_start", type="primary"):
+        if st.button(t("ft.start_ins"), key="ft.ins_start", type="primary"):
             start(FinetuneConfig(task="instruct", init_from=base_key, data=data_path, max_tokens=200,
                                  eval_interval=100, **options), f"instructions from {base_key.split('/')[-1]}",
                   "ft.ins_run")
@@ -171,20 +171,19 @@ def instruction_view(run_id: str) -> None:
     status, records = progress(run)
     live_losses(run, records, status)
     if status.get("truncated") and any(status["truncated"].values()):
-        st.caption("Truncated to the longest example length: " +
+        st.caption(t("ft.truncated") +
                    ", ".join(f"{n} {k}" for k, n in status["truncated"].items()) + " examples.")
     res = results(run)
     if res:
-        st.metric("Best validation loss", f"{res['best_val_loss']:.3f}")
-        st.markdown(f"**Held-out instructions, before and after** — mean fuzzy score {res['mean_fuzzy']:.2f} "
-                    "(0 = nothing alike, 1 = the same words as the reference answer)")
+        st.metric(t("ft.best_val"), f"{res['best_val_loss']:.3f}")
+        st.markdown(t("ft.held_out", score=f"{res['mean_fuzzy']:.2f}"))
         st.dataframe(pd.DataFrame([{"instruction": e["instruction"] + (f" [{e['input']}]" if e["input"] else ""),
                                     "before": e["before"], "after": e["after"], "reference": e["expected"],
                                     "fuzzy": round(e["fuzzy"], 2)} for e in res["examples"]]),
                      hide_index=True, width="stretch")
-        instruction = st.text_input("Try an instruction", "Rewrite the sentence in passive voice.",
+        instruction = st.text_input(t("ft.try_ins"), "Rewrite the sentence in passive voice.",
                                     key="ft.ins_try")
-        extra = st.text_input("Input (optional)", "The chef cooked the meal.", key="ft.ins_try_input")
+        extra = st.text_input(t("ft.input"), "The chef cooked the meal.", key="ft.ins_try_input")
         if instruction.strip():
             tuned = loaders.get_model(str(run.folder / "best"))
             st.code(respond(tuned, instruction, extra), language=None, wrap_lines=True)
@@ -199,15 +198,15 @@ with compare_tab:
     finetuned = [r for r in store.visible(user, instructor) if r.kind in ("instruct", "classify")
                  and (r.folder / "best" / "model.safetensors").exists()]
     if not finetuned:
-        st.info("Finetune a model first (one of the tabs above); then compare it here with the base model.")
+        st.info(t("ft.first"))
     else:
-        chosen = st.selectbox("Finetuned model", [r.id for r in finetuned], key="ft.cmp_run",
+        chosen = st.selectbox(t("ft.model"), [r.id for r in finetuned], key="ft.cmp_run",
                               format_func=lambda i: next(f"{r.name} · {r.id}" for r in finetuned if r.id == i))
         tuned = loaders.get_model(str(store.get(chosen).folder / "best"))
-        prompt = st.text_area("Prompt", format_prompt("Name a fruit that is yellow."), key="ft.cmp_prompt")
+        prompt = st.text_area(t("ft.prompt"), format_prompt("Name a fruit that is yellow."), key="ft.cmp_prompt")
         with ui.friendly_errors():
             if not prompt.strip():
-                raise PlaygroundError("Type a prompt to compare the two models.")
+                raise PlaygroundError(t("ft.need_prompt"))
             c1, c2 = st.columns(2)
             for col, (label, m) in zip((c1, c2), (("base", model), ("finetuned", tuned))):
                 ids = m.tokenizer.encode(prompt)[-(m.config.context_length - 41):]

@@ -28,23 +28,23 @@ left, right = st.columns([1, 1])
 with left:
     st.markdown(f"**{t('home.config')}**")
     rows = [
-        ("vocabulary size", f"{config.vocab_size:,}"), ("tokenizer", config.tokenizer),
-        ("context length", config.context_length), ("layers", config.n_layer), ("heads", config.n_head),
-        ("width (d_model)", config.n_embd), ("head size (d_head)", config.d_head),
-        ("MLP width", 4 * config.n_embd), ("biases", config.bias), ("tied embeddings", config.tied_embeddings),
-        ("parameters (formula)", f"{count_parameters(config):,}"),
-        ("device", loaders.device_label()),
+        (t("home.r_vocab"), f"{config.vocab_size:,}"), (t("home.r_tokenizer"), config.tokenizer),
+        (t("home.r_context"), config.context_length), (t("home.r_layers"), config.n_layer), (t("home.r_heads"), config.n_head),
+        (t("home.r_width"), config.n_embd), (t("home.r_dhead"), config.d_head),
+        (t("home.r_mlp"), 4 * config.n_embd), (t("home.r_bias"), config.bias), (t("home.r_tied"), config.tied_embeddings),
+        (t("home.r_params"), f"{count_parameters(config):,}"),
+        (t("home.r_device"), loaders.device_label()),
     ]
-    st.dataframe(pd.DataFrame(rows, columns=["setting", "value"]).astype(str), hide_index=True,
+    st.dataframe(pd.DataFrame(rows, columns=[t("home.c_setting"), t("home.c_value")]).astype(str), hide_index=True,
                  width="stretch")
 with right:
     st.markdown(f"**{t('home.card')}**")
     if card:
-        facts = [("trained on", card.get("corpus")), ("data split", card.get("data_split")),
-                 ("steps", f"{card.get('step')} of {card.get('steps')}"), ("train loss", card.get("train_loss")),
-                 ("validation loss", card.get("val_loss")), ("device", card.get("device_name", card.get("device"))),
-                 ("wall time", f"{card.get('wall_time_s')} s")]
-        st.dataframe(pd.DataFrame([(k, str(v)) for k, v in facts if v is not None], columns=["fact", "value"]),
+        facts = [(t("home.f_corpus"), card.get("corpus")), (t("home.f_split"), card.get("data_split")),
+                 (t("home.f_steps"), f"{card.get('step')} of {card.get('steps')}"), (t("home.f_train"), card.get("train_loss")),
+                 (t("home.f_val"), card.get("val_loss")), (t("home.r_device"), card.get("device_name", card.get("device"))),
+                 (t("home.f_wall"), f"{card.get('wall_time_s')} s")]
+        st.dataframe(pd.DataFrame([(k, str(v)) for k, v in facts if v is not None], columns=[t("home.c_fact"), t("home.c_value")]),
                      hide_index=True, width="stretch")
         st.markdown(f"**{t('home.reproduce')}**")
         st.code(card.get("command", ""), language="bash", wrap_lines=True)

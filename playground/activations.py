@@ -11,6 +11,7 @@ from core.attention import head_scores
 from core.errors import PlaygroundError
 from core.tokenstats import cap_tokens
 from playground import loaders, state
+from playground.i18n import t
 
 MAX_TOKENS = 256
 
@@ -38,8 +39,7 @@ def text_to_model_input(model, text: str, limit: int = MAX_TOKENS) -> list[int]:
     limit = min(limit, model.config.context_length)
     ids, dropped = cap_tokens(ids, limit, keep="start")
     if dropped:
-        st.warning(f"The text has {len(ids) + dropped} tokens; the pages show the first {limit} "
-                   f"({dropped} left out) so the figures stay readable and quick.", icon=":material/content_cut:")
+        st.warning(t("act.capped", n=len(ids) + dropped, limit=limit, dropped=dropped), icon=":material/content_cut:")
     return ids
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import streamlit as st
+from playground.i18n import t
 
 PRIVATE = {"me"}
 
@@ -79,15 +80,15 @@ def publish(params: dict[str, Param], extra: dict | None = None, outputs: dict |
         shared["presenter"] = "1"
     if st.session_state.get("app.lang", "en") != "en":
         shared["lang"] = st.session_state["app.lang"]
-    with st.popover("Copy link to this view", icon=":material/link:"):
+    with st.popover(t("share.copy"), icon=":material/link:"):
         base = (st.context.url or "").split("?")[0]
         st.code(f"{base}?{urlencode(shared)}", language=None, wrap_lines=True)
-        st.caption("The link reopens this page with the same text and settings (not your runs).")
+        st.caption(t("share.caption"))
         snapshot = {"format": "llm-playground-snapshot", "version": 1, "page": page or _page_name(),
                     "created": time.strftime("%Y-%m-%d %H:%M:%S"), "link": shared,
                     "widgets": {p.key: st.session_state[p.key] for p in params.values() if p.key in st.session_state},
                     "outputs": outputs or {}}
-        st.download_button("Download a snapshot (JSON)", json.dumps(snapshot, indent=2, ensure_ascii=False,
+        st.download_button(t("share.snapshot"), json.dumps(snapshot, indent=2, ensure_ascii=False,
                                                                     default=str),
                            f"snapshot-{snapshot['page']}.json", "application/json", key="share.snapshot")
 
