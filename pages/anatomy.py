@@ -18,7 +18,7 @@ share.restore(PAGE, SHARE)
 
 model = ui.current_model()
 config = model.config
-text = st.text_input(t("tokens.text"), "To be, or not to be, that is the question:", key="anat.text")
+text = st.text_input(t("tokens.text"), t("ex.anatomy"), key="anat.text")
 with ui.friendly_errors(stop=True):
     ids, logits, cache = activations.current_run(model, text)
 pieces = model.tokenizer.pieces(ids)

@@ -18,8 +18,7 @@ share.restore(PAGE, SHARE)
 
 model = ui.current_model()
 config = model.config
-text = st.text_area(t("tokens.text"), "ROMEO:\nBut, soft! what light through yonder window breaks?\nIt is the east, and Juliet "
-                    "is the sun.", key="attn.text", height=100)
+text = st.text_area(t("tokens.text"), t("ex.attention"), key="attn.text", height=100)
 with ui.friendly_errors(stop=True):
     ids, _, cache = activations.current_run(model, text)
 pieces = model.tokenizer.pieces(ids)

@@ -32,7 +32,7 @@ model = ui.current_model()
 config = model.config
 tok = model.tokenizer
 wte = model.transformer.wte.weight.detach().cpu()
-text = st.text_area(t("tokens.text"), "The king and the queen spoke to the man and the woman.", key="emb.text", height=80)
+text = st.text_area(t("tokens.text"), t("ex.embeddings"), key="emb.text", height=80)
 with ui.friendly_errors(stop=True):
     ids, _, cache = activations.current_run(model, text)
 pieces = tok.pieces(ids)

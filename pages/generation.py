@@ -30,7 +30,7 @@ share.restore(PAGE, SHARE)
 
 model = ui.current_model()
 tok = model.tokenizer
-prompt = st.text_area(t("samp.prompt"), "JULIET:\nO Romeo, Romeo! wherefore art thou", key="gen.prompt", height=90)
+prompt = st.text_area(t("samp.prompt"), t("ex.generation"), key="gen.prompt", height=90)
 prompt_ids, note = prepare_prompt(tok, prompt, model.config.context_length)
 if note:
     st.info(note, icon=":material/info:")

@@ -47,7 +47,7 @@ with ui.friendly_errors():
 st.subheader(t("samp.model_distribution"))
 model = ui.current_model()
 tok = model.tokenizer
-prompt = st.text_area(t("samp.prompt"), "ROMEO:\nO, she doth teach the torches to burn", key="samp.prompt", height=90)
+prompt = st.text_area(t("samp.prompt"), t("ex.sampling"), key="samp.prompt", height=90)
 ids, note = prepare_prompt(tok, prompt, model.config.context_length)
 if note:
     st.info(note, icon=":material/info:")
