@@ -9,6 +9,7 @@ import streamlit as st
 from core.checkpoints import DEFAULT_MODEL
 from core.errors import PlaygroundError
 from playground import loaders, state
+from playground.i18n import language, strings
 
 
 @contextmanager
@@ -38,9 +39,38 @@ def explain(text: str) -> None:
     st.info(text, icon=":material/lightbulb:")
 
 
+def translate_figure(fig):
+    """Put the figure's fixed words (titles, axis titles, legend names) into the session's language. Figures are
+    built in English by playground.figures; the words live in the locale files as "fig.<English>"."""
+    words = strings(language())
+    if language() == "en":
+        return fig
+
+    def tr(text):
+        return words.get(f"fig.{text}", text) if isinstance(text, str) else text
+    layout = fig.layout
+    if layout.title and layout.title.text:
+        layout.title.text = tr(layout.title.text)
+    for name in dir(layout):
+        if name.startswith(("xaxis", "yaxis")) and getattr(layout, name, None) is not None:
+            axis = getattr(layout, name)
+            if axis.title and axis.title.text:
+                axis.title.text = tr(axis.title.text)
+    for trace in fig.data:
+        if getattr(trace, "name", None):
+            trace.name = tr(trace.name)
+        colorbar = getattr(trace, "colorbar", None)
+        if colorbar is not None and colorbar.title and colorbar.title.text:
+            colorbar.title.text = tr(colorbar.title.text)
+    for annotation in layout.annotations or ():
+        annotation.text = tr(annotation.text)
+    return fig
+
+
 def chart(where, fig, key: str) -> None:
-    """A plotly figure with its camera button set to the format chosen in the sidebar (PNG or SVG). The image is
-    made in the browser, so it works offline."""
+    """A plotly figure in the session's language, with its camera button set to the format chosen in the sidebar
+    (PNG or SVG). The image is made in the browser, so it works offline."""
+    translate_figure(fig)
     fmt = st.session_state.get("app.figure_format", "png")
     where.plotly_chart(fig, key=key, config={"displaylogo": False, "toImageButtonOptions": {
         "format": fmt, "filename": key.replace(".", "-"), "scale": 2 if fmt == "png" else 1}})

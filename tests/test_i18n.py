@@ -34,3 +34,12 @@ def test_switch_to_german():
     at.switch_page("../pages/tour.py").run()
     assert_clean(at)
     assert at.subheader[0].value.startswith("Schritt 1 von 7")
+
+
+def test_figures_follow_the_language():
+    at = open_page("home")
+    at.radio(key="app.lang").set_value("de").run()
+    at.switch_page("../pages/sampling.py").run()
+    assert_clean(at)
+    specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
+    assert "Die Temperatur formt dieselben Logits um" in specs and "Wahrscheinlichkeit" in specs
