@@ -85,8 +85,9 @@ if __name__ == "__main__":
     parser.add_argument("--gpu", action="store_true")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--steps", type=int, default=60)
     args = parser.parse_args()
     if args.gpu:
-        gpu_mfu(batch_size=args.batch_size, compile_model=not args.no_compile)
+        gpu_mfu(steps=args.steps, batch_size=args.batch_size, compile_model=not args.no_compile)
     else:
         main()

@@ -257,9 +257,16 @@ def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_sto
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    runner = torch.compile(model) if cfg.compile else model
+    runner = model
     if ddp:
         runner = torch.nn.parallel.DistributedDataParallel(runner, device_ids=[device.index] if device.type == "cuda" else None)
+
+    def forward_loss(x, y):
+        with autocast:
+            logits = runner(x)
+        return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+    if cfg.compile:  # compiling the loss with the model lets the compiler fuse the fp32 upcast into cross-entropy
+        forward_loss = torch.compile(forward_loss)
 
     n_params = model.num_parameters()
     files.status("running", step=start_step, steps=cfg.steps, device=str(device), params=n_params, world=world)
@@ -275,10 +282,10 @@ def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_sto
             group["lr"] = lr
         generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * 101 + rank)
         x, y = train_windows.random_batch(cfg.batch_size, generator)
+        if device.type == "cuda":
+            x, y = x.pin_memory(), y.pin_memory()  # so the copy below really overlaps with the GPU's work
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast:
-            logits = runner(x)
-        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        loss = forward_loss(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))

@@ -106,3 +106,17 @@ def test_bad_inputs_are_one_sentence(tiny_model, tiny_config):
         tiny_model(torch.tensor([[5, 97]]))
     with pytest.raises(PlaygroundError, match="empty"):
         tiny_model(torch.zeros(1, 0, dtype=torch.long))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the padded unembedding is a GPU-only path")
+def test_training_mode_padded_unembedding_gives_the_same_logits(tiny_config):
+    """Training on a GPU pads the vocabulary to a multiple of 64 for speed; the logits must not change."""
+    torch.manual_seed(0)
+    model = GPT(tiny_config).cuda()  # vocab 97: 31 zero rows of padding
+    ids = torch.randint(0, tiny_config.vocab_size, (2, 9), device="cuda")
+    model.eval()
+    plain = model(ids)
+    model.train()
+    padded = model(ids)
+    assert padded.shape == plain.shape and torch.allclose(padded, plain, atol=1e-5)
