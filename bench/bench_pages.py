@@ -6,7 +6,7 @@ import torch
 import core
 from bench.common import table, timeit
 from core.attention import head_steps
-from core.sampling import STAGES, SamplingSettings, next_token_distribution, pipeline_stages
+from core.sampling import STAGES, SamplingSettings, distribution_from_stages, pipeline_stages
 from playground import figures
 
 
@@ -41,7 +41,7 @@ def main() -> None:
 
     def control_change():  # what the sampling page does when a slider moves: no model run
         stages = pipeline_stages(logits, settings, ids)
-        final = next_token_distribution(logits, settings, ids)
+        final = distribution_from_stages(stages, settings)
         shown = torch.argsort(final, descending=True)[:15].tolist()
         stage_probs = {n: torch.softmax(stages[n], -1) for n in STAGES}  # as the page: one softmax per stage
         rows = [[float(stage_probs[n][i]) for n in STAGES] for i in shown]

@@ -94,7 +94,8 @@ def induction_scores(model: GPT, length: int = 40, seed: int = 0) -> torch.Tenso
     return patterns[:, :, q, k].mean(-1).cpu()
 
 
-def head_scores(model: GPT, cache) -> dict[str, torch.Tensor]:
+def head_scores(model: GPT, cache, induction: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """All four scores [layer, head]. Induction does not depend on the input: pass it in when already measured."""
     scores = pattern_scores(cache.stack("pattern")[:, 0].cpu())
-    scores["induction"] = induction_scores(model)
+    scores["induction"] = induction_scores(model) if induction is None else induction
     return scores

@@ -15,15 +15,14 @@ Left out: multi-label classification, chat templates with several turns.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import math
-import os
 import random
 import sys
 import time
-from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -38,13 +37,10 @@ from core.finetune_data import (IGNORE, balanced_split, collate_instructions, en
 from core.generate import generate
 from core.lora import apply_lora, merge_lora
 from core.model import GPT
-from core.train import RunFiles, build_parser, lr_at, pick_device, to_argv
+from core.train import (RunFiles, autocast_for, build_parser, configure_optimizer, field_with_help as _f, lr_at,
+                        pick_device, to_argv)
 
 TRAINABLE = ("last block + head", "all layers", "lora")
-
-
-def _f(default, help_text):
-    return field(default=default, metadata={"help": help_text})
 
 
 @dataclass
@@ -92,18 +88,9 @@ class GPTClassifier(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """ids [B, T] (right-padded), lengths [B] -> class logits [B, n_classes]."""
-        hidden = self.hidden(ids)
+        hidden = self.backbone.hidden(ids)
         last = hidden[torch.arange(ids.shape[0], device=ids.device), lengths.to(ids.device) - 1]
         return self.head(last)
-
-    def hidden(self, ids: torch.Tensor) -> torch.Tensor:
-        """The final LayerNorm's output [B, T, d] (the unembedding is not needed)."""
-        b = self.backbone
-        pos = torch.arange(ids.shape[1], device=ids.device)
-        x = b.transformer.drop(b.transformer.wte(ids) + b.transformer.wpe(pos))
-        for layer, block in enumerate(b.transformer.h):
-            x = block(x, layer)
-        return b.transformer.ln_f(x)
 
 
 def set_trainable(model: nn.Module, backbone: GPT, how: str, rank: int, alpha: float) -> int:
@@ -123,12 +110,8 @@ def set_trainable(model: nn.Module, backbone: GPT, how: str, rank: int, alpha: f
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def _optimizer(model, cfg):
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
-    rest = [p for p in params if p.dim() < 2]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                              {"params": rest, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+def _optimizer(model, cfg: FinetuneConfig, device):
+    return configure_optimizer(model, cfg.lr, cfg.weight_decay, (0.9, 0.95), device)
 
 
 def _run_epochs(cfg, files: RunFiles, model, optimizer, n_examples: int, batch_loss, evaluate, info: dict, device,
@@ -168,10 +151,6 @@ def _run_epochs(cfg, files: RunFiles, model, optimizer, n_examples: int, batch_l
     return None
 
 
-def _autocast(device):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-
-
 # --- classification ---------------------------------------------------------------------------------------------
 @torch.no_grad()
 def evaluate_classifier(model, ids, labels, batch_size, device, pad_id):
@@ -181,7 +160,7 @@ def evaluate_classifier(model, ids, labels, batch_size, device, pad_id):
     for i in range(0, len(ids), batch_size):
         x, lengths = pad_batch(ids[i:i + batch_size], pad_id)
         y = torch.tensor(labels[i:i + batch_size], device=device)
-        with _autocast(device):
+        with autocast_for(device):
             logits = model(x.to(device), lengths).float()
         losses.append(nn.functional.cross_entropy(logits, y, reduction="sum").item())
         predictions += logits.argmax(-1).tolist()
@@ -223,7 +202,7 @@ def _classify(cfg, files: RunFiles, device, should_stop, on_record) -> dict:
     model = GPTClassifier(backbone, len(classes))
     trainable = set_trainable(model, backbone, cfg.trainable, cfg.lora_rank, cfg.lora_alpha)
     model.to(device).train()
-    optimizer = _optimizer(model, cfg)
+    optimizer = _optimizer(model, cfg, device)
     train_ids, train_labels, _ = data["train"]
     per_epoch = math.ceil(len(train_ids) / cfg.batch_size)
     cfg.steps = cfg.epochs * per_epoch
@@ -236,7 +215,7 @@ def _classify(cfg, files: RunFiles, device, should_stop, on_record) -> dict:
     def batch_loss(batch):
         x, lengths = pad_batch([train_ids[j] for j in batch], tokenizer.eot_id)
         y = torch.tensor([train_labels[j] for j in batch], device=device)
-        with _autocast(device):
+        with autocast_for(device):
             logits = model(x.to(device), lengths).float()
         return nn.functional.cross_entropy(logits, y), {
             "train_batch_accuracy": lambda: float((logits.argmax(-1) == y).float().mean())}
@@ -256,7 +235,6 @@ def _classify(cfg, files: RunFiles, device, should_stop, on_record) -> dict:
                          should_stop, on_record)
     if status is not None:
         return status
-    step = cfg.steps
     best, _ = load_classifier(files.best)
     best.to(device)
     test_ids, test_labels, _ = data["test"]
@@ -270,23 +248,24 @@ def _classify(cfg, files: RunFiles, device, should_stop, on_record) -> dict:
                "confusion": confusion, "misclassified": wrong[:50], "wall_time_s": time.time() - started,
                "device": str(device)}
     (files.dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    return {"state": "finished", "reason": "", "step": step, "steps": cfg.steps, "test_accuracy": test_acc}
+    return {"state": "finished", "reason": "", "step": cfg.steps, "steps": cfg.steps, "test_accuracy": test_acc}
 
 
 def _save_classifier(model, backbone, folder: Path, classes, cfg, info, val_acc) -> None:
-    plain = GPT(backbone.config)
-    state = {k.replace(".base.", "."): v for k, v in backbone.state_dict().items() if "lora_" not in k}
-    if cfg.trainable == "lora":  # merge a copy, so training can go on with the adapters
-        import copy
-        merged = merge_lora(copy.deepcopy(backbone))
-        state = merged.state_dict()
-    plain.load_state_dict(state)
-    card = {"name": Path(cfg.out_dir).name, "task": "spam classification", "init_from": cfg.init_from,
-            "command": "python -m core.finetune " + " ".join(to_argv(cfg)), "val_accuracy": val_acc, **info}
-    save_checkpoint(plain, folder, card)
+    save_checkpoint(_plain(backbone, cfg), folder, _card(cfg, "spam classification", val_accuracy=val_acc, **info))
     save_file({k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()},
               str(folder / "head.safetensors"))
     (folder / "labels.json").write_text(json.dumps(classes))
+
+
+def _plain(model: GPT, cfg) -> GPT:
+    """The model as a plain GPT: LoRA adapters merged into a copy (training goes on with the adapters)."""
+    return merge_lora(copy.deepcopy(model)) if cfg.trainable == "lora" else model
+
+
+def _card(cfg, task: str, **info) -> dict:
+    return {"name": Path(cfg.out_dir).name, "task": task, "init_from": cfg.init_from,
+            "command": "python -m core.finetune " + " ".join(to_argv(cfg)), **info}
 
 
 # --- instructions ------------------------------------------------------------------------------------------------
@@ -311,7 +290,7 @@ def instruction_val_loss(model, examples, batch_size, device, pad_id) -> float:
     total, count = 0.0, 0
     for i in range(0, len(examples), batch_size):
         x, y = collate_instructions(examples[i:i + batch_size], pad_id)
-        with _autocast(device):
+        with autocast_for(device):
             logits = model(x.to(device)).float()
         total += nn.functional.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(), ignore_index=IGNORE,
                                              reduction="sum").item()
@@ -337,7 +316,7 @@ def _instruct(cfg, files: RunFiles, device, should_stop, on_record) -> dict:
     torch.manual_seed(cfg.seed)
     trainable = set_trainable(model, model, cfg.trainable, cfg.lora_rank, cfg.lora_alpha)
     model.to(device).train()
-    optimizer = _optimizer(model, cfg)
+    optimizer = _optimizer(model, cfg, device)
     cfg.steps = cfg.epochs * math.ceil(len(train_ex) / cfg.batch_size)
     info = {"split": {"train": len(train_recs), "val": len(val_recs), "test": len(test_recs)},
             "truncated": truncated, "trainable_parameters": trainable,
@@ -347,7 +326,7 @@ def _instruct(cfg, files: RunFiles, device, should_stop, on_record) -> dict:
 
     def batch_loss(batch):
         x, y = collate_instructions([train_ex[j] for j in batch], tok.eot_id)
-        with _autocast(device):
+        with autocast_for(device):
             logits = model(x.to(device)).float()
         return nn.functional.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(), ignore_index=IGNORE), {}
 
@@ -356,7 +335,7 @@ def _instruct(cfg, files: RunFiles, device, should_stop, on_record) -> dict:
         val_loss = instruction_val_loss(model, val_ex, cfg.batch_size, device, tok.eot_id)
         if val_loss < best:
             best = val_loss
-            _save_plain(model, files.best, cfg, {**info, "val_loss": val_loss})
+            save_checkpoint(_plain(model, cfg), files.best, _card(cfg, "instruction following", **info, val_loss=val_loss))
         return {"val_loss": val_loss}
 
     started = time.time()
@@ -364,7 +343,6 @@ def _instruct(cfg, files: RunFiles, device, should_stop, on_record) -> dict:
                          should_stop, on_record)
     if status is not None:
         return status
-    step = cfg.steps
     tuned = load_model(files.best, device=device)
     after = [respond(tuned, r["instruction"], r["input"]) for r in held_out]
     scores = [fuzzy_score(a, r["output"]) for a, r in zip(after, held_out)]
@@ -373,15 +351,7 @@ def _instruct(cfg, files: RunFiles, device, should_stop, on_record) -> dict:
          "fuzzy": s, "exact": a.strip() == r["output"].strip()} for r, b, a, s in zip(held_out, before, after, scores)],
         "mean_fuzzy": sum(scores) / len(scores), "wall_time_s": time.time() - started, "device": str(device)}
     (files.dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    return {"state": "finished", "reason": "", "step": step, "steps": cfg.steps, "val_loss": best}
-
-
-def _save_plain(model: GPT, folder: Path, cfg, card_info) -> None:
-    import copy
-    plain = merge_lora(copy.deepcopy(model)) if cfg.trainable == "lora" else model
-    card = {"name": Path(cfg.out_dir).name, "task": "instruction following", "init_from": cfg.init_from,
-            "command": "python -m core.finetune " + " ".join(to_argv(cfg)), **card_info}
-    save_checkpoint(plain, folder, card)
+    return {"state": "finished", "reason": "", "step": cfg.steps, "steps": cfg.steps, "val_loss": best}
 
 
 def finetune(cfg: FinetuneConfig, on_record=None, should_stop=None) -> dict:

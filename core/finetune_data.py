@@ -15,7 +15,6 @@ import io
 import json
 import random
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -207,20 +207,17 @@ class JobStore:
     # --- the scheduler -------------------------------------------------------------------------------------
     def tick(self) -> None:
         """Bring states up to date with the processes, then start queued runs where a slot is free."""
+        with self._connect() as db:  # a plain read first: most ticks (every page refresh) have nothing to do
+            active = [self._run(r) for r in db.execute("SELECT * FROM runs WHERE state IN ('queued', 'running')")]
+        if not any(r.state == "queued" for r in active) and all(self._outcome(r) is None for r in active):
+            return
         with self._transaction() as db:
             for row in db.execute("SELECT * FROM runs WHERE state = 'running'").fetchall():
                 run = self._run(row)
-                status = read_status(run.folder)
-                state = status.get("state")
-                if state in ("finished", "failed", "cancelled") and status.get("pid") == run.pid:
-                    reason = status.get("reason", "")  # done, even if the process is still exiting
-                elif _alive(run.pid):
-                    continue
-                else:
-                    state, reason = "failed", ("The training process ended without finishing (killed or crashed); "
-                                               "its metrics and last checkpoint are kept: resume it to continue.")
-                db.execute("UPDATE runs SET state = ?, reason = ?, ended = ? WHERE id = ?",
-                           (state, reason, time.time(), run.id))
+                outcome = self._outcome(run)
+                if outcome is not None:
+                    db.execute("UPDATE runs SET state = ?, reason = ?, ended = ? WHERE id = ?",
+                               (*outcome, time.time(), run.id))
             busy = {d: n for d, n in db.execute(
                 "SELECT device, COUNT(*) FROM runs WHERE state = 'running' GROUP BY device").fetchall()}
             for row in db.execute("SELECT * FROM runs WHERE state = 'queued' ORDER BY created").fetchall():
@@ -231,6 +228,19 @@ class JobStore:
                 busy[run.device] = busy.get(run.device, 0) + 1
                 db.execute("UPDATE runs SET state = 'running', pid = ?, started = ? WHERE id = ?",
                            (pid, time.time(), run.id))
+
+    @staticmethod
+    def _outcome(run: Run) -> tuple[str, str] | None:
+        """(state, reason) of a running run that has ended; None while it still runs or waits."""
+        if run.state != "running":
+            return None
+        status = read_status(run.folder)
+        if status.get("state") in ("finished", "failed", "cancelled") and status.get("pid") == run.pid:
+            return status["state"], status.get("reason", "")  # done, even if the process is still exiting
+        if _alive(run.pid):
+            return None
+        return "failed", ("The training process ended without finishing (killed or crashed); its metrics and last "
+                          "checkpoint are kept: resume it to continue.")
 
     def _spawn(self, run: Run) -> int:
         module, config_type = _kinds()[run.kind]
@@ -251,12 +261,9 @@ class JobStore:
 def _alive(pid: int | None) -> bool:
     if not pid:
         return False
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)  # reap our own children, or they linger as zombies
-        if waited == pid:
+    with suppress(ChildProcessError):  # raised when another server process started it: then only os.kill can tell
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # reap our own children, or they linger as zombies
             return False
-    except ChildProcessError:
-        pass  # not our child (another server process started it)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -314,5 +321,5 @@ def tick_from_env() -> None:
     if root:
         try:
             JobStore(root).tick()
-        except (sqlite3.Error, OSError):
-            pass  # the scheduler will run at the next page refresh
+        except (sqlite3.Error, OSError) as e:  # the next page refresh schedules instead
+            print(f"could not start the next queued run now ({e}); a page refresh will", file=sys.stderr)

@@ -243,6 +243,17 @@ class GPT(nn.Module):
 
     def forward(self, ids: torch.Tensor, cache: Cache | None = None, kv: KVCache | None = None) -> torch.Tensor:
         """ids [batch, time] -> logits [batch, time, vocab] for every position."""
+        x = self.hidden(ids, cache, kv)
+        pad = -self.config.vocab_size % 64
+        if self.training and pad and x.is_cuda:
+            # GPU matrix products run fastest on multiples of 64: pad the unembedding with zero rows, drop their
+            # logits (on the CPU the extra copy costs more than it saves).
+            return F.linear(x, F.pad(self.lm_head.weight, (0, 0, 0, pad)))[..., :self.config.vocab_size]
+        return self.lm_head(x)
+
+    def hidden(self, ids: torch.Tensor, cache: Cache | None = None, kv: KVCache | None = None) -> torch.Tensor:
+        """ids [batch, time] -> the final LayerNorm's output [batch, time, d_model], before the unembedding
+        (what a classification head reads)."""
         if ids.dim() == 1:
             ids = ids.unsqueeze(0)
         past = kv.length if kv is not None else 0
@@ -258,12 +269,7 @@ class GPT(nn.Module):
             cache.save("embed", None, tok_emb)
             cache.save("pos_embed", None, pos_emb.unsqueeze(0).expand_as(tok_emb))
             cache.save("ln_final", None, x)
-        pad = -self.config.vocab_size % 64
-        if self.training and pad and x.is_cuda:
-            # GPU matrix products run fastest on multiples of 64: pad the unembedding with zero rows, drop their
-            # logits (on the CPU the extra copy costs more than it saves).
-            return F.linear(x, F.pad(self.lm_head.weight, (0, 0, 0, pad)))[..., :self.config.vocab_size]
-        return self.lm_head(x)
+        return x
 
     @torch.no_grad()
     def run_with_cache(self, ids, names=None) -> tuple[torch.Tensor, Cache]:

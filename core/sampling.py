@@ -168,10 +168,13 @@ def pipeline_stages(logits: torch.Tensor, settings: SamplingSettings, context_id
 
 def next_token_distribution(logits: torch.Tensor, settings: SamplingSettings, context_ids=()) -> torch.Tensor:
     """Probabilities of the next token after the whole pipeline."""
-    final = pipeline_stages(logits.float(), settings, context_ids)["min_p"]
-    if settings.greedy:
-        return greedy_distribution(final)
-    return torch.softmax(final, dim=-1)
+    return distribution_from_stages(pipeline_stages(logits.float(), settings, context_ids), settings)
+
+
+def distribution_from_stages(stages: dict[str, torch.Tensor], settings: SamplingSettings) -> torch.Tensor:
+    """The final probabilities from stages already computed by pipeline_stages (greedy: all on the arg-max)."""
+    final = stages["min_p"]
+    return greedy_distribution(final) if settings.greedy else torch.softmax(final, dim=-1)
 
 
 def sample(probs: torch.Tensor, generator: torch.Generator | None = None) -> int:

@@ -41,8 +41,12 @@ from core.model import GPT, GPTConfig
 from core.tokenizers import load_tokenizer
 
 
-def _f(default, help_text):
+def field_with_help(default, help_text):
+    """A config field whose help text becomes the command line's --help (see build_parser)."""
     return field(default=default, metadata={"help": help_text})
+
+
+_f = field_with_help
 
 
 @dataclass
@@ -162,11 +166,20 @@ class RunFiles:
             self.metrics.write_text("".join(line + "\n" for line in keep))
 
 
-def configure_optimizer(model: GPT, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+def configure_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, betas: tuple[float, float],
+                        device: torch.device) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters, with weight decay on matrices only (not on biases and LayerNorms)."""
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=device.type == "cuda")
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=device.type == "cuda")
+
+
+def autocast_for(device: torch.device, precision: str = "auto"):
+    """bf16 autocast on CUDA (unless fp32 is asked for); plain fp32 elsewhere."""
+    if device.type == "cuda" and precision in ("auto", "bf16"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
 
 
 @torch.no_grad()
@@ -240,7 +253,7 @@ def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_sto
     train_windows = TokenWindows(train_ids, context, cfg.stride, label="training part of the corpus")
     val_windows = TokenWindows(val_ids, context, context, label="validation part of the corpus")
     model.to(device).train()
-    optimizer = configure_optimizer(model, cfg, device)
+    optimizer = configure_optimizer(model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2), device)
 
     start_step, best_val = 0, float("inf")
     if cfg.resume:
@@ -252,8 +265,7 @@ def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_sto
             files.metrics.unlink()
         (files.dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
 
-    use_bf16 = device.type == "cuda" and cfg.precision in ("auto", "bf16")
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else nullcontext()
+    autocast = autocast_for(device, cfg.precision)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

@@ -7,7 +7,6 @@ and the sinusoidal position encoding of "Attention Is All You Need" for comparis
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch

@@ -10,14 +10,14 @@ from playground import activations, figures, share, state, ui
 from playground.i18n import t
 
 PAGE = "attention"
-SHARE = {"text": share.Param("attn.text")}
 
 st.title(t("nav.attention"))
 ui.explain(t("attention.explain1"))
-share.restore(PAGE, SHARE)
-
 model = ui.current_model()
 config = model.config
+SHARE = {"text": share.Param("attn.text"), "layer": share.Param("attn.layer", int, 0, config.n_layer - 1),
+         "head": share.Param("attn.head", int, 0, config.n_head - 1)}
+share.restore(PAGE, SHARE)
 text = st.text_area(t("tokens.text"), t("ex.attention"), key="attn.text", height=100)
 with ui.friendly_errors(stop=True):
     ids, _, cache = activations.current_run(model, text)
@@ -26,10 +26,8 @@ if len(ids) < 2:
     st.info(t("attn.one_token"))
 
 c1, c2 = st.columns(2)
-layer_default = activations.clamp_from_url("layer", 0, config.n_layer - 1, "layer")
-head_default = activations.clamp_from_url("head", 0, config.n_head - 1, "head")
-layer = c1.selectbox(t("attn.layer"), range(config.n_layer), index=layer_default, key="attn.layer")
-head = c2.selectbox(t("attn.head"), range(config.n_head), index=head_default, key="attn.head")
+layer = c1.selectbox(t("attn.layer"), range(config.n_layer), key="attn.layer")
+head = c2.selectbox(t("attn.head"), range(config.n_head), key="attn.head")
 pattern = cache["pattern", layer][0]  # (head, q, k)
 
 one, grid, lines, steps, kinds = st.tabs([t("attn.tab_one"), t("attn.tab_all"), t("attn.tab_lines"), t("attn.tab_steps"), t("attn.tab_kinds")])
@@ -125,5 +123,5 @@ with kinds:
             ui.chart(st, figures.score_heatmap(values, f"{name.capitalize()} score", "score"),
                             key=f"attn.kind.{name}")
 
-share.publish(SHARE, {"layer": layer, "head": head}, page=PAGE,
+share.publish(SHARE, page=PAGE,
               outputs={"tokens": pieces[:64], "pattern": pattern[head, :64, :64].tolist()})

@@ -4,8 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from core.data import CORPORA, load_corpus
+from core.tokenizers import load_tokenizer
 from core.vectors import analogy, cosine_matrix, frequent_tokens, nearest, pca, single_token, sinusoidal_positions
-from playground import activations, figures, loaders, share, ui
+from playground import activations, figures, share, ui
 from playground.i18n import t
 
 ANALOGIES = {
@@ -18,7 +19,7 @@ ANALOGIES = {
 
 @st.cache_data(show_spinner="Counting the corpus's tokens…", max_entries=8)
 def corpus_frequent_ids(corpus: str, tokenizer_name: str, k: int) -> list[int]:
-    return frequent_tokens(loaders.get_tokenizer(tokenizer_name).encode(load_corpus(corpus)), k)
+    return frequent_tokens(load_tokenizer(tokenizer_name).encode(load_corpus(corpus)), k)
 
 
 PAGE = "embeddings"

@@ -58,16 +58,23 @@ def start(cfg: FinetuneConfig, name: str, key: str) -> None:
         st.success(t("ft.started", name=name))
 
 
-def live_losses(run, records, status) -> None:
+def run_progress(run_id: str):
+    """Shared top of both live views: the run's state, progress, loss curves and truncation counts."""
+    store.tick()
+    run = store.get(run_id)
+    status, records = progress(run)
     train_rows = [r for r in records if "train_loss" in r and "val_loss" not in r]
     evals = [r for r in records if "val_loss" in r]
     total = max(1, status.get("steps") or 1)
     step = train_rows[-1]["step"] if train_rows else 0
-    st.progress(min(1.0, step / total), text=f"{run.state} · step {step} of {total}")
+    st.progress(min(1.0, step / total), text=t("ft.progress", state=run.state, step=step, total=total))
     if run.reason:
         (st.error if run.state == "failed" else st.info)(run.reason)
     if train_rows:
         ui.chart(st, loss_figure(train_rows, evals), key=f"ft.loss.{run.id}")
+    if status.get("truncated") and any(status["truncated"].values()):
+        st.caption(t("ft.truncated") + ", ".join(f"{n} {k}" for k, n in status["truncated"].items()))
+    return run, records
 
 
 classify_tab, instruct_tab, compare_tab = st.tabs([t("ft.tab_cls"), t("ft.tab_ins"), t("ft.tab_cmp")])
@@ -100,13 +107,7 @@ with classify_tab:
 @st.fragment(run_every=2.0)
 def classification_view(run_id: str) -> None:
     """Refreshes every two seconds while the page is open; the run lives in its own process."""
-    store.tick()
-    run = store.get(run_id)
-    status, records = progress(run)
-    live_losses(run, records, status)
-    if status.get("truncated") and any(status["truncated"].values()):
-        st.caption(t("ft.truncated") +
-                   ", ".join(f"{n} {k}" for k, n in status["truncated"].items()) + " examples.")
+    run, records = run_progress(run_id)
     evals = [r for r in records if "val_accuracy" in r]
     if evals:
         ui.chart(st, figures.accuracy_curves([r["step"] for r in evals], [r["train_accuracy"] for r in evals],
@@ -166,13 +167,7 @@ with instruct_tab:
 
 @st.fragment(run_every=2.0)
 def instruction_view(run_id: str) -> None:
-    store.tick()
-    run = store.get(run_id)
-    status, records = progress(run)
-    live_losses(run, records, status)
-    if status.get("truncated") and any(status["truncated"].values()):
-        st.caption(t("ft.truncated") +
-                   ", ".join(f"{n} {k}" for k, n in status["truncated"].items()) + " examples.")
+    run, records = run_progress(run_id)
     res = results(run)
     if res:
         st.metric(t("ft.best_val"), f"{res['best_val_loss']:.3f}")

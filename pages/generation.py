@@ -5,10 +5,10 @@ import time
 import streamlit as st
 import torch
 
-from core.generate import prepare_prompt, stream_text
+from core.generate import stream_text
 from core.sampling import SamplingSettings, next_token_distribution, sample
 from playground import figures, share, state, ui
-from playground.sampling_controls import next_logits, sampling_controls
+from playground.sampling_controls import next_logits, prompt_input, sampling_controls
 from playground.stepper import StepTree
 from playground.tokens_view import probability_chips_html
 from playground.i18n import t
@@ -30,10 +30,7 @@ share.restore(PAGE, SHARE)
 
 model = ui.current_model()
 tok = model.tokenizer
-prompt = st.text_area(t("samp.prompt"), t("ex.generation"), key="gen.prompt", height=90)
-prompt_ids, note = prepare_prompt(tok, prompt, model.config.context_length)
-if note:
-    st.info(note, icon=":material/info:")
+prompt, prompt_ids = prompt_input("gen", model, "ex.generation")
 with ui.friendly_errors(stop=True):
     settings = sampling_controls("gen", tok, temperature=0.8, top_k=40)
 seed = int(st.number_input(t("samp.seed"), 0, 2**31 - 1, 7, key="gen.seed"))
@@ -125,10 +122,8 @@ with compare_tab:
         results = {}
         progress = st.progress(0.0, text=t("gen.generating"))
         for i, (name, strategy) in enumerate(STRATEGIES.items()):
-            chunk = None
-            for chunk in stream_text(model, prompt_ids, n_compare, strategy, seed):
-                pass
-            results[name] = chunk.text if chunk else ""
+            chunks = list(stream_text(model, prompt_ids, n_compare, strategy, seed))
+            results[name] = chunks[-1].text if chunks else ""
             progress.progress((i + 1) / len(STRATEGIES), text=t("gen.generated_with", name=name))
         progress.empty()
         st.session_state["gen.compare_result"] = results

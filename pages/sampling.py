@@ -5,12 +5,11 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.generate import prepare_prompt
 from core.errors import PlaygroundError
-from core.sampling import (STAGES, entropy_bits, next_token_distribution, pipeline_stages, sample, softmax,
+from core.sampling import (STAGES, distribution_from_stages, entropy_bits, pipeline_stages, sample, softmax,
                            stage_summary)
 from playground import figures, share, state, ui
-from playground.sampling_controls import next_logits, sampling_controls
+from playground.sampling_controls import next_logits, prompt_input, sampling_controls
 from playground.i18n import t
 
 LECTURE_LOGITS = "3.23, -7.1, 5.57, 0.39, 2.4"
@@ -47,10 +46,7 @@ with ui.friendly_errors():
 st.subheader(t("samp.model_distribution"))
 model = ui.current_model()
 tok = model.tokenizer
-prompt = st.text_area(t("samp.prompt"), t("ex.sampling"), key="samp.prompt", height=90)
-ids, note = prepare_prompt(tok, prompt, model.config.context_length)
-if note:
-    st.info(note, icon=":material/info:")
+_, ids = prompt_input("samp", model, "ex.sampling")
 logits = torch.from_numpy(next_logits(state.current_model_key(), tuple(ids)))
 probs_raw = torch.softmax(logits, -1)
 
@@ -78,7 +74,7 @@ ui.explain(t("sampling.explain2"))
 with ui.friendly_errors(stop=True):
     settings = sampling_controls("samp", tok, temperature=0.8, top_k=10, top_p=0.9)
     stages = pipeline_stages(logits, settings, ids)
-    final = next_token_distribution(logits, settings, ids)
+    final = distribution_from_stages(stages, settings)
 shown = list(dict.fromkeys(order + torch.argsort(final, descending=True)[:5].tolist()))
 stage_probs = {name: torch.softmax(stages[name], -1) for name in STAGES}
 rows = [[None if torch.isneginf(stages[name][i]) else float(stage_probs[name][i]) for name in STAGES]

@@ -9,12 +9,12 @@ import streamlit as st
 from core import bpe
 from core.data import CORPORA, TokenWindows, decode_text, load_corpus
 from core.errors import PlaygroundError
-from core.tokenizers import TOKENIZER_NAMES
+from core.tokenizers import TOKENIZER_NAMES, load_tokenizer
 from core.tokenstats import parse_id_list, text_stats, token_rows
-from playground import figures, loaders, share, ui
+from playground import figures, share, ui
 from playground.examples import TOKEN_EXAMPLES
-from playground.tokens_view import chips_html, window_rows_html
 from playground.i18n import t
+from playground.tokens_view import chips_html, window_rows_html
 
 CHIP_LIMIT = 2000
 TABLE_LIMIT = 2000
@@ -24,7 +24,7 @@ BPE_TEXT_LIMIT = 200_000
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def encode(text: str, name: str, allow_special: bool) -> list[int]:
-    return loaders.get_tokenizer(name).encode(text, allow_special=allow_special)
+    return load_tokenizer(name).encode(text, allow_special=allow_special)
 
 
 @st.cache_data(show_spinner="Learning BPE merges…", max_entries=16)
@@ -72,7 +72,7 @@ if not text:
     st.info(t("tokens.empty"))
     st.stop()
 
-tokenizer = loaders.get_tokenizer(encoding)
+tokenizer = load_tokenizer(encoding)
 ids = encode(text, encoding, allow_special)
 stats = text_stats(text, ids)
 
@@ -165,7 +165,7 @@ with tab_bpe:
         with p2:
             st.markdown(t("tokens.after_merges", n=step, tokens=len(preview_ids), bytes=len(preview.encode())))
             st.html(chips_html(bpe.pieces(preview_ids, learned), preview_ids))
-            gpt2 = loaders.get_tokenizer("gpt2")
+            gpt2 = load_tokenizer("gpt2")
             gpt2_ids = gpt2.encode(preview)
             st.markdown(t("tokens.gpt2_split", tokens=len(gpt2_ids)))
             st.html(chips_html(gpt2.pieces(gpt2_ids), gpt2_ids))

@@ -7,7 +7,6 @@ import streamlit as st
 import torch
 
 from core.data import CORPORA, decode_text
-from core.errors import PlaygroundError
 from core.estimates import ema, eta_seconds, measure_step_seconds, memory_estimate_bytes
 from core.jobs import read_metrics, read_status
 from core.model import count_parameters

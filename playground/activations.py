@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.attention import head_scores
+from core.attention import head_scores, induction_scores
 from core.errors import PlaygroundError
 from core.tokenstats import cap_tokens
 from playground import loaders, state
@@ -24,11 +24,17 @@ def run_cached(model_key: str, ids: tuple[int, ...]):
     return logits.cpu(), cache.to("cpu")
 
 
-@st.cache_resource(max_entries=16, show_spinner="Measuring what each head does…")
+@st.cache_resource(max_entries=4, show_spinner="Measuring induction on a repeated random sequence…")
+def induction_cached(model_key: str):
+    """Induction scores depend on the model only, not on the text: measured once per model."""
+    return induction_scores(loaders.get_model(model_key))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
 def head_scores_cached(model_key: str, ids: tuple[int, ...]):
-    model = loaders.get_model(model_key)
     _, cache = run_cached(model_key, ids)
-    return {name: scores.tolist() for name, scores in head_scores(model, cache).items()}
+    scores = head_scores(loaders.get_model(model_key), cache, induction_cached(model_key))
+    return {name: values.tolist() for name, values in scores.items()}
 
 
 def text_to_model_input(model, text: str, limit: int = MAX_TOKENS) -> list[int]:
@@ -48,20 +54,3 @@ def current_run(model, text: str, limit: int = MAX_TOKENS):
     ids = text_to_model_input(model, text, limit)
     logits, cache = run_cached(state.current_model_key(), tuple(ids))
     return ids, logits, cache
-
-
-def clamp_from_url(name: str, value: int, upper: int, label: str) -> int:
-    """A layer/head index from the URL, clamped into range with a notice."""
-    raw = st.query_params.get(name)
-    if raw is None:
-        return value
-    try:
-        wanted = int(raw)
-    except ValueError:
-        st.warning(f"The link's {label} '{raw}' is not a number; showing {label} {value}.")
-        return value
-    clamped = max(0, min(upper, wanted))
-    if clamped != wanted:
-        st.warning(f"The link asks for {label} {wanted}, but this model has {label}s 0 to {upper}; "
-                   f"showing {label} {clamped}.")
-    return clamped

@@ -26,6 +26,7 @@ class ModelChoice:
     kind: str  # bundled | run | folder
 
 
+@st.cache_data(ttl=2, show_spinner=False)  # the picker draws on every rerun; runs appear within two seconds
 def model_choices(user: str, instructor: bool = False) -> list[ModelChoice]:
     """Bundled models, then the checkpoints of the training runs this user may see (own and shared)."""
     from playground.runs import get_store, model_folder
@@ -43,11 +44,6 @@ def get_model(key: str) -> core.GPT:
     model = core.load_model(key, device=default_device())
     model.requires_grad_(False)
     return model
-
-
-@st.cache_resource(show_spinner="Loading the tokenizer…")
-def get_tokenizer(name: str):
-    return core.load_tokenizer(name)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

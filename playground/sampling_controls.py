@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import streamlit as st
+import torch
 
+from core.generate import prepare_prompt
 from core.sampling import SamplingSettings, parse_logit_bias
+from playground import loaders
 from playground.i18n import t
 
 
@@ -36,12 +39,19 @@ def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: i
                             presence_penalty=presence, logit_bias={i: v for i, v in bias.items() if v != 0})
 
 
+def prompt_input(prefix: str, model, example_key: str) -> tuple[str, list[int]]:
+    """The prompt box of a page (key "<prefix>.prompt") and its ids; says when it starts from <|endoftext|> or
+    keeps only the end of a prompt longer than the context."""
+    prompt = st.text_area(t("samp.prompt"), t(example_key), key=f"{prefix}.prompt", height=90)
+    ids, note = prepare_prompt(model.tokenizer, prompt, model.config.context_length)
+    if note:
+        st.info(note, icon=":material/info:")
+    return prompt, ids
+
+
 @st.cache_data(show_spinner="Running the model…", max_entries=256)
 def next_logits(model_key: str, ids: tuple[int, ...]):
     """Raw logits of the next token after ids (a numpy vector); cached, so moving a slider never reruns the model."""
-    from playground import loaders
-    import torch
-
     model = loaders.get_model(model_key)
     with torch.no_grad():
         return model(torch.tensor([list(ids)], device=model.device))[0, -1].float().cpu().numpy()

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import streamlit as st
+
+from core.checkpoints import bundled_models
+from core.errors import PlaygroundError
 from playground.i18n import t
+from playground.state import current_model_key
 
 PRIVATE = {"me"}
 
@@ -58,10 +62,16 @@ def restore(page: str, params: dict[str, Param]) -> None:
     st.session_state[marker] = True
     for name, param in params.items():
         raw = st.query_params.get(name)
-        if raw is not None:
-            value = param.parse(raw)
-            if value is not None:
-                st.session_state[param.key] = value
+        if raw is None:
+            continue
+        value = param.parse(raw)
+        if value is None:
+            st.warning(t("share.unusable", name=name, raw=raw[:40]))
+            continue
+        st.session_state[param.key] = value
+        if param.kind is not str and value != param.kind(raw):
+            st.warning(t("share.clamped", name=name, raw=raw, lo=param.kind(param.lo), hi=param.kind(param.hi),
+                         value=value))
 
 
 def publish(params: dict[str, Param], extra: dict | None = None, outputs: dict | None = None,
@@ -72,8 +82,6 @@ def publish(params: dict[str, Param], extra: dict | None = None, outputs: dict |
     for name, value in values.items():
         st.query_params[name] = str(value)
     shared = {k: str(v) for k, v in values.items() if k not in PRIVATE}
-    from playground.state import current_model_key
-    from core.checkpoints import bundled_models
     if current_model_key() in bundled_models():
         shared["model"] = current_model_key()
     if st.session_state.get("app.presenter"):
@@ -102,7 +110,6 @@ SNAPSHOT_LIMIT = 1024 * 1024
 
 def read_snapshot(data: bytes, known_pages: set[str]) -> dict:
     """A snapshot file, checked: its page must exist and its widget values be plain JSON values."""
-    from core.errors import PlaygroundError
     if len(data) > SNAPSHOT_LIMIT:
         raise PlaygroundError("That snapshot is larger than 1 MB; it is not one of ours.")
     try:

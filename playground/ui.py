@@ -42,27 +42,26 @@ def explain(text: str) -> None:
 def translate_figure(fig):
     """Put the figure's fixed words (titles, axis titles, legend names) into the session's language. Figures are
     built in English by playground.figures; the words live in the locale files as "fig.<English>"."""
-    words = strings(language())
     if language() == "en":
         return fig
+    words = strings(language())
 
     def tr(text):
-        return words.get(f"fig.{text}", text) if isinstance(text, str) else text
-    layout = fig.layout
-    if layout.title and layout.title.text:
-        layout.title.text = tr(layout.title.text)
-    for name in dir(layout):
-        if name.startswith(("xaxis", "yaxis")) and getattr(layout, name, None) is not None:
-            axis = getattr(layout, name)
-            if axis.title and axis.title.text:
-                axis.title.text = tr(axis.title.text)
+        return words.get(f"fig.{text}", text)
+
+    def retitle(thing):
+        if thing.title and thing.title.text:
+            thing.title.text = tr(thing.title.text)
+
+    retitle(fig.layout)
+    fig.for_each_xaxis(retitle)
+    fig.for_each_yaxis(retitle)
     for trace in fig.data:
         if getattr(trace, "name", None):
             trace.name = tr(trace.name)
-        colorbar = getattr(trace, "colorbar", None)
-        if colorbar is not None and colorbar.title and colorbar.title.text:
-            colorbar.title.text = tr(colorbar.title.text)
-    for annotation in layout.annotations or ():
+        if getattr(trace, "colorbar", None) is not None:
+            retitle(trace.colorbar)
+    for annotation in fig.layout.annotations:
         annotation.text = tr(annotation.text)
     return fig
 
