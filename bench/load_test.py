@@ -1,28 +1,141 @@
-"""Load test: N concurrent browser sessions use the pages for D seconds against one server.
+"""Load test: N participants use the pages at once for D seconds against one server.
 
     python -m bench.load_test --sessions 30 --seconds 180
 
-Starts the app, then headless Chromium (Debian's) with one browser context per participant. Each participant
-loops: open a page, type a new text into its first text field, wait until the app is idle. Reports errors
-(exceptions shown on a page), p50/p95 interaction latency and the server's memory (RSS).
+Each participant is one Streamlit session driven through Streamlit's own websocket protocol (what the browser
+sends: a rerun request with the page and the widget values; what it gets back: the page's elements and
+"script finished"), so the figures measure the server, not 30 browsers rendering Plotly on the same cores.
+A participant loops: open a random page, type a new text into its first text field, move one slider, then
+think for a moment. Latency is the time from sending a request to the script finishing. Errors are
+exceptions or error boxes shown, a failed run, a dropped connection or a request that takes over 120 s.
+Reports p50/p95 latency and the server's memory (RSS) after one participant and at the peak.
 """
+
+from __future__ import annotations
 
 import argparse
 import asyncio
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
+from dataclasses import dataclass, field
 
-ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["tokens", "embeddings", "attention", "sampling", "generation", "anatomy", "tour"]
-TEXTS = ["To be, or not to be", "Habe nun, ach! Philosophie", "The quick brown fox", "ROMEO: what light"]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync"]
+import websockets
+from streamlit.proto.Alert_pb2 import Alert
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.Slider_pb2 import Slider
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+from playground.server import running_app
+
+PAGES = ["tokens", "embeddings", "attention", "sampling", "generation", "training", "finetuning", "anatomy", "tour"]
+TEXTS = ["To be, or not to be, that is the question", "Habe nun, ach! Philosophie, Juristerei und Medizin",
+         "The quick brown fox jumps over the lazy dog", "ROMEO: But soft, what light through yonder window breaks"]
+TIMEOUT_S = 120
+
+
+@dataclass
+class Figures:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"open page": [], "new text": [], "slider": []})
+    errors: list[str] = field(default_factory=list)
+    by_page: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, kind: str, page: str, seconds: float) -> None:
+        self.latencies[kind].append(seconds)
+        self.by_page.setdefault(page, []).append(seconds)
+
+    def all(self) -> list[float]:
+        return [x for values in self.latencies.values() for x in values]
+
+
+class Participant:
+    """One browser tab, as the server sees it: a websocket session that asks for reruns."""
+
+    def __init__(self, ws, key: str):
+        self.ws, self.query = ws, f"me={key}"
+        self.page_hashes: dict[str, str] = {}  # url path -> page script hash, from the app's navigation message
+        self.widgets: dict[str, WidgetState] = {}
+
+    async def rerun(self, page: str, changed: WidgetState | None = None):
+        """Ask for a run of `page` (with one widget changed); returns the new elements once the script finished."""
+        if changed is not None:
+            self.widgets[changed.id] = changed
+        msg = BackMsg()
+        state = msg.rerun_script
+        state.query_string, state.page_name = self.query, page
+        state.page_script_hash = self.page_hashes.get(page, "")
+        state.widget_states.widgets.extend(self.widgets.values())
+        await self.ws.send(msg.SerializeToString())
+        elements = []
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(await asyncio.wait_for(self.ws.recv(), TIMEOUT_S))
+            kind = reply.WhichOneof("type")
+            if kind == "navigation":
+                self.page_hashes = {p.url_pathname: p.page_script_hash for p in reply.navigation.app_pages}
+            elif kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                elements.append(reply.delta.new_element)
+            elif kind == "script_finished" and reply.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                if reply.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
+                    raise RuntimeError("the page did not compile")
+                return elements
+
+
+def problems(elements) -> list[str]:
+    found = []
+    for e in elements:
+        if e.WhichOneof("type") == "exception":
+            found.append(f"exception {e.exception.type}: {e.exception.message[:80]}")
+        elif e.WhichOneof("type") == "alert" and e.alert.format == Alert.ERROR:
+            found.append(f"error box: {e.alert.body[:80]}")
+    return found
+
+
+def main_widget(elements, kind: str):
+    """The first widget of that kind on the page itself (the sidebar's keys start with "app.")."""
+    for e in elements:
+        if e.WhichOneof("type") == kind and "-app." not in getattr(e, kind).id:
+            return getattr(e, kind)
+    return None
+
+
+def moved(slider, rng: random.Random) -> WidgetState | None:
+    if slider is None or slider.type != Slider.SLIDER or slider.data_type not in (Slider.INT, Slider.FLOAT):
+        return None
+    steps = int(round((slider.max - slider.min) / slider.step)) if slider.step else 0
+    values = [slider.min + rng.randint(0, steps) * slider.step for _ in slider.default]
+    return WidgetState(id=slider.id, double_array_value={"data": sorted(values)})
+
+
+async def participant(url: str, index: int, seconds: float, think: tuple[float, float], figures: Figures) -> None:
+    rng = random.Random(index)
+    end = time.time() + seconds
+    uri = url.replace("http", "ws", 1) + "/_stcore/stream"
+    async with websockets.connect(uri, subprotocols=["streamlit"], max_size=None, open_timeout=TIMEOUT_S) as ws:
+        me = Participant(ws, f"load-test-{index}")
+        while time.time() < end:
+            page = rng.choice(PAGES)
+            try:
+                start = time.perf_counter()
+                elements = await me.rerun(page)
+                figures.add("open page", page, time.perf_counter() - start)
+                figures.errors += [f"{page}: {p}" for p in problems(elements)]
+                text = main_widget(elements, "text_area") or main_widget(elements, "text_input")
+                for what, change in (("new text", text and WidgetState(id=text.id, string_value=rng.choice(TEXTS))),
+                                     ("slider", moved(main_widget(elements, "slider"), rng))):
+                    if change is None:
+                        continue
+                    await asyncio.sleep(rng.uniform(*think))
+                    start = time.perf_counter()
+                    elements = await me.rerun(page, change)
+                    figures.add(what, page, time.perf_counter() - start)
+                    figures.errors += [f"{page} after {what}: {p}" for p in problems(elements)]
+            except (TimeoutError, RuntimeError, websockets.ConnectionClosed) as e:
+                figures.errors.append(f"{page}: {e.__class__.__name__} {e}")
+                return
+            await asyncio.sleep(rng.uniform(*think))
 
 
 def rss_mb(pid: int) -> float:
@@ -32,89 +145,65 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def wait_idle(page, timeout=120):
-    deadline = time.time() + timeout
-    quiet = None
-    while time.time() < deadline:
-        if await page.query_selector("[data-testid='stStatusWidget']"):
-            quiet = None
-        elif quiet is None:
-            quiet = time.time()
-        elif time.time() - quiet > 0.3:
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError("page stayed busy")
+def quantile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q * 100) - 1] if len(values) > 1 else (values or [0.0])[0]
 
 
-async def participant(browser, url, seconds, latencies, errors, rng):
-    context = await browser.new_context(viewport={"width": 1280, "height": 720})
-    page = await context.new_page()
-    end = time.time() + seconds
-    while time.time() < end:
-        name = rng.choice(PAGES)
-        try:
-            start = time.perf_counter()
-            await page.goto(f"{url}/{name}", wait_until="domcontentloaded")
-            await page.wait_for_selector("[data-testid='stMain'] h1", timeout=120_000)
-            await wait_idle(page)
-            latencies.append(time.perf_counter() - start)
-            field = await page.query_selector("[data-testid='stMain'] textarea, [data-testid='stMain'] input[type=text]")
-            if field:
-                start = time.perf_counter()
-                await field.fill(rng.choice(TEXTS))
-                await field.press("Control+Enter" if await field.evaluate("e => e.tagName") == "TEXTAREA" else "Enter")
-                await asyncio.sleep(0.2)
-                await wait_idle(page)
-                latencies.append(time.perf_counter() - start)
-            if await page.query_selector("[data-testid='stException']"):
-                errors.append(name)
-        except Exception as e:  # a timeout or a crash is an error of the load test, not a reason to stop
-            errors.append(f"{name}: {e.__class__.__name__}")
-    await context.close()
+async def load(url: str, pid: int, sessions: int, seconds: float, think: tuple[float, float]) -> dict:
+    figures, memory = Figures(), []
+    await participant(url, -1, 0.1, (0, 0), Figures())  # one visit loads the model, as the first participant would
+    after_one = rss_mb(pid)
+
+    async def watch():
+        while True:
+            memory.append(rss_mb(pid))
+            await asyncio.sleep(1)
+
+    watcher = asyncio.create_task(watch())
+    started = time.perf_counter()
+    await asyncio.gather(*(participant(url, i, seconds, think, figures) for i in range(sessions)))
+    watcher.cancel()
+    every = figures.all()
+    return {"sessions": sessions, "seconds": round(time.perf_counter() - started), "cores": os.cpu_count(),
+            "requests": len(every), "errors": figures.errors, "p50_s": statistics.median(every) if every else 0.0,
+            "p95_s": quantile(every, 0.95), "rss_one_mb": after_one, "rss_peak_mb": max(memory, default=after_one),
+            "by_kind": {k: (len(v), statistics.median(v) if v else 0.0, quantile(v, 0.95))
+                        for k, v in figures.latencies.items()},
+            "by_page": {k: statistics.median(v) for k, v in sorted(figures.by_page.items())}}
 
 
-async def run(sessions: int, seconds: int, port: int) -> None:
-    from playwright.async_api import async_playwright
+def report(r: dict, think: tuple[float, float]) -> str:
+    lines = [f"## Load test: {r['sessions']} participants for {r['seconds']} s on {r['cores']} cores "
+             f"(think time {think[0]:g}–{think[1]:g} s, Streamlit protocol, no browsers)",
+             "| figure | value |", "|---|---|",
+             f"| requests answered | {r['requests']} |",
+             f"| errors | {len(r['errors'])} {sorted(set(r['errors']))[:3]} |",
+             f"| p50 latency | {r['p50_s']:.2f} s |", f"| p95 latency | {r['p95_s']:.2f} s |"]
+    lines += [f"| {kind}: n / p50 / p95 | {n} / {p50:.2f} s / {p95:.2f} s |"
+              for kind, (n, p50, p95) in r["by_kind"].items()]
+    lines.append("| p50 by page | " + ", ".join(f"{k} {v:.2f} s" for k, v in r["by_page"].items()) + " |")
+    lines += [f"| server memory (RSS) with one participant | {r['rss_one_mb']:.0f} MB |",
+              f"| server memory (RSS) peak | {r['rss_peak_mb']:.0f} MB |"]
+    return "\n".join(lines)
 
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "playground" / "app.py"),
-                               "--server.port", str(port), "--server.headless", "true"], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        latencies, errors, memory = [], [], []
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
 
-            async def watch():
-                while True:
-                    memory.append(rss_mb(server.pid))
-                    await asyncio.sleep(2)
-            watcher = asyncio.create_task(watch())
-            await asyncio.gather(*(participant(browser, url, seconds, latencies, errors, random.Random(i))
-                                   for i in range(sessions)))
-            watcher.cancel()
-            await browser.close()
-        q = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else [0] * 19
-        print(f"\n## Load test: {sessions} sessions for {seconds} s, {os.cpu_count()} cores")
-        print("| figure | value |\n|---|---|")
-        print(f"| interactions | {len(latencies)} |\n| errors | {len(errors)} {sorted(set(errors))[:5]} |")
-        print(f"| p50 latency | {statistics.median(latencies):.2f} s |\n| p95 latency | {q[18]:.2f} s |")
-        print(f"| server memory (RSS) peak | {max(memory):.0f} MB |\n| server memory at the end | {memory[-1]:.0f} MB |")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=180)
+    parser.add_argument("--think", type=float, nargs=2, default=(1.0, 4.0), metavar=("MIN", "MAX"),
+                        help="seconds a participant waits between actions (uniform)")
+    parser.add_argument("--url", help="test a server that is already running instead of starting one")
+    parser.add_argument("--pid", type=int, help="that server's process id (for its memory)")
+    args = parser.parse_args()
+    think = tuple(args.think)
+    if args.url:
+        result = asyncio.run(load(args.url, args.pid or os.getpid(), args.sessions, args.seconds, think))
+    else:
+        with running_app() as (url, proc):
+            result = asyncio.run(load(url, proc.pid, args.sessions, args.seconds, think))
+    print(report(result, think))
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sessions", type=int, default=30)
-    parser.add_argument("--seconds", type=int, default=180)
-    parser.add_argument("--port", type=int, default=8611)
-    args = parser.parse_args()
-    asyncio.run(run(args.sessions, args.seconds, args.port))
+    main()

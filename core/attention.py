@@ -63,9 +63,13 @@ def head_steps(model: GPT, cache, layer: int, head: int, batch: int = 0) -> dict
 def check_layer_head(model: GPT, layer: int, head: int) -> None:
     from core.errors import PlaygroundError
     if not 0 <= layer < model.config.n_layer:
-        raise PlaygroundError(f"Layer {layer} does not exist: this model has layers 0 to {model.config.n_layer - 1}.")
+        raise PlaygroundError(
+            "Layer {layer} does not exist: this model has layers 0 to {last}.",
+            layer=layer, last=model.config.n_layer - 1)
     if not 0 <= head < model.config.n_head:
-        raise PlaygroundError(f"Head {head} does not exist: this model has heads 0 to {model.config.n_head - 1}.")
+        raise PlaygroundError(
+            "Head {head} does not exist: this model has heads 0 to {last}.",
+            head=head, last=model.config.n_head - 1)
 
 
 def pattern_scores(patterns: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -52,7 +52,7 @@ def train_bpe(text: str, n_merges: int, split: bool = True) -> list[Merge]:
     if not text:
         raise PlaygroundError("BPE needs some text to learn from.")
     if n_merges < 0 or n_merges > 20_000:
-        raise PlaygroundError(f"The number of merges must be between 0 and 20,000, not {n_merges}.")
+        raise PlaygroundError("The number of merges must be between 0 and 20,000, not {n_merges}.", n_merges=n_merges)
     freq = Counter(chunks_of(text, split))
     words = [list(w.encode("utf-8")) for w in freq]
     counts = list(freq.values())

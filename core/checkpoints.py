@@ -70,16 +70,20 @@ def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
-        raise PlaygroundError(f"{path} is not a readable JSON file ({e.__class__.__name__}).") from None
+        raise PlaygroundError(
+            "{path} is not a readable JSON file ({problem}).",
+            path=path, problem=e.__class__.__name__) from None
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     if not path.exists():
-        raise PlaygroundError(f"{path.parent} has no model.safetensors file.")
+        raise PlaygroundError("{parent} has no model.safetensors file.", parent=path.parent)
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
-        raise PlaygroundError(f"{path} is not a valid safetensors file ({str(e)[:80]}).") from None
+        raise PlaygroundError(
+            "{path} is not a valid safetensors file ({problem}).",
+            path=path, problem=str(e)[:80]) from None
 
 
 def _build(config: GPTConfig, state: dict[str, torch.Tensor], source: str) -> GPT:
@@ -94,7 +98,9 @@ def _build(config: GPTConfig, state: dict[str, torch.Tensor], source: str) -> GP
     if missing or unexpected or wrong:
         detail = (f"{wrong[0]} has shape {tuple(state[wrong[0]].shape)}, config wants {tuple(expected[wrong[0]].shape)}"
                   if wrong else f"missing {missing[:2]}" if missing else f"unexpected {unexpected[:2]}")
-        raise PlaygroundError(f"The weights in {source} do not match its config: {detail}.")
+        raise PlaygroundError(
+            "The weights in {source} do not match its config: {detail}.",
+            source=source, detail=detail)
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     return model
 
@@ -104,9 +110,13 @@ def load_checkpoint(folder) -> GPT:
     folder = Path(folder)
     meta = _read_json(folder / "config.json")
     if meta.get("format") != FORMAT:
-        raise PlaygroundError(f"{folder} is not an llm-playground checkpoint (config.json has no format '{FORMAT}').")
+        raise PlaygroundError(
+            "{folder} is not an llm-playground checkpoint (config.json has no format '{format}').",
+            folder=folder, format=FORMAT)
     if meta.get("version", 0) > VERSION:
-        raise PlaygroundError(f"{folder} was written by a newer llm-playground (format version {meta['version']}).")
+        raise PlaygroundError(
+            "{folder} was written by a newer llm-playground (format version {version}).",
+            folder=folder, version=meta['version'])
     config = GPTConfig.from_dict(meta["config"])
     return _build(config, _read_safetensors(folder / "model.safetensors"), str(folder))
 
@@ -143,11 +153,13 @@ def load_hf_folder(folder) -> GPT:
     folder = Path(folder)
     hf = _read_json(folder / "config.json")
     if hf.get("model_type") != "gpt2":
-        raise PlaygroundError(f"{folder} holds a '{hf.get('model_type')}' model; only GPT-2 models load here.")
+        raise PlaygroundError(
+            "{folder} holds a '{model_type}' model; only GPT-2 models load here.",
+            folder=folder, model_type=hf.get('model_type'))
     try:
         config = config_from_hf(hf)
     except KeyError as e:
-        raise PlaygroundError(f"{folder}/config.json lacks the GPT-2 field {e}.") from None
+        raise PlaygroundError("{folder}/config.json lacks the GPT-2 field {field}.", folder=folder, field=e) from None
     state = {}
     for name, tensor in _read_safetensors(folder / "model.safetensors").items():
         if name.endswith((".attn.bias", ".attn.masked_bias")):
@@ -201,9 +213,9 @@ def download_hub_model(name: str, cache_dir: Path | None = None) -> Path:
                 os.replace(tmp, folder / file)
     except (urllib.error.URLError, OSError, TimeoutError):
         raise PlaygroundError(
-            f"'{name}' must be downloaded from the Hugging Face Hub, and this machine is offline; "
-            "use the bundled model or a local GPT-2 folder."
-        ) from None
+            "'{name}' must be downloaded from the Hugging Face Hub, and this machine is offline; use the bundled "
+            "model or a local GPT-2 folder.",
+            name=name) from None
     return folder
 
 
@@ -217,15 +229,19 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device=None) -> 
     elif path.is_dir():
         meta = _read_json(path / "config.json") if (path / "config.json").exists() else None
         if meta is None:
-            raise PlaygroundError(f"{path} has no config.json: it is not a model folder.")
+            raise PlaygroundError("{path} has no config.json: it is not a model folder.", path=path)
         model = load_checkpoint(path) if meta.get("format") == FORMAT else load_hf_folder(path)
     elif key in HUB_MODELS:
         model = load_hf_folder(download_hub_model(key))
     elif path.exists():
-        raise PlaygroundError(f"{path} is a file; give the folder that holds config.json and model.safetensors.")
+        raise PlaygroundError(
+            "{path} is a file; give the folder that holds config.json and model.safetensors.",
+            path=path)
     else:
         options = ", ".join(bundled_models() + list(HUB_MODELS[:2]))
-        raise PlaygroundError(f"Unknown model '{key}': give a model folder or one of {options}.")
+        raise PlaygroundError(
+            "Unknown model '{key}': give a model folder or one of {options}.",
+            key=key, options=options)
     device = torch.device(device) if device else default_device()
     model.to(device).eval()
     model.tokenizer = load_tokenizer(model.config.tokenizer)

@@ -44,7 +44,9 @@ CORPORA = {
 
 def corpus_path(name: str) -> Path:
     if name not in CORPORA:
-        raise PlaygroundError(f"Unknown corpus '{name}'; choose one of {', '.join(CORPORA)}.")
+        raise PlaygroundError(
+            "Unknown corpus '{name}'; choose one of {options}.",
+            name=name, options=', '.join(CORPORA))
     return ASSETS / "corpora" / CORPORA[name].file
 
 
@@ -52,19 +54,23 @@ def read_text_file(path, limit_bytes: int | None = None) -> str:
     """A UTF-8 text file, with clear errors for binary files, bad encodings and oversize files."""
     path = Path(path)
     if not path.is_file():
-        raise PlaygroundError(f"There is no text file at {path}.")
+        raise PlaygroundError("There is no text file at {path}.", path=path)
     return decode_text(path.read_bytes(), path.name, limit_bytes)
 
 
 def decode_text(data: bytes, name: str = "the upload", limit_bytes: int | None = None) -> str:
     if limit_bytes is not None and len(data) > limit_bytes:
-        raise PlaygroundError(f"{name} has {len(data):,} bytes; the limit is {limit_bytes:,}.")
+        raise PlaygroundError(
+            "{name} has {size:,} bytes; the limit is {limit_bytes:,}.",
+            name=name, size=len(data), limit_bytes=limit_bytes)
     if b"\x00" in data[:4096]:
-        raise PlaygroundError(f"{name} looks like a binary file, not text.")
+        raise PlaygroundError("{name} looks like a binary file, not text.", name=name)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise PlaygroundError(f"{name} is not valid UTF-8 text (bad byte at position {e.start}).") from None
+        raise PlaygroundError(
+            "{name} is not valid UTF-8 text (bad byte at position {start}).",
+            name=name, start=e.start) from None
 
 
 def load_corpus(name_or_path: str) -> str:
@@ -72,14 +78,16 @@ def load_corpus(name_or_path: str) -> str:
     path = corpus_path(name_or_path) if name_or_path in CORPORA else Path(name_or_path)
     text = read_text_file(path)
     if not text.strip():
-        raise PlaygroundError(f"The corpus {name_or_path} is empty.")
+        raise PlaygroundError("The corpus {name_or_path} is empty.", name_or_path=name_or_path)
     return text
 
 
 def split_train_val(ids: torch.Tensor, val_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
     """The first part for training, the last val_fraction held out for validation."""
     if not 0 < val_fraction < 1:
-        raise PlaygroundError(f"The validation fraction must be between 0 and 1, not {val_fraction}.")
+        raise PlaygroundError(
+            "The validation fraction must be between 0 and 1, not {val_fraction}.",
+            val_fraction=val_fraction)
     cut = int(len(ids) * (1 - val_fraction))
     return ids[:cut], ids[cut:]
 
@@ -95,9 +103,9 @@ class TokenWindows:
             raise PlaygroundError("Context length and stride must be at least 1.")
         if len(self.ids) < self.context + 1:
             raise PlaygroundError(
-                f"The {label} has {len(self.ids)} tokens, too short for a context of {self.context} "
-                f"(needs at least {self.context + 1}); use more text or a shorter context."
-            )
+                "The {label} has {n_ids} tokens, too short for a context of {context} (needs at least {needed}); "
+                "use more text or a shorter context.",
+                label=label, n_ids=len(self.ids), context=self.context, needed=self.context + 1)
 
     def __len__(self) -> int:
         return (len(self.ids) - self.context - 1) // self.stride + 1

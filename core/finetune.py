@@ -68,14 +68,14 @@ class FinetuneConfig:
 
     def validate(self) -> None:
         if self.task not in ("classify", "instruct"):
-            raise PlaygroundError(f"Unknown finetuning task '{self.task}': choose classify or instruct.")
+            raise PlaygroundError("Unknown finetuning task '{task}': choose classify or instruct.", task=self.task)
         if self.trainable not in TRAINABLE:
-            raise PlaygroundError(f"'trainable' must be one of {', '.join(TRAINABLE)}.")
+            raise PlaygroundError("'trainable' must be one of {options}.", options=', '.join(TRAINABLE))
         if self.batch_size < 1 or self.epochs < 1 or self.lr <= 0 or self.max_tokens < 4:
             raise PlaygroundError("Impossible finetuning setting: batch size, epochs and max tokens must be "
                                   "positive, and the learning rate above 0.")
         if self.trainable == "lora" and self.lora_rank < 1:
-            raise PlaygroundError(f"The LoRA rank must be at least 1, not {self.lora_rank}.")
+            raise PlaygroundError("The LoRA rank must be at least 1, not {rank}.", rank=self.lora_rank)
 
 
 class GPTClassifier(nn.Module):

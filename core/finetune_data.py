@@ -41,7 +41,7 @@ def read_labelled_table(data: bytes, name: str = "the file") -> tuple[list[Label
     """A TSV or CSV with a header; returns the rows and the class names (sorted, so 'ham' = 0, 'spam' = 1)."""
     text = decode_text(data, name)
     if not text.strip():
-        raise PlaygroundError(f"{name} is empty.")
+        raise PlaygroundError("{name} is empty.", name=name)
     first = text.splitlines()[0]
     delimiter = "\t" if "\t" in first else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter,
@@ -50,13 +50,16 @@ def read_labelled_table(data: bytes, name: str = "the file") -> tuple[list[Label
     label_key = next((header[k] for k in LABEL_KEYS if k in header), None)
     text_key = next((header[k] for k in TEXT_KEYS if k in header), None)
     if label_key is None or text_key is None:
-        raise PlaygroundError(f"{name} needs a label column ({'/'.join(LABEL_KEYS)}) and a text column "
-                              f"({'/'.join(TEXT_KEYS)}); it has {', '.join(reader.fieldnames or []) or 'no header'}.")
+        raise PlaygroundError(
+            "{name} needs a label column ({labels}) and a text column ({texts}); it has {columns}.",
+            name=name, labels="/".join(LABEL_KEYS), texts="/".join(TEXT_KEYS),
+            columns=", ".join(reader.fieldnames or []) or "no header")
     raw = [(row[label_key].strip(), row[text_key]) for row in reader if row.get(text_key) and row.get(label_key)]
     classes = sorted({label for label, _ in raw})
     if len(classes) < 2:
-        raise PlaygroundError(f"{name} has only one class ({classes[0] if classes else 'none'}); a classifier needs two "
-                              "or more.")
+        raise PlaygroundError(
+            "{name} has only one class ({label}); a classifier needs two or more.",
+            name=name, label=classes[0] if classes else 'none')
     index = {c: i for i, c in enumerate(classes)}
     return [LabelledText(t, index[label]) for label, t in raw], classes
 
@@ -119,20 +122,22 @@ def read_instructions(data: bytes, name: str = "the file") -> list[dict]:
     try:
         records = json.loads(decode_text(data, name))
     except json.JSONDecodeError as e:
-        raise PlaygroundError(f"{name} is not valid JSON (line {e.lineno}).") from None
+        raise PlaygroundError("{name} is not valid JSON (line {lineno}).", name=name, lineno=e.lineno) from None
     if not isinstance(records, list) or not records:
-        raise PlaygroundError(f"{name} must hold a non-empty list of records.")
+        raise PlaygroundError("{name} must hold a non-empty list of records.", name=name)
     out = []
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
-            raise PlaygroundError(f"Record {i} of {name} is not an object with keys.")
+            raise PlaygroundError("Record {i} of {name} is not an object with keys.", i=i, name=name)
         mapped = {}
         for key, options in INSTRUCTION_KEYS.items():
             mapped[key] = next((str(rec[o]) for o in options if o in rec and rec[o] is not None), "")
         if not mapped["instruction"] or not mapped["output"]:
-            raise PlaygroundError(f"Record {i} of {name} needs an instruction and an output (keys like "
-                                  f"{'/'.join(INSTRUCTION_KEYS['instruction'])} and "
-                                  f"{'/'.join(INSTRUCTION_KEYS['output'])}); it has {', '.join(rec)}.")
+            raise PlaygroundError(
+                "Record {i} of {name} needs an instruction and an output (keys like {instruction_keys} and "
+                "{output_keys}); it has {keys}.",
+                i=i, name=name, instruction_keys="/".join(INSTRUCTION_KEYS["instruction"]),
+                output_keys="/".join(INSTRUCTION_KEYS["output"]), keys=", ".join(rec))
         out.append(mapped)
     return out
 

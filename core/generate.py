@@ -55,7 +55,7 @@ def generation_steps(model: GPT, ids, max_new_tokens: int, settings: SamplingSet
     if not tokens:
         raise PlaygroundError("The prompt is empty: start from at least one token (e.g. <|endoftext|>).")
     if max_new_tokens < 0:
-        raise PlaygroundError(f"max_new_tokens must be 0 or more, not {max_new_tokens}.")
+        raise PlaygroundError("max_new_tokens must be 0 or more, not {max_new_tokens}.", max_new_tokens=max_new_tokens)
     model.eval()
     device = model.device
     ctx = model.config.context_length

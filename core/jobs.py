@@ -114,7 +114,7 @@ class JobStore:
         with self._connect() as db:
             row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            raise PlaygroundError(f"There is no run '{run_id}'.")
+            raise PlaygroundError("There is no run '{run_id}'.", run_id=run_id)
         return self._run(row)
 
     def visible(self, user: str, instructor: bool = False) -> list[Run]:
@@ -149,8 +149,10 @@ class JobStore:
             mine = db.execute("SELECT COUNT(*) FROM runs WHERE owner = ? AND state IN ('queued', 'running')",
                               (owner,)).fetchone()[0]
             if mine >= self.per_user_limit:
-                raise PlaygroundError(f"You already have {mine} runs queued or running (the limit is "
-                                      f"{self.per_user_limit}); wait for one to finish or cancel one.")
+                raise PlaygroundError(
+                    "You already have {mine} runs queued or running (the limit is {per_user_limit}); wait for one "
+                    "to finish or cancel one.",
+                    mine=mine, per_user_limit=self.per_user_limit)
             db.execute("INSERT INTO runs (id, owner, name, kind, config, state, device, created) "
                        "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
                        (run_id, owner, name or run_id, kind, json.dumps(asdict(cfg)), device, time.time()))
@@ -296,8 +298,10 @@ def read_metrics(folder: Path) -> list[dict]:
 def check_disk(folder: Path, needed_bytes: int = 200 * 1024 * 1024) -> None:
     free = shutil.disk_usage(folder).free
     if free < needed_bytes:
-        raise PlaygroundError(f"The disk has only {free / 1e6:.0f} MB free; a run needs about "
-                              f"{needed_bytes / 1e6:.0f} MB for its checkpoints. Delete old runs first.")
+        raise PlaygroundError(
+            "The disk has only {free_mb:.0f} MB free; a run needs about {needed_mb:.0f} MB for its checkpoints. "
+            "Delete old runs first.",
+            free_mb=free / 1e6, needed_mb=needed_bytes / 1e6)
 
 
 def check_corpus(cfg: TrainConfig) -> None:

@@ -39,7 +39,7 @@ def apply_lora(model: nn.Module, rank: int = 8, alpha: float = 16.0, targets=DEF
     """Freeze everything, wrap the target Linears with adapters; returns the number of trainable parameters."""
     if rank < 1:
         from core.errors import PlaygroundError
-        raise PlaygroundError(f"The LoRA rank must be at least 1, not {rank}.")
+        raise PlaygroundError("The LoRA rank must be at least 1, not {rank}.", rank=rank)
     for p in model.parameters():
         p.requires_grad_(False)
     for name, module in list(model.named_modules()):

@@ -40,16 +40,17 @@ class GPTConfig:
     tokenizer: str = "gpt2"
 
     def __post_init__(self):
-        problems = []
         for name in ("vocab_size", "context_length", "n_layer", "n_head", "n_embd"):
             if int(getattr(self, name)) < 1:
-                problems.append(f"{name} must be at least 1")
-        if not problems and self.n_embd % self.n_head:
-            problems.append(f"the width n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+                raise PlaygroundError("Impossible model config: {name} must be at least 1.", name=name)
+        if self.n_embd % self.n_head:
+            raise PlaygroundError(
+                "Impossible model config: the width n_embd={n_embd} must be divisible by n_head={n_head}.",
+                n_embd=self.n_embd, n_head=self.n_head)
         if not 0.0 <= self.dropout < 1.0:
-            problems.append("dropout must be in [0, 1)")
-        if problems:
-            raise PlaygroundError("Impossible model config: " + "; ".join(problems) + ".")
+            raise PlaygroundError(
+                "Impossible model config: dropout must be in [0, 1), not {dropout}.",
+                dropout=self.dropout)
 
     @property
     def d_head(self) -> int:
@@ -231,15 +232,17 @@ class GPT(nn.Module):
             raise PlaygroundError("The input is empty: give at least one token.")
         if past + T > self.config.context_length:
             raise PlaygroundError(
-                f"The input has {past + T} tokens but this model reads at most {self.config.context_length}; "
-                "shorten it (keep the end)."
-            )
+                "The input has {length} tokens but this model reads at most {context_length}; shorten it (keep the "
+                "end).",
+                length=past + T, context_length=self.config.context_length)
         if self.training:
             return  # training batches come from the tokenizer; reading min/max would sync the GPU every step
         lo, hi = int(ids.min()), int(ids.max())
         if lo < 0 or hi >= self.config.vocab_size:
             bad = lo if lo < 0 else hi
-            raise PlaygroundError(f"Token id {bad} is outside this model's vocabulary (0 to {self.config.vocab_size - 1}).")
+            raise PlaygroundError(
+                "Token id {bad} is outside this model's vocabulary (0 to {last}).",
+                bad=bad, last=self.config.vocab_size - 1)
 
     def forward(self, ids: torch.Tensor, cache: Cache | None = None, kv: KVCache | None = None) -> torch.Tensor:
         """ids [batch, time] -> logits [batch, time, vocab] for every position."""

@@ -45,15 +45,19 @@ class SamplingSettings:
 def validate(s: SamplingSettings) -> None:
     """Raise one clear sentence for an impossible setting."""
     if s.temperature is None or s.temperature != s.temperature or s.temperature < 0:
-        raise PlaygroundError(f"Temperature must be 0 (greedy) or positive, not {s.temperature}.")
+        raise PlaygroundError(
+            "Temperature must be 0 (greedy) or positive, not {temperature}.",
+            temperature=s.temperature)
     if s.top_k is not None and int(s.top_k) < 1:
-        raise PlaygroundError(f"top-k must be at least 1 (or off), not {s.top_k}.")
+        raise PlaygroundError("top-k must be at least 1 (or off), not {top_k}.", top_k=s.top_k)
     if s.top_p is not None and not 0 < s.top_p <= 1:
-        raise PlaygroundError(f"top-p must be in (0, 1], not {s.top_p}.")
+        raise PlaygroundError("top-p must be in (0, 1], not {top_p}.", top_p=s.top_p)
     if s.min_p is not None and not 0 <= s.min_p <= 1:
-        raise PlaygroundError(f"min-p must be in [0, 1], not {s.min_p}.")
+        raise PlaygroundError("min-p must be in [0, 1], not {min_p}.", min_p=s.min_p)
     if s.repetition_penalty <= 0:
-        raise PlaygroundError(f"The repetition penalty must be positive (1 = off), not {s.repetition_penalty}.")
+        raise PlaygroundError(
+            "The repetition penalty must be positive (1 = off), not {repetition_penalty}.",
+            repetition_penalty=s.repetition_penalty)
 
 
 def softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -81,7 +85,9 @@ def apply_logit_bias(logits: torch.Tensor, bias: dict[int, float]) -> torch.Tens
     vocab = logits.shape[-1]
     for token_id, value in bias.items():
         if not 0 <= int(token_id) < vocab:
-            raise PlaygroundError(f"Logit bias names token id {token_id}, outside the vocabulary (0 to {vocab - 1}).")
+            raise PlaygroundError(
+                "Logit bias names token id {token_id}, outside the vocabulary (0 to {last}).",
+                token_id=token_id, last=vocab - 1)
         out[..., int(token_id)] = NEG_INF if value <= -100 else out[..., int(token_id)] + value
     return out
 
@@ -202,23 +208,30 @@ def parse_logit_bias(text: str, tokenizer) -> dict[int, float]:
             continue
         key, sep, value = line.rpartition(":")
         if not sep or not key.strip():
-            raise PlaygroundError(f"Line {number} of the logit bias needs the form  token: value  (e.g. \" the\": -100).")
+            raise PlaygroundError(
+                'Line {number} of the logit bias needs the form  token: value  (e.g. " the": -100).',
+                number=number)
         try:
             amount = float(value)
         except ValueError:
-            raise PlaygroundError(f"Line {number} of the logit bias: '{value.strip()}' is not a number.") from None
+            raise PlaygroundError(
+                "Line {number} of the logit bias: '{value}' is not a number.",
+                number=number, value=value.strip()) from None
         key = key.strip()
         if key.lstrip("-").isdigit():
             token_id = int(key)
             if not 0 <= token_id < tokenizer.n_vocab:
-                raise PlaygroundError(f"Line {number}: token id {token_id} is not in the vocabulary "
-                                      f"(0 to {tokenizer.n_vocab - 1}).")
+                raise PlaygroundError(
+                    "Line {number}: token id {token_id} is not in the vocabulary (0 to {last}).",
+                    number=number, token_id=token_id, last=tokenizer.n_vocab - 1)
         else:
             token_text = key[1:-1] if len(key) >= 2 and key[0] == key[-1] and key[0] in "\"'" else key
             ids = tokenizer.encode(token_text)
             if len(ids) != 1:
-                raise PlaygroundError(f"Line {number}: '{token_text}' is {len(ids)} tokens, not one; bias one token at "
-                                      "a time (a leading space, inside quotes, often makes a word one token).")
+                raise PlaygroundError(
+                    "Line {number}: '{token_text}' is {n_ids} tokens, not one; bias one token at a time (a leading "
+                    "space, inside quotes, often makes a word one token).",
+                    number=number, token_text=token_text, n_ids=len(ids))
             token_id = ids[0]
         bias[token_id] = amount
     return bias

@@ -92,7 +92,9 @@ def read_rank_file(path: Path, expected_sha256: str) -> dict[bytes, int]:
     raw = gzip.decompress(path.read_bytes())
     digest = hashlib.sha256(raw).hexdigest()
     if digest != expected_sha256:
-        raise PlaygroundError(f"Tokenizer file {path.name} is damaged (sha256 {digest[:12]}… does not match).")
+        raise PlaygroundError(
+            "Tokenizer file {name} is damaged (sha256 {digest}… does not match).",
+            name=path.name, digest=digest[:12])
     ranks = {}
     for line in raw.splitlines():
         if line:
@@ -127,8 +129,8 @@ class Tokenizer:
         bad = [i for i in ids if not (0 <= int(i) < self.n_vocab) or not self.is_valid_id(int(i))]
         if bad:
             raise PlaygroundError(
-                f"Token id {bad[0]} is not in the {self.name} vocabulary (valid ids: 0 to {self.n_vocab - 1})."
-            )
+                "Token id {bad} is not in the {name} vocabulary (valid ids: 0 to {last}).",
+                bad=bad[0], name=self.name, last=self.n_vocab - 1)
 
     def is_valid_id(self, token_id: int) -> bool:
         # Some encodings have holes between the ranks and the special tokens.
@@ -165,7 +167,9 @@ def load_tokenizer(name: str = "gpt2") -> Tokenizer:
     """One of the shipped encodings by name: gpt2 (= r50k_base), cl100k_base, o200k_base."""
     key = ALIASES.get(name, name)
     if key not in SPECS:
-        raise PlaygroundError(f"Unknown tokenizer '{name}'; choose one of {', '.join(TOKENIZER_NAMES)}.")
+        raise PlaygroundError(
+            "Unknown tokenizer '{name}'; choose one of {options}.",
+            name=name, options=', '.join(TOKENIZER_NAMES))
     spec = SPECS[key]
     ranks = read_rank_file(ASSETS / spec.rank_file, spec.sha256)
     encoding = tiktoken.Encoding(

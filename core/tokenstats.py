@@ -57,11 +57,15 @@ def parse_id_list(text: str) -> list[int]:
         raise PlaygroundError("Paste some token ids, e.g. 15496, 995.")
     parts = [p for p in re.split(r"[\s,;]+", cleaned) if p]
     if len(parts) > MAX_IDS:
-        raise PlaygroundError(f"That is {len(parts):,} ids; decode at most {MAX_IDS:,} at a time.")
+        raise PlaygroundError(
+            "That is {count:,} ids; decode at most {limit:,} at a time.",
+            count=len(parts), limit=MAX_IDS)
     ids = []
     for p in parts:
         if not re.fullmatch(r"-?\d+", p):
-            raise PlaygroundError(f"'{p[:20]}' is not a token id: use whole numbers separated by commas or spaces.")
+            raise PlaygroundError(
+                "'{part}' is not a token id: use whole numbers separated by commas or spaces.",
+                part=p[:20])
         ids.append(int(p))
     return ids
 

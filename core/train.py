@@ -86,20 +86,26 @@ class TrainConfig:
     save_dtype: str = _f("fp32", "dtype of saved weights: fp32, fp16 or bf16")
 
     def validate(self) -> None:
-        checks = [
-            (self.batch_size >= 1, f"batch size must be at least 1, not {self.batch_size}"),
-            (self.steps >= 1, f"steps must be at least 1, not {self.steps}"),
-            (self.lr > 0 and self.min_lr >= 0, "learning rates must be positive"),
-            (self.warmup_steps >= 0, "warmup steps cannot be negative"),
-            (self.eval_interval >= 1 and self.log_interval >= 1, "intervals must be at least 1"),
-            (self.precision in ("auto", "bf16", "fp32"), f"unknown precision {self.precision}"),
-            (self.save_dtype in SAVE_DTYPES, f"unknown save dtype {self.save_dtype}"),
-            (self.device in ("auto", "cuda", "mps", "cpu") or self.device.startswith("cuda:"),
-             f"unknown device {self.device}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise PlaygroundError(f"Impossible training setting: {message}.")
+        if self.batch_size < 1:
+            raise PlaygroundError(
+                "Impossible training setting: batch size must be at least 1, not {value}.",
+                value=self.batch_size)
+        if self.steps < 1:
+            raise PlaygroundError(
+                "Impossible training setting: steps must be at least 1, not {value}.",
+                value=self.steps)
+        if not (self.lr > 0 and self.min_lr >= 0):
+            raise PlaygroundError("Impossible training setting: learning rates must be positive.")
+        if self.warmup_steps < 0:
+            raise PlaygroundError("Impossible training setting: warmup steps cannot be negative.")
+        if self.eval_interval < 1 or self.log_interval < 1:
+            raise PlaygroundError("Impossible training setting: intervals must be at least 1.")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise PlaygroundError("Impossible training setting: unknown precision {value}.", value=self.precision)
+        if self.save_dtype not in SAVE_DTYPES:
+            raise PlaygroundError("Impossible training setting: unknown save dtype {value}.", value=self.save_dtype)
+        if not (self.device in ("auto", "cuda", "mps", "cpu") or self.device.startswith("cuda:")):
+            raise PlaygroundError("Impossible training setting: unknown device {value}.", value=self.device)
         if not self.init_from:
             self.model_config()  # raises on heads that do not divide the width, etc.
 
@@ -248,7 +254,9 @@ def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_sto
     train_ids, val_ids = split_train_val(ids, cfg.val_fraction)
     model = _model_for_run(cfg, tokenizer.n_vocab)
     if model.config.tokenizer != cfg.tokenizer:
-        raise PlaygroundError(f"The starting model uses the {model.config.tokenizer} tokenizer, not {cfg.tokenizer}.")
+        raise PlaygroundError(
+            "The starting model uses the {model_tokenizer} tokenizer, not {tokenizer}.",
+            model_tokenizer=model.config.tokenizer, tokenizer=cfg.tokenizer)
     context = min(cfg.context_length, model.config.context_length)
     train_windows = TokenWindows(train_ids, context, cfg.stride, label="training part of the corpus")
     val_windows = TokenWindows(val_ids, context, context, label="validation part of the corpus")
@@ -394,7 +402,7 @@ def _restore(files: RunFiles, model, optimizer, device) -> tuple[int, float]:
     from core.checkpoints import load_checkpoint
     state_file = files.checkpoint / "state.json"
     if not state_file.exists():
-        raise PlaygroundError(f"{files.dir} has no checkpoint to resume from yet.")
+        raise PlaygroundError("{folder} has no checkpoint to resume from yet.", folder=files.dir)
     saved = load_checkpoint(files.checkpoint)
     model.load_state_dict(saved.state_dict())
     optimizer.load_state_dict(torch.load(files.checkpoint / "optimizer.pt", map_location=device, weights_only=True))

@@ -41,8 +41,10 @@ def single_token(tokenizer, word: str) -> int:
     ids = tokenizer.encode(word)
     if len(ids) != 1:
         pieces = " + ".join(repr(tokenizer.token_text(i)) for i in ids) or "nothing"
-        raise PlaygroundError(f"'{word}' is {len(ids)} tokens ({pieces}) in {tokenizer.name}; pick a word that is one "
-                              "token (a leading space often helps).")
+        raise PlaygroundError(
+            "'{word}' is {n_ids} tokens ({pieces}) in {name}; pick a word that is one token (a leading space often "
+            "helps).",
+            word=word, n_ids=len(ids), pieces=pieces, name=tokenizer.name)
     return ids[0]
 
 

@@ -40,9 +40,9 @@ with right:
                           format_func=stage_names.get)
     layer = st.slider(t("anat.block"), 0, config.n_layer - 1, 0, key="anat.layer")
 with left:
-    ui.chart(st, figures.architecture_diagram([{**s.__dict__, "name": stage_names[s.key]} for s in all_stages],
-                                              config.n_layer, chosen, t("anat.diagram_title"), t("anat.blocks")),
-                    key="anat.diagram")
+    diagram = figures.architecture_diagram([{**s.__dict__, "name": stage_names[s.key]} for s in all_stages],
+                                           config.n_layer, chosen)
+    ui.chart(st, diagram, key="anat.diagram")
 
 with right:
     dims = [f"d{i}" for i in range(config.n_embd)]

@@ -63,7 +63,9 @@ asked = st.text_input(t("samp.rank_q"), " love", key="samp.ask")
 with ui.friendly_errors():
     asked_ids = tok.encode(asked)
     if len(asked_ids) != 1:
-        raise PlaygroundError(f"'{asked}' is {len(asked_ids)} tokens; ask about one token (try a leading space).")
+        raise PlaygroundError(
+            "'{asked}' is {n_asked_ids} tokens; ask about one token (try a leading space).",
+            asked=asked, n_asked_ids=len(asked_ids))
     rank = int((probs_raw > probs_raw[asked_ids[0]]).sum()) + 1
     st.markdown(f"`{asked!r}` (id {asked_ids[0]}) has logit **{float(logits[asked_ids[0]]):.3f}**, probability "
                 f"**{float(probs_raw[asked_ids[0]]):.4%}**, rank **{rank:,}** of {len(logits):,}.")

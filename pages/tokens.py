@@ -13,7 +13,7 @@ from core.tokenizers import TOKENIZER_NAMES, load_tokenizer
 from core.tokenstats import parse_id_list, text_stats, token_rows
 from playground import figures, share, ui
 from playground.examples import TOKEN_EXAMPLES
-from playground.i18n import t
+from playground.i18n import error_text, t
 from playground.tokens_view import chips_html, window_rows_html
 
 CHIP_LIMIT = 2000
@@ -54,7 +54,7 @@ if upload is not None and st.session_state.get("tokens.upload_id") != upload.fil
     try:
         st.session_state["tokens.text"] = decode_text(upload.getvalue(), upload.name, UPLOAD_LIMIT)
     except PlaygroundError as e:
-        st.session_state["tokens.upload_error"] = str(e)
+        st.session_state["tokens.upload_error"] = error_text(e)
     else:
         st.session_state.pop("tokens.upload_error", None)
 if st.session_state.get("tokens.upload_error"):

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.errors import PlaygroundError
 from playground import i18n, identity, loaders, share, state
-from playground.i18n import t
+from playground.i18n import error_text, t
 from playground.navigation import PAGE_PREFIXES, PAGES, PAGES_DIR
 
 
@@ -30,7 +30,7 @@ def _load_folder() -> None:
     try:
         loaders.get_model(folder)
     except PlaygroundError as e:
-        st.session_state["app.load_error"] = str(e)
+        st.session_state["app.load_error"] = error_text(e)
         return
     st.session_state.pop("app.load_error", None)
     state.set_model_key(folder)
@@ -47,7 +47,7 @@ def snapshot_box() -> None:
         try:
             snapshot = share.read_snapshot(upload.getvalue(), {url for _, _, _, url in PAGES})
         except PlaygroundError as e:
-            st.error(str(e), icon=":material/warning:")
+            st.error(error_text(e), icon=":material/warning:")
             return
         page = snapshot["page"]
         for key, value in snapshot["widgets"].items():

@@ -14,12 +14,13 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 
 
 def styled(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 420) -> go.Figure:
+    """Title, fonts readable from the back row, axis titles. No plotly template: Streamlit's theme styles the
+    chart in the browser anyway, and validating a template cost ~8 ms per figure on the server."""
     fig.update_layout(
         title={"text": title, "font": {"size": FONT_SIZE + 4}}, font={"size": FONT_SIZE}, height=height,
-        margin={"l": 60, "r": 20, "t": 60, "b": 60}, template="plotly_white", hoverlabel={"font_size": FONT_SIZE},
+        margin={"l": 60, "r": 20, "t": 60, "b": 60}, hoverlabel={"font_size": FONT_SIZE},
+        xaxis_title_text=x_title, yaxis_title_text=y_title,
     )
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=y_title)
     return fig
 
 
@@ -27,8 +28,7 @@ def encodings_bar(names: list[str], tokens: list[int], chars_per_token: list[flo
     """Token count per encoding, with characters and words per token on the bars and in the hover."""
     fig = go.Figure(go.Bar(
         x=names, y=tokens, marker_color=OKABE_ITO[: len(names)],
-        text=[f"{t:,} tokens<br>{c:.2f} chars/token" for t, c in zip(tokens, chars_per_token)],
-        textposition="auto",
+        texttemplate="%{y:,} tokens<br>%{customdata[0]:.2f} characters per token", textposition="auto",
         customdata=list(zip(chars_per_token, words_per_token)),
         hovertemplate="%{x}<br>%{y:,} tokens<br>%{customdata[0]:.2f} characters per token"
                       "<br>%{customdata[1]:.2f} words per token<extra></extra>",
@@ -77,53 +77,77 @@ def masked_future(pattern) -> np.ndarray:
 
 
 def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int] | None = None):
-    """Small multiples: one attention map per layer (row) and head (column)."""
-    from plotly.subplots import make_subplots
+    """Small multiples: one attention map per layer (row) and head (column).
 
-    fig = make_subplots(rows=n_layer, cols=n_head, horizontal_spacing=0.01, vertical_spacing=0.02,
-                        column_titles=[f"head {h}" for h in range(n_head)],
-                        row_titles=[f"layer {layer}" for layer in range(n_layer)])
+    Built as one figure from plain dicts (axes placed by hand) rather than make_subplots + add_trace per cell,
+    which took ~100 ms for 6 × 4 maps; this takes ~15 ms."""
+    gap_x, gap_y = 0.01, 0.02
+    width, height = (1 - gap_x * (n_head - 1)) / n_head, (1 - gap_y * (n_layer - 1)) / n_layer
+    traces, layout, titles = [], {}, []
     for layer in range(n_layer):
+        top = 1 - layer * (height + gap_y)
+        bottom = max(0.0, top - height)  # not a rounding error below 0, which plotly refuses
+        titles.append({"text": f"layer {layer}", "x": 1.0, "y": top - height / 2, "xref": "paper", "yref": "paper",
+                       "xanchor": "left", "textangle": 90, "showarrow": False})
         for h in range(n_head):
-            z = masked_future(patterns[layer][h])
-            fig.add_trace(go.Heatmap(z=z, colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverongaps=False,
-                                     hovertemplate=f"layer {layer} head {h}<br>query %{{y}} → key %{{x}}"
-                                                   "<br>attention %{z:.3f}<extra></extra>"),
-                          row=layer + 1, col=h + 1)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False, autorange="reversed")
-    if selected is not None:
-        layer, h = selected
-        fig.update_xaxes(showline=True, linewidth=4, linecolor=OKABE_ITO[1], mirror=True, row=layer + 1, col=h + 1)
-        fig.update_yaxes(showline=True, linewidth=4, linecolor=OKABE_ITO[1], mirror=True, row=layer + 1, col=h + 1)
-    return styled(fig, "Every layer and head (rows: layers, columns: heads)", "", "",
-                  height=max(300, 150 * n_layer))
+            i, left = layer * n_head + h + 1, h * (width + gap_x)
+            traces.append(go.Heatmap(
+                z=masked_future(patterns[layer][h]).round(4), colorscale="Blues", zmin=0, zmax=1, showscale=False,
+                hoverongaps=False, xaxis=f"x{i}", yaxis=f"y{i}",
+                hovertemplate=f"layer {layer} head {h}<br>query %{{y}} → key %{{x}}<br>attention %{{z:.3f}}<extra></extra>"))
+            chosen = selected == (layer, h)
+            frame = {"showline": True, "linewidth": 4, "linecolor": OKABE_ITO[1], "mirror": True} if chosen else {}
+            layout[f"xaxis{i}"] = {"domain": [left, left + width], "anchor": f"y{i}", "showticklabels": False, **frame}
+            layout[f"yaxis{i}"] = {"domain": [bottom, top], "anchor": f"x{i}", "showticklabels": False,
+                                   "autorange": "reversed", **frame}
+    titles += [{"text": f"head {h}", "x": h * (width + gap_x) + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
+                "yanchor": "bottom", "showarrow": False} for h in range(n_head)]
+    fig = go.Figure(traces, {**layout, "annotations": titles})
+    return styled(fig, "Every layer and head (rows: layers, columns: heads)", "", "", height=max(300, 150 * n_layer))
 
 
 def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, threshold: float = 0.02):
     """BertViz-style: tokens in two columns, a line from each query (right) to each key (left) it attends to,
-    thicker and darker for more attention; one colour per head."""
+    thicker and darker for more attention; one colour per head.
+
+    Lines of similar weight share one trace (8 weight bands per head, segments split by None): one trace per
+    line meant hundreds of traces and ~250 ms per figure."""
     n = len(pieces)
     labels = [visible_plain(p) for p in pieces]
-    fig = go.Figure()
+    bands = 8
+    traces = []
     for idx, (h, pattern) in enumerate(patterns_by_head.items()):
         colour = OKABE_ITO[idx % len(OKABE_ITO)]
-        first = True
+        lines = [[] for _ in range(bands)]
         for q in range(n):
             for k in range(q + 1):
                 w = float(pattern[q][k])
-                if w < threshold:
-                    continue
-                fig.add_trace(go.Scatter(
-                    x=[0, 1], y=[k, q], mode="lines", line={"width": 0.5 + 8 * w, "color": colour},
-                    opacity=min(1.0, 0.25 + w), name=f"head {h}", legendgroup=f"head {h}", showlegend=first,
-                    hovertemplate=f"head {h}: {labels[q]!r} → {labels[k]!r}<br>attention {w:.3f}<extra></extra>"))
-                first = False
+                if w >= threshold:
+                    lines[min(bands - 1, int(w * bands))].append((q, k, w))
+        first = True
+        for band, members in enumerate(lines):
+            if not members:
+                continue
+            w_mid = (band + 0.5) / bands
+            x, y, info = [], [], []
+            for q, k, w in members:
+                x += [0, 1, None]
+                y += [k, q, None]
+                info += [[labels[q], labels[k], w]] * 2 + [[None, None, None]]
+            # numpy arrays skip plotly's per-element validation of lists
+            traces.append(go.Scatter(
+                x=np.array(x, dtype=float), y=np.array(y, dtype=float), mode="lines",
+                line={"width": 0.5 + 8 * w_mid, "color": colour},
+                opacity=min(1.0, 0.25 + w_mid), name=f"head {h}", legendgroup=f"head {h}", showlegend=first,
+                customdata=np.array(info, dtype=object),
+                hovertemplate=f"head {h}: %{{customdata[0]}} → %{{customdata[1]}}<br>attention %{{customdata[2]:.3f}}"
+                              "<extra></extra>"))
+            first = False
     for x, anchor in ((0, "right"), (1, "left")):
-        fig.add_trace(go.Scatter(x=[x] * n, y=list(range(n)), mode="text", text=labels, showlegend=False,
+        traces.append(go.Scatter(x=[x] * n, y=list(range(n)), mode="text", text=labels, showlegend=False,
                                  textposition=f"middle {anchor}", hoverinfo="skip", textfont={"size": FONT_SIZE}))
-    fig.update_xaxes(visible=False, range=[-0.6, 1.6])
-    fig.update_yaxes(visible=False, autorange="reversed")
+    fig = go.Figure(traces, {"xaxis": {"visible": False, "range": [-0.6, 1.6]},
+                             "yaxis": {"visible": False, "autorange": "reversed"}})
     return styled(fig, title, "", "", height=max(360, 26 * n + 100))
 
 
@@ -198,7 +222,7 @@ def dice_histogram(labels: list[str], expected: list[float], observed: list[floa
     fig.add_bar(x=names, y=expected, name="probability", marker_color=OKABE_ITO[0],
                 hovertemplate="%{x}<br>probability %{y:.4f}<extra></extra>")
     fig.add_bar(x=names, y=observed, name=f"share of {n:,} draws", marker_color=OKABE_ITO[1],
-                hovertemplate="%{x}<br>drawn %{y:.4f} of the time<extra></extra>")
+                hovertemplate="%{x}<br>share of draws %{y:.4f}<extra></extra>")
     fig.update_layout(barmode="group")
     fig = styled(fig, f"The weighted dice: {n:,} draws against the probabilities", "token", "share")
     fig.update_yaxes(tickformat=".0%")
@@ -239,7 +263,7 @@ def metric_line(x, y, title: str, x_title: str, y_title: str, colour: str | None
 
 
 def confusion_matrix(matrix: list[list[int]], classes: list[str]):
-    fig = heatmap(matrix, [f"predicted {c}" for c in classes], [f"true {c}" for c in classes],
+    fig = heatmap(matrix, classes, classes,
                   "Confusion matrix on the test split", "prediction", "truth", colorscale="Blues", zmid=None,
                   value_name="messages", height=360, text_values=True)
     fig.update_traces(texttemplate="%{z}")
@@ -257,42 +281,44 @@ def accuracy_curves(steps, train_acc, val_acc):
     return fig
 
 
-def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None = None,
-                         title: str = "The forward pass", blocks_word: str = "blocks"):
+def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None = None):
     """The forward pass as boxes, top to bottom; stages inside a block sit in a frame marked × n_layer.
 
-    stages: dicts with key, name, shape, params, per_block (as core.anatomy.Stage)."""
-    fig = go.Figure()
+    stages: dicts with key, name, shape, params, per_block (as core.anatomy.Stage). Shapes and labels are
+    collected as plain dicts and set once (add_shape/add_annotation per box cost ~120 ms per figure)."""
     n = len(stages)
     box_h, gap = 0.8, 0.35
     ys = [-(i * (box_h + gap)) for i in range(n)]
+    shapes, notes = [], []
     block = [i for i, s in enumerate(stages) if s["per_block"]]
     if block:
         top, bottom = ys[block[0]] + box_h / 2 + 0.15, ys[block[-1]] - box_h / 2 - 0.15
-        fig.add_shape(type="rect", x0=-0.02, x1=1.02, y0=bottom, y1=top, line={"color": OKABE_ITO[1], "width": 3,
-                      "dash": "dash"}, fillcolor="rgba(230,159,0,0.06)")
-        fig.add_annotation(x=1.04, y=(top + bottom) / 2, text=f"× {n_layer}<br>{blocks_word}", showarrow=False,
-                           xanchor="left", font={"size": FONT_SIZE + 2, "color": OKABE_ITO[1]})
+        shapes.append({"type": "rect", "x0": -0.02, "x1": 1.02, "y0": bottom, "y1": top,
+                       "line": {"color": OKABE_ITO[1], "width": 3, "dash": "dash"}, "fillcolor": "rgba(230,159,0,0.06)"})
+        notes.append({"x": 1.04, "y": (top + bottom) / 2, "text": f"× {n_layer}<br>blocks", "showarrow": False,
+                      "xanchor": "left", "font": {"size": FONT_SIZE + 2, "color": OKABE_ITO[1]}})
     for i, (s, y) in enumerate(zip(stages, ys)):
         chosen = s["key"] == selected
-        fig.add_shape(type="rect", x0=0, x1=1, y0=y - box_h / 2, y1=y + box_h / 2,
-                      line={"color": OKABE_ITO[5] if chosen else OKABE_ITO[0], "width": 4 if chosen else 2},
-                      fillcolor="rgba(213,94,0,0.12)" if chosen else "rgba(0,114,178,0.08)")
+        shapes.append({"type": "rect", "x0": 0, "x1": 1, "y0": y - box_h / 2, "y1": y + box_h / 2,
+                       "line": {"color": OKABE_ITO[5] if chosen else OKABE_ITO[0], "width": 4 if chosen else 2},
+                       "fillcolor": "rgba(213,94,0,0.12)" if chosen else "rgba(0,114,178,0.08)"})
         shape = " × ".join(str(v) for v in s["shape"])
         params = f"{s['params']:,} parameters" if s["params"] else "no parameters"
-        fig.add_annotation(x=0.5, y=y + 0.12, text=f"<b>{s['name']}</b>", showarrow=False,
-                           font={"size": FONT_SIZE})
-        fig.add_annotation(x=0.5, y=y - 0.2, text=f"[{shape}] · {params}", showarrow=False,
-                           font={"size": FONT_SIZE - 3, "color": "#444"})
+        notes.append({"x": 0.5, "y": y + 0.12, "text": f"<b>{s['name']}</b>", "showarrow": False,
+                      "font": {"size": FONT_SIZE}})
+        notes.append({"x": 0.5, "y": y - 0.2, "text": f"[{shape}] · {params}", "showarrow": False,
+                      "font": {"size": FONT_SIZE - 3, "color": "#444"}})
         if i < n - 1:
-            fig.add_annotation(x=0.5, y=ys[i + 1] + box_h / 2, ax=0.5, ay=y - box_h / 2, xref="x", yref="y",
-                               axref="x", ayref="y", showarrow=True, arrowhead=2, arrowwidth=2, text="")
-    fig.add_scatter(x=[0.5] * n, y=ys, mode="markers", marker={"size": 40, "opacity": 0}, showlegend=False,
-                    customdata=[[s["name"], s["params"]] for s in stages],
-                    hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} parameters<extra></extra>")
-    fig.update_xaxes(visible=False, range=[-0.04, 1.25])
-    fig.update_yaxes(visible=False, range=[ys[-1] - 0.6, 0.6])
-    fig = styled(fig, title, "", "", height=80 * n + 80)
+            notes.append({"x": 0.5, "y": ys[i + 1] + box_h / 2, "ax": 0.5, "ay": y - box_h / 2, "xref": "x",
+                          "yref": "y", "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2,
+                          "arrowwidth": 2, "text": ""})
+    hover = go.Scatter(x=[0.5] * n, y=ys, mode="markers", marker={"size": 40, "opacity": 0}, showlegend=False,
+                       customdata=[[s["name"], s["params"]] for s in stages],
+                       hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} parameters<extra></extra>")
+    fig = go.Figure(hover, {"shapes": shapes, "annotations": notes,
+                            "xaxis": {"visible": False, "range": [-0.04, 1.25]},
+                            "yaxis": {"visible": False, "range": [ys[-1] - 0.6, 0.6]}})
+    fig = styled(fig, "The forward pass", "", "", height=80 * n + 80)
     fig.update_layout(margin={"l": 5, "r": 5, "t": 50, "b": 5})
     return fig
 
@@ -316,7 +342,8 @@ def activation_curves():
     xs = [i / 20 for i in range(-80, 81)]
     gelu = [0.5 * x * (1 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))) for x in xs]
     fig = go.Figure()
-    fig.add_scatter(x=xs, y=gelu, name="GELU", line={"color": OKABE_ITO[0], "width": 3})
+    hover = "input %{x:.2f}<br>output %{y:.3f}<extra>%{fullData.name}</extra>"
+    fig.add_scatter(x=xs, y=gelu, name="GELU", line={"color": OKABE_ITO[0], "width": 3}, hovertemplate=hover)
     fig.add_scatter(x=xs, y=[max(0.0, x) for x in xs], name="ReLU", line={"color": OKABE_ITO[1], "width": 3,
-                                                                          "dash": "dash"})
+                                                                          "dash": "dash"}, hovertemplate=hover)
     return styled(fig, "GELU vs ReLU", "input", "output", height=320)

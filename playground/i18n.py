@@ -2,16 +2,21 @@
 
 Strings live in playground/locales/<lang>.json; a test fails when a key is missing in either language or a
 key used in the code is in neither. The default language comes from LLM_PLAYGROUND_LANG (en or de).
+core's error messages stay English in core; `error_text` shows them translated through
+locales/errors.<lang>.json (English template -> template), tested to cover every message core can raise.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
 import streamlit as st
+
+from core.errors import PlaygroundError
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 LANGUAGES = {"en": "English", "de": "Deutsch"}
@@ -35,3 +40,34 @@ def language() -> str:
 def t(key: str, /, **values) -> str:
     text = strings(language()).get(key) or strings("en")[key]
     return text.format(**values) if values else text
+
+
+@lru_cache(maxsize=None)
+def error_templates(lang: str) -> dict[str, str]:
+    path = LOCALES / f"errors.{lang}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def error_text(error: PlaygroundError) -> str:
+    """The error's sentence in the session's language, with the same values filled in."""
+    template = error_templates(language()).get(error.template, error.template)
+    return template.format(**error.values) if error.values else template
+
+
+_MARKUP = re.compile(r"(%\{[^}]*\}|<[^>]*>)")  # plotly placeholders and HTML tags stay as they are
+_PHRASE = re.compile(r"[A-Za-z][A-Za-z ()/-]*[A-Za-z)]|[A-Za-z]")
+
+
+def figure_words(text: str, lang: str) -> str:
+    """A figure's English words (hover template, text template, annotation) in another language: each phrase
+    between placeholders and numbers as a whole if the locale knows it as "fig.<phrase>", else word by word."""
+    words = strings(lang)
+
+    def phrase(match: re.Match) -> str:
+        found = words.get(f"fig.{match.group(0)}")
+        return found if found else re.sub(r"[A-Za-z]+", lambda w: words.get(f"fig.{w.group(0)}", w.group(0)),
+                                          match.group(0))
+
+    parts = _MARKUP.split(text)
+    parts[::2] = [_PHRASE.sub(phrase, part) for part in parts[::2]]
+    return "".join(parts)

@@ -119,7 +119,7 @@ def read_snapshot(data: bytes, known_pages: set[str]) -> dict:
     if not isinstance(snapshot, dict) or snapshot.get("format") != "llm-playground-snapshot":
         raise PlaygroundError("That JSON file is not an llm-playground snapshot.")
     if snapshot.get("page") not in known_pages:
-        raise PlaygroundError(f"The snapshot is for a page this app does not have ({snapshot.get('page')}).")
+        raise PlaygroundError("The snapshot is for a page this app does not have ({page}).", page=snapshot.get('page'))
     widgets = snapshot.get("widgets", {})
     if not all(isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in widgets.items()):
         raise PlaygroundError("The snapshot's settings are damaged.")

@@ -9,7 +9,7 @@ import streamlit as st
 from core.checkpoints import DEFAULT_MODEL
 from core.errors import PlaygroundError
 from playground import loaders, state
-from playground.i18n import language, strings
+from playground.i18n import error_text, figure_words, language, strings, t
 
 
 @contextmanager
@@ -18,7 +18,7 @@ def friendly_errors(stop: bool = False):
     try:
         yield
     except PlaygroundError as e:
-        st.error(str(e), icon=":material/warning:")
+        st.error(error_text(e), icon=":material/warning:")
         if stop:
             st.stop()
 
@@ -29,7 +29,7 @@ def current_model():
     try:
         return loaders.get_model(key)
     except PlaygroundError as e:
-        st.error(f"{e} Using the bundled model instead.", icon=":material/warning:")
+        st.error(f"{error_text(e)} {t('app.using_bundled')}", icon=":material/warning:")
         state.set_model_key(DEFAULT_MODEL)
         return loaders.get_model(DEFAULT_MODEL)
 
@@ -40,11 +40,13 @@ def explain(text: str) -> None:
 
 
 def translate_figure(fig):
-    """Put the figure's fixed words (titles, axis titles, legend names) into the session's language. Figures are
-    built in English by playground.figures; the words live in the locale files as "fig.<English>"."""
-    if language() == "en":
+    """Put the figure's fixed words (titles, axis titles, legend names, hover and text templates, annotations)
+    into the session's language. Figures are built in English by playground.figures; the words live in the
+    locale files as "fig.<English>"."""
+    lang = language()
+    if lang == "en":
         return fig
-    words = strings(language())
+    words = strings(lang)
 
     def tr(text):
         return words.get(f"fig.{text}", text)
@@ -61,8 +63,11 @@ def translate_figure(fig):
             trace.name = tr(trace.name)
         if getattr(trace, "colorbar", None) is not None:
             retitle(trace.colorbar)
+        for attr in ("hovertemplate", "texttemplate"):
+            if isinstance(getattr(trace, attr, None), str):
+                setattr(trace, attr, figure_words(getattr(trace, attr), lang))
     for annotation in fig.layout.annotations:
-        annotation.text = tr(annotation.text)
+        annotation.text = figure_words(annotation.text, lang)
     return fig
 
 

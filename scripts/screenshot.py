@@ -1,39 +1,51 @@
-"""Screenshots of running pages for review: `python scripts/screenshot.py URL OUT.png [height]`.
+"""Screenshots of the app for review and for the docs.
+
+    python scripts/screenshot.py URL OUT.png [height] [text to click]   one page of a running app
+    python scripts/screenshot.py --all docs/screenshots                 every page, English and German, 1280×720
 
 Uses Debian's chromium through Playwright (never a downloaded browser); waits like the browser test.
 """
 
 import sys
-import time
+from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync"]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from playground.navigation import PAGES  # noqa: E402
+from playground.server import CHROMIUM, CHROMIUM_FLAGS, running_app, wait_until_idle  # noqa: E402
 
 
-def main(url: str, out: str, height: int = 2400, width: int = 1280, click: str | None = None) -> None:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-        page = browser.new_page(viewport={"width": width, "height": height})
-        page.goto(url)
-        page.wait_for_selector("[data-testid='stMain'] h1", timeout=90_000)
-        if click:
-            page.get_by_text(click, exact=True).first.click()
-        quiet = None
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if page.query_selector("[data-testid='stStatusWidget']"):
-                quiet = None
-            elif quiet is None:
-                quiet = time.time()
-            elif time.time() - quiet > 1.5:
-                break
-            time.sleep(0.2)
-        page.screenshot(path=out)
+def shoot(browser, url: str, out: str, height: int = 2400, width: int = 1280, click: str | None = None) -> None:
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    wait_until_idle(page, timeout_s=120, quiet_s=1.5)
+    if click:
+        page.get_by_text(click, exact=True).first.click()
+        wait_until_idle(page, timeout_s=120, quiet_s=1.5)
+    page.screenshot(path=out)
+    page.close()
+
+
+def every_page(folder: str) -> None:
+    """The projector's view (1280×720) of every page in both languages: <folder>/<lang>/<page>.png."""
+    with running_app() as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        for lang in ("en", "de"):
+            (Path(folder) / lang).mkdir(parents=True, exist_ok=True)
+            for *_, path in PAGES:
+                shoot(browser, f"{url}/{'' if path == 'home' else path}?lang={lang}",
+                      str(Path(folder) / lang / f"{path}.png"), height=720)
+                print(lang, path, flush=True)
         browser.close()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 2400,
-         click=sys.argv[4] if len(sys.argv) > 4 else None)
+    if sys.argv[1] == "--all":
+        every_page(sys.argv[2])
+    else:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            shoot(b, sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 2400,
+                  click=sys.argv[4] if len(sys.argv) > 4 else None)
+            b.close()

@@ -5,58 +5,23 @@ until Streamlit's running indicator is gone. Screenshots land in .pytest_cache/s
 Skips (and says why) where Debian's chromium or Playwright is missing.
 """
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from playground.navigation import PAGES
+from playground.server import CHROMIUM, CHROMIUM_FLAGS, running_app, wait_until_idle
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / ".pytest_cache" / "screenshots"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 
 pytestmark = pytest.mark.browser
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
-    log = open(ROOT / ".pytest_cache" / "streamlit-browser-test.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "playground" / "app.py"), "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit did not become healthy in 60 s")
+    with running_app(log=ROOT / ".pytest_cache" / "streamlit-browser-test.log") as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -65,28 +30,9 @@ def browser():
         pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield b
         b.close()
-
-
-def wait_until_idle(page, timeout_s: float = 90) -> None:
-    """Streamlit shows a status widget while the script runs; wait until it has been gone for a moment."""
-    deadline = time.time() + timeout_s
-    # Every page opens with a title; before the script's first message the app is an empty shell.
-    page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout_s * 1000)
-    quiet_since = None
-    while time.time() < deadline:
-        running = page.query_selector("[data-testid='stStatusWidget']")
-        skeleton = page.query_selector("[data-testid='stSkeleton']")
-        if running or skeleton:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.time()
-        elif time.time() - quiet_since > 1.0:
-            return
-        time.sleep(0.2)
-    raise AssertionError("the page kept running for too long")
 
 
 def test_every_page_in_chromium(server, browser):

@@ -1,9 +1,11 @@
 """German and English: the same keys in both, every key used in the code exists, and the switch works."""
 
+import ast
 import re
 from pathlib import Path
 
-from playground.i18n import strings
+from core.errors import PlaygroundError
+from playground.i18n import LANG_KEY, error_templates, error_text, strings
 from tests.test_app import assert_clean, open_page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,3 +45,79 @@ def test_figures_follow_the_language():
     assert_clean(at)
     specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
     assert "Die Temperatur formt dieselben Logits um" in specs and "Wahrscheinlichkeit" in specs
+
+
+def raised_templates() -> set[str]:
+    """Every message template the code can raise: the first argument of each PlaygroundError(...) call."""
+    found = set()
+    for folder in ("core", "playground", "pages"):
+        for path in (ROOT / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "PlaygroundError" and node.args:
+                    first = node.args[0]
+                    if isinstance(first, ast.Call) and getattr(first.func, "id", None) == "t":
+                        continue  # already a translated string of the app
+                    assert isinstance(first, ast.Constant), f"{path.name}:{node.lineno}: use a template with named values"
+                    found.add(first.value)
+    return found
+
+
+def test_every_error_message_has_a_german_translation():
+    templates, german = raised_templates(), error_templates("de")
+    assert len(templates) > 60
+    assert not templates - set(german), sorted(templates - set(german))
+    assert not set(german) - templates, f"translations of messages no longer raised: {sorted(set(german) - templates)}"
+    for english, translated in german.items():
+        assert set(re.findall(r"{(\w+)", english)) == set(re.findall(r"{(\w+)", translated)), english
+
+
+def test_errors_show_in_the_session_language():
+    import streamlit as st
+
+    from core.sampling import SamplingSettings, validate
+    try:
+        validate(SamplingSettings(top_p=1.5))
+    except PlaygroundError as e:
+        error = e
+    assert error_text(error) == str(error) == "top-p must be in (0, 1], not 1.5."
+    st.session_state[LANG_KEY] = "de"
+    try:
+        assert error_text(error) == "top-p muss in (0, 1] liegen, nicht 1.5."
+    finally:
+        del st.session_state[LANG_KEY]
+
+
+NEUTRAL = {"T", "p", "n", "GELU", "ReLU", "x", "y", "z"}  # symbols and names that read the same in German
+
+
+def english_left(spec: dict) -> set[str]:
+    """Words in a German figure's hover/text templates and annotations that are still English: words the German
+    locale never uses, and words of the English figure vocabulary that no German figure word repeats."""
+    def words(texts):
+        return {w for text in texts for w in re.findall(r"[^\W\d_]+", text)}
+
+    german = words(v for k, v in strings("de").items() if not k.startswith("ex."))
+    german_fig = words(v for k, v in strings("de").items() if k.startswith("fig."))
+    english_fig = words(v for k, v in strings("en").items() if k.startswith("fig.")) - german_fig
+    texts = [trace.get(attr, "") for trace in spec["data"] for attr in ("hovertemplate", "texttemplate")]
+    texts += [note.get("text", "") for note in spec["layout"].get("annotations", [])]
+    found = words(re.sub(r"%\{[^}]*\}|<[^>]*>", " ", text or "") for text in texts) - NEUTRAL
+    return {w for w in found if w not in german or w in english_fig}
+
+
+def test_hover_texts_follow_the_language():
+    import json
+
+    from playground.navigation import PAGES
+    left = {}
+    for url in [p[3] for p in PAGES]:
+        at = open_page("home")
+        at.radio(key="app.lang").set_value("de").run()
+        if url != "home":
+            at.switch_page(f"../pages/{url}.py").run()
+        assert_clean(at)
+        for chart in at.get("plotly_chart"):
+            words = english_left(json.loads(chart.proto.spec))
+            if words:
+                left[url] = sorted(set(left.get(url, [])) | words)
+    assert not left, left
