@@ -1,6 +1,5 @@
 """Model anatomy: the whole forward pass as one picture, each stage's values, and the logit lens."""
 
-import pandas as pd
 import streamlit as st
 import torch
 
@@ -49,7 +48,7 @@ with right:
     height = max(300, 22 * len(ids) + 140)
     if chosen in ("tokens", "wte", "wpe"):
         st.markdown(t("anat.embed_text"))
-        st.dataframe(pd.DataFrame({"token": pieces, "id": ids}), hide_index=True, width="stretch")
+        ui.table(st, {"token": pieces, "id": ids})
         ui.chart(st, figures.heatmap(cache["resid_pre", 0][0].tolist(), dims, labels, t("anat.block0_input"), "dimension", "token", height=height),
                         key="anat.embed")
     elif chosen in ("ln1", "ln2", "ln_f"):
@@ -59,8 +58,7 @@ with right:
         st.markdown(t("anat.ln_text"))
         before = cache[source][0]
         stats = layernorm_stats(before)
-        st.dataframe(pd.DataFrame({"token": labels, **{k: [round(v, 4) for v in vals] for k, vals in stats.items()}}),
-                     hide_index=True, width="stretch")
+        ui.table(st, {"token": labels, **{k: [round(v, 4) for v in vals] for k, vals in stats.items()}})
         after = cache[target][0]
         ui.chart(st, figures.heatmap(after.tolist(), dims, labels, t("anat.after_ln"),
                                         "dimension", "token", height=height), key="anat.ln")
@@ -78,20 +76,14 @@ with right:
                         key="anat.mlp")
     elif chosen in ("add1", "add2"):
         st.markdown(t("anat.resid_text"))
-        rows = []
-        for lay in range(config.n_layer):
-            rows.append({"block": lay, "residual stream": float(cache["resid_pre", lay][0].norm(dim=-1).mean()),
-                         "attention adds": float(cache["attn_out", lay][0].norm(dim=-1).mean()),
-                         "MLP adds": float(cache["mlp_out", lay][0].norm(dim=-1).mean())})
-        frame = pd.DataFrame(rows)
-        fig = figures.bars([f"block {r}" for r in frame["block"]], frame["residual stream"].tolist(),
-                           t("anat.avg_norm"), "block", "norm", t("anat.resid_before"))
-        fig.data[0].name = t("anat.resid_before")
-        fig.add_bar(x=[f"block {r}" for r in frame["block"]], y=frame["attention adds"], name=t("anat.attn_adds"),
-                    marker_color=figures.OKABE_ITO[1])
-        fig.add_bar(x=[f"block {r}" for r in frame["block"]], y=frame["MLP adds"], name=t("anat.mlp_adds"),
-                    marker_color=figures.OKABE_ITO[2])
-        fig.update_layout(barmode="group")
+        def mean_norm(name: str, lay: int) -> float:
+            return float(cache[name, lay][0].norm(dim=-1).mean())
+
+        blocks = list(range(config.n_layer))
+        fig = figures.bars(blocks, {t("anat.resid_before"): [mean_norm("resid_pre", b) for b in blocks],
+                                    t("anat.attn_adds"): [mean_norm("attn_out", b) for b in blocks],
+                                    t("anat.mlp_adds"): [mean_norm("mlp_out", b) for b in blocks]},
+                           t("anat.avg_norm"), "block", "norm")
         ui.chart(st, fig, key="anat.contrib")
         b1, b2 = st.columns(2)
         ui.chart(b1, figures.heatmap(cache["resid_pre", layer][0].tolist(), dims, labels, t("anat.before", layer=layer),

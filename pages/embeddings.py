@@ -1,13 +1,12 @@
 """Embeddings: each id picks a row of a matrix, positions add their own vectors; what the vectors encode."""
 
-import pandas as pd
 import streamlit as st
 
 from core.data import CORPORA, load_corpus
 from core.tokenizers import load_tokenizer
 from core.vectors import analogy, cosine_matrix, frequent_tokens, nearest, pca, single_token, sinusoidal_positions
 from playground import activations, figures, share, ui
-from playground.i18n import t
+from playground.i18n import lazy, t
 
 ANALOGIES = {
     "king − man + woman": (" king", " man", " woman", " queen"),
@@ -17,7 +16,7 @@ ANALOGIES = {
 }
 
 
-@st.cache_data(show_spinner="Counting the corpus's tokens…", max_entries=8)
+@st.cache_data(show_spinner=lazy("spin.corpus"), max_entries=8)
 def corpus_frequent_ids(corpus: str, tokenizer_name: str, k: int) -> list[int]:
     return frequent_tokens(load_tokenizer(tokenizer_name).encode(load_corpus(corpus)), k)
 
@@ -51,15 +50,8 @@ with vectors:
     for name, values in ((t("emb.wte_rows"), embed), (t("emb.wpe_rows"), pos), (t("emb.sum_rows"), block_input)):
         ui.chart(st, figures.heatmap(values[:, :n_dims].tolist(), dims, labels, name, "dimension", "token",
                                         height=max(300, 22 * len(ids) + 140)), key=f"emb.heat.{name}")
-    norms = pd.DataFrame({"token": labels, "token vector": embed.norm(dim=-1).tolist(),
-                          "position vector": pos.norm(dim=-1).tolist(), "sum": block_input.norm(dim=-1).tolist()})
-    fig = figures.bars(labels, norms["token vector"].tolist(), t("emb.norms_title"), "token",
-                       "norm", "token vector norm")
-    fig.add_bar(x=labels, y=norms["position vector"].tolist(), name="position vector",
-                marker_color=figures.OKABE_ITO[1])
-    fig.add_bar(x=labels, y=norms["sum"].tolist(), name="sum", marker_color=figures.OKABE_ITO[2])
-    fig.data[0].name = "token vector"
-    fig.update_layout(barmode="group")
+    fig = figures.bars(labels, {"token vector": embed.norm(dim=-1).tolist(), "position vector": pos.norm(dim=-1).tolist(),
+                                "sum": block_input.norm(dim=-1).tolist()}, t("emb.norms_title"), "token", "norm")
     ui.chart(st, fig, key="emb.norms")
 
 with projection:
@@ -84,9 +76,8 @@ with neighbours:
     with ui.friendly_errors():
         token_id = single_token(tok, word)
         found = nearest(wte, wte[token_id], tok, 11, exclude=(token_id,))
-        st.dataframe(pd.DataFrame([{"rank": r + 1, "token": figures.visible_plain(n.text), "id": n.token_id,
-                                    "cosine similarity": round(n.score, 4)} for r, n in enumerate(found[:10])]),
-                     hide_index=True, width="stretch")
+        ui.table(st, [{"rank": r + 1, "token": figures.visible_plain(n.text), "id": n.token_id,
+                       "cosine similarity": round(n.score, 4)} for r, n in enumerate(found[:10])])
     st.markdown(t("emb.analogies"))
     preset = st.selectbox(t("tokens.example"), list(ANALOGIES), key="emb.analogy_preset")
     a_def, b_def, c_def, expected = ANALOGIES[preset]
@@ -96,9 +87,8 @@ with neighbours:
     c = a3.text_input("+ c", c_def, key=f"emb.c.{preset}")
     with ui.friendly_errors():
         results = analogy(wte, tok, a, b, c)
-        st.dataframe(pd.DataFrame([{"rank": r + 1, "token": figures.visible_plain(n.text),
-                                    "cosine similarity": round(n.score, 4)} for r, n in enumerate(results)]),
-                     hide_index=True, width="stretch")
+        ui.table(st, [{"rank": r + 1, "token": figures.visible_plain(n.text), "cosine similarity": round(n.score, 4)}
+                      for r, n in enumerate(results)])
         hit = next((r + 1 for r, n in enumerate(results) if n.text == expected), None)
         if hit:
             st.success(t("emb.hit", word=expected.strip(), rank=hit))

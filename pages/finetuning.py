@@ -67,7 +67,7 @@ def run_progress(run_id: str):
     evals = [r for r in records if "val_loss" in r]
     total = max(1, status.get("steps") or 1)
     step = train_rows[-1]["step"] if train_rows else 0
-    st.progress(min(1.0, step / total), text=t("ft.progress", state=run.state, step=step, total=total))
+    st.progress(min(1.0, step / total), text=t("ft.progress", state=ui.word(run.state), step=step, total=total))
     if run.reason:
         (st.error if run.state == "failed" else st.info)(run.reason)
     if train_rows:
@@ -95,8 +95,7 @@ with classify_tab:
         counts = pd.Series([classes[r.label] for r in rows]).value_counts()
         st.markdown(t("ft.data", n=f"{len(rows):,}", counts=", ".join(f"{c}: {n:,}" for c, n in counts.items()),
                       train=len(train_rows), val=len(val_rows), test=len(test_rows)))
-        st.dataframe(pd.DataFrame([{"label": classes[r.label], "text": r.text} for r in train_rows[:6]]),
-                     hide_index=True, width="stretch")
+        ui.table(st, [{"label": classes[r.label], "text": r.text} for r in train_rows[:6]])
         options = training_options("ft.cls", 5, 5e-4)
         if st.button(t("ft.start_cls"), key="ft.cls_start", type="primary"):
             start(FinetuneConfig(task="classify", init_from=base_key, data=data_path, **options),
@@ -121,7 +120,7 @@ def classification_view(run_id: str) -> None:
         ui.chart(st, figures.confusion_matrix(res["confusion"], res["classes"]), key=f"ft.cm.{run.id}")
         if res["misclassified"]:
             st.markdown(t("ft.wrong"))
-            st.dataframe(pd.DataFrame(res["misclassified"]), hide_index=True, width="stretch")
+            ui.table(st, res["misclassified"])
         st.markdown(t("ft.try"))
         message = st.text_input(t("ft.message"), "Congratulations! You won a free cruise. Call 0800 now to claim.",
                                 key="ft.cls_try")
@@ -172,10 +171,9 @@ def instruction_view(run_id: str) -> None:
     if res:
         st.metric(t("ft.best_val"), f"{res['best_val_loss']:.3f}")
         st.markdown(t("ft.held_out", score=f"{res['mean_fuzzy']:.2f}"))
-        st.dataframe(pd.DataFrame([{"instruction": e["instruction"] + (f" [{e['input']}]" if e["input"] else ""),
-                                    "before": e["before"], "after": e["after"], "reference": e["expected"],
-                                    "fuzzy": round(e["fuzzy"], 2)} for e in res["examples"]]),
-                     hide_index=True, width="stretch")
+        ui.table(st, [{"instruction": e["instruction"] + (f" [{e['input']}]" if e["input"] else ""),
+                       "before finetuning": e["before"], "after finetuning": e["after"], "reference": e["expected"],
+                       "fuzzy": round(e["fuzzy"], 2)} for e in res["examples"]])
         instruction = st.text_input(t("ft.try_ins"), "Rewrite the sentence in passive voice.",
                                     key="ft.ins_try")
         extra = st.text_input(t("ft.input"), "The chef cooked the meal.", key="ft.ins_try_input")

@@ -67,12 +67,12 @@ with step_tab:
     b1, b2, b3 = st.columns(3)
     b1.button(t("gen.take_sample", token=repr(tok.token_text(sampled)), p=f"{float(probs[sampled]):.1%}"), key="gen.take_sample",
               on_click=choose, args=(sampled, float(probs[sampled])), type="primary", width="stretch",
-              shortcut="Right", help="Keyboard: →")
+              shortcut="Right", help=t("app.key", key="→"))
     b2.button(t("gen.take_greedy", token=repr(tok.token_text(greedy)), p=f"{float(probs[greedy]):.1%}"), key="gen.take_greedy",
               on_click=choose, args=(greedy, float(probs[greedy])), width="stretch", shortcut="G",
-              help="Keyboard: G")
+              help=t("app.key", key="G"))
     b3.button(t("gen.undo"), key="gen.undo", on_click=undo, disabled=not tree.path, width="stretch",
-              shortcut="Left", help="Keyboard: ←")
+              shortcut="Left", help=t("app.key", key="←"))
     ui.chart(st, figures.distribution_bars(tok.pieces(order), probs[order].tolist(), logits[order].tolist(),
                                               t("gen.step_title", n=len(tree.path) + 1), marked=order.index(sampled),
                                               marked_name=t("gen.sampled")), key="gen.step_chart")

@@ -36,7 +36,7 @@ with ui.friendly_errors():
     if len(z) < 2 or len(z) > 20:
         raise PlaygroundError("Give between 2 and 20 logits.")
     table = [softmax(z, t).tolist() for t in LECTURE_TEMPERATURES]
-    labels = [f"token {i + 1} ({v:g})" for i, v in enumerate(z.tolist())]
+    labels = [f"{ui.word('token')} {i + 1} ({v:g})" for i, v in enumerate(z.tolist())]
     frame = pd.DataFrame(table, columns=labels, index=[f"T = {t:g}" for t in LECTURE_TEMPERATURES])
     st.dataframe(frame.map(lambda p: f"{p:.3g}"), width="stretch")
     st.caption(t("samp.temperature_caption"))
@@ -55,7 +55,7 @@ order = torch.argsort(probs_raw, descending=True)[:top_n].tolist()
 m1, m2, m3 = st.columns(3)
 m1.metric(t("samp.vocabulary"), t("samp.n_tokens", n=f"{len(logits):,}"))
 m2.metric(t("samp.entropy"), f"{entropy_bits(probs_raw):.2f} bits",
-          help="0 bits: certain. log2(vocabulary) bits: every token equally likely.")
+          help=t("samp.entropy_help"))
 m3.metric(t("samp.most_likely"), f"{tok.token_text(order[0])!r} ({float(probs_raw[order[0]]):.1%})")
 ui.chart(st, figures.distribution_bars(tok.pieces(order), probs_raw[order].tolist(), logits[order].tolist(),
                                           t("samp.dist_title")), key="samp.dist")
@@ -86,7 +86,7 @@ ui.chart(st, figures.pipeline_figure([STAGE_TITLES[s] for s in STAGES] + ["final
 summary = pd.DataFrame(stage_summary(stages))
 summary["stage"] = summary["stage"].map(STAGE_TITLES)
 summary["mass kept"] = summary["mass kept"].map(lambda v: f"{v:.1%}")
-st.dataframe(summary, hide_index=True, width="stretch")
+ui.table(st, summary)
 
 # --- the weighted dice --------------------------------------------------------------------------------------
 st.subheader(t("samp.dice"))

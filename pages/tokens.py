@@ -13,7 +13,7 @@ from core.tokenizers import TOKENIZER_NAMES, load_tokenizer
 from core.tokenstats import parse_id_list, text_stats, token_rows
 from playground import figures, share, ui
 from playground.examples import TOKEN_EXAMPLES
-from playground.i18n import error_text, t
+from playground.i18n import error_text, lazy, t
 from playground.tokens_view import chips_html, window_rows_html
 
 CHIP_LIMIT = 2000
@@ -27,7 +27,7 @@ def encode(text: str, name: str, allow_special: bool) -> list[int]:
     return load_tokenizer(name).encode(text, allow_special=allow_special)
 
 
-@st.cache_data(show_spinner="Learning BPE merges…", max_entries=16)
+@st.cache_data(show_spinner=lazy("spin.bpe"), max_entries=16)
 def learn_bpe(text: str, n_merges: int) -> list[bpe.Merge]:
     return bpe.train_bpe(text, n_merges)
 
@@ -96,11 +96,10 @@ with tab_tokens:
         plain, special = (other, ids) if allow_special else (ids, other)
         st.markdown(t("tokens.special_diff", n=len(plain) - len(special) + 1,
                       id=tokenizer.special_tokens["<|endoftext|>"]))
-        st.dataframe(pd.DataFrame({"as plain text": [str(plain[:40])], "as special token": [str(special[:40])]}),
-                     hide_index=True, width="stretch")
+        ui.table(st, {"as plain text": [str(plain[:40])], "as special token": [str(special[:40])]})
     st.markdown(t("tokens.every_token"))
     rows = token_rows(tokenizer, ids[:TABLE_LIMIT])
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=280)
+    ui.table(st, rows, height=280)
     st.markdown(t("tokens.id_list"))
     st.code(json.dumps(ids), language="json", wrap_lines=True)
 
@@ -117,7 +116,7 @@ with tab_compare:
     table = pd.DataFrame({"encoding": names, "characters": stats.chars, "words": stats.words, "tokens": counts,
                           "characters per token": [round(c, 2) for c in cpt],
                           "words per token": [round(w, 2) for w in wpt]})
-    st.dataframe(table, hide_index=True, width="stretch")
+    ui.table(st, table)
     ui.chart(st, figures.encodings_bar(names, counts, cpt, wpt), key="tokens.compare_chart")
     gpt2_cpt = cpt[TOKENIZER_NAMES.index("gpt2")]
     verdict = t("tokens.close" if 3.3 <= gpt2_cpt <= 4.7 else "tokens.below" if gpt2_cpt < 3.3 else "tokens.above")
@@ -161,7 +160,7 @@ with tab_bpe:
         p1, p2 = st.columns([1, 1])
         with p1:
             st.markdown(t("tokens.merges_so_far", n=step))
-            st.dataframe(merge_table, hide_index=True, width="stretch", height=300)
+            ui.table(st, merge_table, height=300)
         with p2:
             st.markdown(t("tokens.after_merges", n=step, tokens=len(preview_ids), bytes=len(preview.encode())))
             st.html(chips_html(bpe.pieces(preview_ids, learned), preview_ids))

@@ -39,9 +39,9 @@ st.progress(step / len(STEPS), text=" → ".join(f"**{names[s]}**" if i + 1 == s
                                                 for i, s in enumerate(STEPS)))
 n1, n2, n3 = st.columns([1, 1, 3])
 n1.button(t("tour.back"), key="tour.back", on_click=go, args=(-1,), disabled=step == 1, width="stretch", shortcut="Left",
-          help="Keyboard: ←")
+          help=t("app.key", key="←"))
 n2.button(t("tour.next"), key="tour.next", on_click=go, args=(1,), disabled=step == len(STEPS), type="primary",
-          width="stretch", shortcut="Right", help="Keyboard: →")
+          width="stretch", shortcut="Right", help=t("app.key", key="→"))
 n3.selectbox(t("tour.jump"), STEPS, key="tour.jump", on_change=jump, label_visibility="collapsed",
              format_func=names.get)
 
@@ -73,8 +73,8 @@ elif name == "Attention":
                     key="tour.attn")
 elif name == "Logits":
     st.markdown(t("tour.logits_text", n=f"{len(last):,}"))
-    ui.chart(st, figures.bars(tok.pieces(top), last[top].tolist(), t("tour.logits_title"),
-                                 "token", "logit", "logit"), key="tour.logits")
+    ui.chart(st, figures.bars(figures.token_labels(tok.pieces(top)), {"logit": last[top].tolist()},
+                              t("tour.logits_title"), "token", "logit"), key="tour.logits")
 elif name == "Softmax":
     st.latex(r"p_i = \frac{e^{z_i}}{\sum_j e^{z_j}}")
     st.markdown(t("tour.softmax_text"))

@@ -106,7 +106,7 @@ with new_tab:
         if st.session_state.get("train.speed_key") == key:
             per_step = st.session_state["train.speed"]
             e3.metric(t("train.time"), f"{per_step * int(steps) / 60:.1f} min",
-                      help=f"{per_step * 1000:.0f} ms per step, measured on this machine")
+                      help=t("train.per_step_help", ms=f"{per_step * 1000:.0f}"))
         elif e3.button(t("train.measure"), key="train.measure"):
             with st.spinner(t("train.timing")):
                 dev = "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
@@ -138,7 +138,7 @@ def live_view(run_id: str) -> None:
     step = train_rows[-1]["step"] if train_rows else 0
     elapsed = train_rows[-1]["time"] if train_rows else 0.0
     s1, s2, s3, s4, s5 = st.columns(5)
-    s1.metric(t("train.state"), run.state)
+    s1.metric(t("train.state"), ui.word(run.state))
     s2.metric(t("train.step"), f"{step:,} / {total:,}")
     eta = eta_seconds(step, total, elapsed) if run.state == "running" else None
     s3.metric(t("train.eta"), f"{eta / 60:.1f} min" if eta is not None else "–")
@@ -180,12 +180,12 @@ with runs_tab:
         st.info(t("train.no_runs"))
     else:
         table = pd.DataFrame([{
-            "run": r.name, "id": r.id, "state": r.state,
-            "owner": "you" if r.owner == user else ("shared" if r.shared else r.owner),
+            "run": r.name, "id": r.id, "state": ui.word(r.state),
+            "owner": ui.word("you") if r.owner == user else (ui.word("shared") if r.shared else r.owner),
             "device": r.device, "steps": r.config["steps"],
             "queue position": store.queue_position(r.id) or "",
             "started": time.strftime("%H:%M:%S", time.localtime(r.started)) if r.started else ""} for r in runs])
-        st.dataframe(table, hide_index=True, width="stretch")
+        ui.table(st, table)
         ids = [r.id for r in runs]
         chosen = st.session_state.get("train.selected")
         selected = st.selectbox(t("train.run"), ids, index=ids.index(chosen) if chosen in ids else 0, key="train.run_select",

@@ -11,12 +11,12 @@ from core.attention import head_scores, induction_scores
 from core.errors import PlaygroundError
 from core.tokenstats import cap_tokens
 from playground import loaders, state
-from playground.i18n import t
+from playground.i18n import lazy, t
 
 MAX_TOKENS = 256
 
 
-@st.cache_resource(max_entries=32, show_spinner="Running the model…")
+@st.cache_resource(max_entries=32, show_spinner=lazy("spin.run"))
 def run_cached(model_key: str, ids: tuple[int, ...]):
     """(logits [1, T, vocab], Cache) on the CPU for this model and input."""
     model = loaders.get_model(model_key)
@@ -24,7 +24,7 @@ def run_cached(model_key: str, ids: tuple[int, ...]):
     return logits.cpu(), cache.to("cpu")
 
 
-@st.cache_resource(max_entries=4, show_spinner="Measuring induction on a repeated random sequence…")
+@st.cache_resource(max_entries=4, show_spinner=lazy("spin.induction"))
 def induction_cached(model_key: str):
     """Induction scores depend on the model only, not on the text: measured once per model."""
     return induction_scores(loaders.get_model(model_key))

@@ -13,27 +13,30 @@ FONT_SIZE = 16
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
 
-def styled(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 420) -> go.Figure:
-    """Title, fonts readable from the back row, axis titles. No plotly template: Streamlit's theme styles the
-    chart in the browser anyway, and validating a template cost ~8 ms per figure on the server."""
-    fig.update_layout(
-        title={"text": title, "font": {"size": FONT_SIZE + 4}}, font={"size": FONT_SIZE}, height=height,
-        margin={"l": 60, "r": 20, "t": 60, "b": 60}, hoverlabel={"font_size": FONT_SIZE},
-        xaxis_title_text=x_title, yaxis_title_text=y_title,
-    )
-    return fig
+def figure(data, title: str, x_title: str, y_title: str, height: int = 420, xaxis: dict | None = None,
+           yaxis: dict | None = None, **layout) -> go.Figure:
+    """A figure made in one step: title, fonts readable from the back row, axis titles, extra layout.
+
+    Why one step from plain dicts: plotly validates every later update_layout/add_trace/add_annotation call
+    again, which made figures cost 10-250 ms each on the server and slowed every participant under load.
+    No plotly template either: Streamlit's theme styles the chart in the browser."""
+    return go.Figure(data, {
+        "title": {"text": title, "font": {"size": FONT_SIZE + 4}}, "font": {"size": FONT_SIZE}, "height": height,
+        "margin": {"l": 60, "r": 20, "t": 60, "b": 60}, "hoverlabel": {"font": {"size": FONT_SIZE}},
+        "xaxis": {"title": {"text": x_title}, **(xaxis or {})}, "yaxis": {"title": {"text": y_title}, **(yaxis or {})},
+        **layout})
 
 
 def encodings_bar(names: list[str], tokens: list[int], chars_per_token: list[float], words_per_token: list[float]):
     """Token count per encoding, with characters and words per token on the bars and in the hover."""
-    fig = go.Figure(go.Bar(
+    bar = go.Bar(
         x=names, y=tokens, marker_color=OKABE_ITO[: len(names)],
         texttemplate="%{y:,} tokens<br>%{customdata[0]:.2f} characters per token", textposition="auto",
         customdata=list(zip(chars_per_token, words_per_token)),
         hovertemplate="%{x}<br>%{y:,} tokens<br>%{customdata[0]:.2f} characters per token"
                       "<br>%{customdata[1]:.2f} words per token<extra></extra>",
-    ))
-    return styled(fig, "The same text in each encoding", "encoding", "number of tokens")
+    )
+    return figure(bar, "The same text in each encoding", "encoding", "number of tokens")
 
 
 def token_labels(pieces: list[str]) -> list[str]:
@@ -47,26 +50,25 @@ def visible_plain(text: str) -> str:
 
 
 def heatmap(z, x_labels, y_labels, title: str, x_title: str, y_title: str, colorscale: str = "RdBu",
-            zmid: float | None = 0.0, value_name: str = "value", height: int = 460, text_values: bool = False):
+            zmid: float | None = 0.0, value_name: str = "value", height: int = 460, text_values: bool = False,
+            extra: dict | None = None, **layout):
     """A labelled heatmap with values on hover; None cells stay empty (e.g. the causal mask)."""
-    fig = go.Figure(go.Heatmap(
-        z=z, x=x_labels, y=y_labels, colorscale=colorscale, zmid=zmid, colorbar={"title": value_name},
+    cells = go.Heatmap(
+        z=np.asarray(z, dtype=float), x=x_labels, y=y_labels, colorscale=colorscale, zmid=zmid,
+        colorbar={"title": value_name}, hoverongaps=False,
         hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{value_name}: %{{z:.4f}}<extra></extra>",
-        texttemplate="%{z:.2f}" if text_values else None, hoverongaps=False,
-    ))
-    fig.update_yaxes(autorange="reversed")
-    return styled(fig, title, x_title, y_title, height)
+        **{"texttemplate": "%{z:.2f}" if text_values else None, **(extra or {})})
+    return figure(cells, title, x_title, y_title, height, yaxis={"autorange": "reversed"}, **layout)
 
 
 def attention_heatmap(pattern, pieces: list[str], title: str, height: int = 520):
     """Query rows, key columns; the masked future (upper triangle) left empty and marked grey."""
     z = masked_future(pattern)
     labels = token_labels(pieces)
-    fig = heatmap(z, labels, labels, title, "key (attended to)", "query (attending)", colorscale="Blues",
-                  zmid=None, value_name="attention", height=height, text_values=len(pieces) <= 16)
-    fig.update_traces(zmin=0, zmax=1)
-    fig.update_layout(plot_bgcolor="#d9d9d9")  # the masked cells show this grey: the future is hidden
-    return fig
+    return heatmap(z, labels, labels, title, "key (attended to)", "query (attending)", colorscale="Blues",
+                   zmid=None, value_name="attention", height=height, text_values=len(pieces) <= 16,
+                   extra={"zmin": 0, "zmax": 1},
+                   plot_bgcolor="#d9d9d9")  # the masked cells show this grey: the future is hidden
 
 
 def masked_future(pattern) -> np.ndarray:
@@ -94,7 +96,8 @@ def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int
             traces.append(go.Heatmap(
                 z=masked_future(patterns[layer][h]).round(4), colorscale="Blues", zmin=0, zmax=1, showscale=False,
                 hoverongaps=False, xaxis=f"x{i}", yaxis=f"y{i}",
-                hovertemplate=f"layer {layer} head {h}<br>query %{{y}} → key %{{x}}<br>attention %{{z:.3f}}<extra></extra>"))
+                hovertemplate=f"layer {layer} head {h}<br>query %{{y}} → key %{{x}}<br>attention %{{z:.3f}}"
+                              "<extra></extra>"))
             chosen = selected == (layer, h)
             frame = {"showline": True, "linewidth": 4, "linecolor": OKABE_ITO[1], "mirror": True} if chosen else {}
             layout[f"xaxis{i}"] = {"domain": [left, left + width], "anchor": f"y{i}", "showticklabels": False, **frame}
@@ -102,8 +105,9 @@ def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int
                                    "autorange": "reversed", **frame}
     titles += [{"text": f"head {h}", "x": h * (width + gap_x) + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
                 "yanchor": "bottom", "showarrow": False} for h in range(n_head)]
-    fig = go.Figure(traces, {**layout, "annotations": titles})
-    return styled(fig, "Every layer and head (rows: layers, columns: heads)", "", "", height=max(300, 150 * n_layer))
+    layout["xaxis"], layout["yaxis"] = layout.pop("xaxis1"), layout.pop("yaxis1")
+    return figure(traces, "Every layer and head (rows: layers, columns: heads)", "", "", max(300, 150 * n_layer),
+                  xaxis=layout.pop("xaxis"), yaxis=layout.pop("yaxis"), annotations=titles, **layout)
 
 
 def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, threshold: float = 0.02):
@@ -146,9 +150,8 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
     for x, anchor in ((0, "right"), (1, "left")):
         traces.append(go.Scatter(x=[x] * n, y=list(range(n)), mode="text", text=labels, showlegend=False,
                                  textposition=f"middle {anchor}", hoverinfo="skip", textfont={"size": FONT_SIZE}))
-    fig = go.Figure(traces, {"xaxis": {"visible": False, "range": [-0.6, 1.6]},
-                             "yaxis": {"visible": False, "autorange": "reversed"}})
-    return styled(fig, title, "", "", height=max(360, 26 * n + 100))
+    return figure(traces, title, "", "", max(360, 26 * n + 100), xaxis={"visible": False, "range": [-0.6, 1.6]},
+                  yaxis={"visible": False, "autorange": "reversed"})
 
 
 def score_heatmap(scores, title: str, value_name: str):
@@ -161,7 +164,7 @@ def score_heatmap(scores, title: str, value_name: str):
 
 def scatter_projection(coords, labels: list[str], groups: list[str], title: str, axis_titles: list[str]):
     """2D or 3D PCA scatter, labelled points, one colour per group."""
-    fig = go.Figure()
+    traces = []
     dims = len(coords[0]) if len(coords) else 2
     for gi, group in enumerate(dict.fromkeys(groups)):
         idx = [i for i, g in enumerate(groups) if g == group]
@@ -169,116 +172,98 @@ def scatter_projection(coords, labels: list[str], groups: list[str], title: str,
                       marker={"color": OKABE_ITO[gi % len(OKABE_ITO)], "size": 8 if dims == 2 else 4},
                       hovertemplate="%{text}<extra>" + group + "</extra>", textposition="top center")
         if dims == 3:
-            fig.add_trace(go.Scatter3d(x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx],
+            traces.append(go.Scatter3d(x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx],
                                        z=[coords[i][2] for i in idx], **common))
         else:
-            fig.add_trace(go.Scatter(x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx], **common))
-    fig = styled(fig, title, axis_titles[0], axis_titles[1], height=600)
-    if dims == 3:
-        fig.update_layout(scene={"xaxis_title": axis_titles[0], "yaxis_title": axis_titles[1],
-                                 "zaxis_title": axis_titles[2]})
-    return fig
+            traces.append(go.Scatter(x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx], **common))
+    scene = {"scene": {f"{a}axis": {"title": {"text": t}} for a, t in zip("xyz", axis_titles)}} if dims == 3 else {}
+    return figure(traces, title, axis_titles[0], axis_titles[1], 600, **scene)
 
 
-def bars(x, y, title: str, x_title: str, y_title: str, hover_name: str = "value", colour: str | None = None):
-    fig = go.Figure(go.Bar(x=x, y=y, marker_color=colour or OKABE_ITO[0],
-                           hovertemplate=f"%{{x}}<br>{hover_name}: %{{y:.4f}}<extra></extra>"))
-    return styled(fig, title, x_title, y_title)
+def bars(x, series: dict[str, list[float]], title: str, x_title: str, y_title: str):
+    """One bar per x for each named series (grouped side by side when there are several); name and value on hover."""
+    traces = [go.Bar(x=x, y=values, name=name, marker_color=OKABE_ITO[i % len(OKABE_ITO)],
+                     hovertemplate=f"%{{x}}<br>{name}: %{{y:.4f}}<extra></extra>")
+              for i, (name, values) in enumerate(series.items())]
+    return figure(traces, title, x_title, y_title, barmode="group", showlegend=len(series) > 1)
 
 
 def distribution_bars(labels: list[str], probs: list[float], logits: list[float], title: str,
                       marked: int | None = None, marked_name: str = "sampled"):
     """Top tokens' probabilities as bars, logits on hover; one bar (e.g. the sampled token) highlighted."""
     colours = [OKABE_ITO[1] if i == marked else OKABE_ITO[0] for i in range(len(labels))]
-    fig = go.Figure(go.Bar(
+    bar = go.Bar(
         x=[visible_plain(t) for t in labels], y=probs, marker_color=colours, customdata=logits,
         text=[f"{p:.1%}" for p in probs], textposition="outside", cliponaxis=False,
-        hovertemplate="%{x}<br>probability %{y:.4f}<br>logit %{customdata:.3f}<extra></extra>"))
-    if marked is not None:
-        fig.add_annotation(x=visible_plain(labels[marked]), y=probs[marked], text=marked_name, showarrow=True,
-                           arrowhead=2, ay=-40, font={"size": FONT_SIZE})
-    fig = styled(fig, title, "next token", "probability")
-    fig.update_yaxes(range=[0, max(probs + [0.01]) * 1.25], tickformat=".0%")
-    return fig
+        hovertemplate="%{x}<br>probability %{y:.4f}<br>logit %{customdata:.3f}<extra></extra>")
+    notes = [] if marked is None else [{"x": visible_plain(labels[marked]), "y": probs[marked], "text": marked_name,
+                                        "showarrow": True, "arrowhead": 2, "ay": -40, "font": {"size": FONT_SIZE}}]
+    return figure(bar, title, "next token", "probability", yaxis={"range": [0, max(probs + [0.01]) * 1.25],
+                                                                  "tickformat": ".0%"}, annotations=notes)
 
 
 def pipeline_figure(stage_names: list[str], labels: list[str], probs: list[list[float | None]]):
     """Tokens (rows) × stages (columns): each stage's probability; an empty cell (✗) means removed."""
     z = np.array([[np.nan if p is None else p for p in row] for row in probs], dtype=float)
     text = [["✗" if p is None else f"{p:.1%}" for p in row] for row in probs]
-    fig = go.Figure(go.Heatmap(
+    cells = go.Heatmap(
         z=z, x=stage_names, y=[visible_plain(t) for t in labels], colorscale="Blues", zmin=0, zmax=1,
         text=text, texttemplate="%{text}", hoverongaps=False, colorbar={"title": "probability"},
-        hovertemplate="token %{y}<br>after %{x}<br>probability %{z:.4f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(plot_bgcolor="#eeeeee")
-    return styled(fig, "What each stage does to the most likely tokens (✗ = removed)", "stage of the pipeline",
-                  "token", height=max(380, 32 * len(labels) + 140))
+        hovertemplate="token %{y}<br>after %{x}<br>probability %{z:.4f}<extra></extra>")
+    return figure(cells, "What each stage does to the most likely tokens (✗ = removed)", "stage of the pipeline",
+                  "token", max(380, 32 * len(labels) + 140), yaxis={"autorange": "reversed"}, plot_bgcolor="#eeeeee")
 
 
 def dice_histogram(labels: list[str], expected: list[float], observed: list[float], n: int):
-    fig = go.Figure()
     names = [visible_plain(t) for t in labels]
-    fig.add_bar(x=names, y=expected, name="probability", marker_color=OKABE_ITO[0],
-                hovertemplate="%{x}<br>probability %{y:.4f}<extra></extra>")
-    fig.add_bar(x=names, y=observed, name=f"share of {n:,} draws", marker_color=OKABE_ITO[1],
-                hovertemplate="%{x}<br>share of draws %{y:.4f}<extra></extra>")
-    fig.update_layout(barmode="group")
-    fig = styled(fig, f"The weighted dice: {n:,} draws against the probabilities", "token", "share")
-    fig.update_yaxes(tickformat=".0%")
-    return fig
+    traces = [go.Bar(x=names, y=expected, name="probability", marker_color=OKABE_ITO[0],
+                     hovertemplate="%{x}<br>probability %{y:.4f}<extra></extra>"),
+              go.Bar(x=names, y=observed, name=f"share of {n:,} draws", marker_color=OKABE_ITO[1],
+                     hovertemplate="%{x}<br>share of draws %{y:.4f}<extra></extra>")]
+    return figure(traces, f"The weighted dice: {n:,} draws against the probabilities", "token", "share",
+                  yaxis={"tickformat": ".0%"}, barmode="group")
 
 
 def temperature_bars(labels: list[str], temperatures: list[float], table: list[list[float]]):
     """Softmax of a small logit vector at several temperatures, grouped by token."""
-    fig = go.Figure()
-    for i, t in enumerate(temperatures):
-        fig.add_bar(x=labels, y=table[i], name=f"T = {t:g}", marker_color=OKABE_ITO[i % len(OKABE_ITO)],
-                    hovertemplate=f"T = {t:g}<br>%{{x}}<br>p = %{{y:.4g}}<extra></extra>")
-    fig.update_layout(barmode="group")
-    return styled(fig, "Temperature reshapes the same logits", "token (its logit)", "probability")
+    traces = [go.Bar(x=labels, y=table[i], name=f"T = {t:g}", marker_color=OKABE_ITO[i % len(OKABE_ITO)],
+                     hovertemplate=f"T = {t:g}<br>%{{x}}<br>p = %{{y:.4g}}<extra></extra>")
+              for i, t in enumerate(temperatures)]
+    return figure(traces, "Temperature reshapes the same logits", "token (its logit)", "probability",
+                  barmode="group")
 
 
 def loss_curves(steps, losses, smoothed, val_steps, val_losses):
-    fig = go.Figure()
-    fig.add_scatter(x=steps, y=losses, mode="lines", name="training loss", line={"color": "#9ecae1", "width": 1},
-                    hovertemplate="step %{x}<br>training loss %{y:.4f}<extra></extra>")
-    fig.add_scatter(x=steps, y=smoothed, mode="lines", name="training loss (smoothed)",
-                    line={"color": OKABE_ITO[0], "width": 3},
-                    hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>")
-    fig.add_scatter(x=val_steps, y=val_losses, mode="lines+markers", name="validation loss",
-                    line={"color": OKABE_ITO[1], "width": 3}, marker={"size": 8},
-                    hovertemplate="step %{x}<br>validation loss %{y:.4f}<extra></extra>")
-    return styled(fig, "Loss (cross-entropy, lower is better)", "step", "loss")
+    traces = [
+        go.Scatter(x=steps, y=losses, mode="lines", name="training loss", line={"color": "#9ecae1", "width": 1},
+                   hovertemplate="step %{x}<br>training loss %{y:.4f}<extra></extra>"),
+        go.Scatter(x=steps, y=smoothed, mode="lines", name="training loss (smoothed)",
+                   line={"color": OKABE_ITO[0], "width": 3},
+                   hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>"),
+        go.Scatter(x=val_steps, y=val_losses, mode="lines+markers", name="validation loss",
+                   line={"color": OKABE_ITO[1], "width": 3}, marker={"size": 8},
+                   hovertemplate="step %{x}<br>validation loss %{y:.4f}<extra></extra>")]
+    return figure(traces, "Loss (cross-entropy, lower is better)", "step", "loss")
 
 
 def metric_line(x, y, title: str, x_title: str, y_title: str, colour: str | None = None, log_y: bool = False):
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers" if len(x) < 30 else "lines",
-                               line={"color": colour or OKABE_ITO[2], "width": 3},
-                               hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y:.4g}}<extra></extra>"))
-    fig = styled(fig, title, x_title, y_title, height=320)
-    if log_y:
-        fig.update_yaxes(type="log")
-    return fig
+    line = go.Scatter(x=x, y=y, mode="lines+markers" if len(x) < 30 else "lines",
+                      line={"color": colour or OKABE_ITO[2], "width": 3},
+                      hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y:.4g}}<extra></extra>")
+    return figure(line, title, x_title, y_title, 320, yaxis={"type": "log"} if log_y else None)
 
 
 def confusion_matrix(matrix: list[list[int]], classes: list[str]):
-    fig = heatmap(matrix, classes, classes,
-                  "Confusion matrix on the test split", "prediction", "truth", colorscale="Blues", zmid=None,
-                  value_name="messages", height=360, text_values=True)
-    fig.update_traces(texttemplate="%{z}")
-    return fig
+    return heatmap(matrix, classes, classes, "Confusion matrix on the test split", "prediction", "truth",
+                   colorscale="Blues", zmid=None, value_name="messages", height=360, extra={"texttemplate": "%{z}"})
 
 
 def accuracy_curves(steps, train_acc, val_acc):
-    fig = go.Figure()
-    fig.add_scatter(x=steps, y=train_acc, mode="lines+markers", name="training accuracy",
-                    line={"color": OKABE_ITO[0], "width": 3}, hovertemplate="step %{x}<br>%{y:.1%}<extra></extra>")
-    fig.add_scatter(x=steps, y=val_acc, mode="lines+markers", name="validation accuracy",
-                    line={"color": OKABE_ITO[1], "width": 3}, hovertemplate="step %{x}<br>%{y:.1%}<extra></extra>")
-    fig = styled(fig, "Accuracy", "step", "accuracy", height=340)
-    fig.update_yaxes(tickformat=".0%")
-    return fig
+    traces = [go.Scatter(x=steps, y=values, mode="lines+markers", name=name, line={"color": colour, "width": 3},
+                         hovertemplate="step %{x}<br>%{y:.1%}<extra></extra>")
+              for values, name, colour in ((train_acc, "training accuracy", OKABE_ITO[0]),
+                                           (val_acc, "validation accuracy", OKABE_ITO[1]))]
+    return figure(traces, "Accuracy", "step", "accuracy", 340, yaxis={"tickformat": ".0%"})
 
 
 def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None = None):
@@ -294,7 +279,8 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
     if block:
         top, bottom = ys[block[0]] + box_h / 2 + 0.15, ys[block[-1]] - box_h / 2 - 0.15
         shapes.append({"type": "rect", "x0": -0.02, "x1": 1.02, "y0": bottom, "y1": top,
-                       "line": {"color": OKABE_ITO[1], "width": 3, "dash": "dash"}, "fillcolor": "rgba(230,159,0,0.06)"})
+                       "line": {"color": OKABE_ITO[1], "width": 3, "dash": "dash"},
+                       "fillcolor": "rgba(230,159,0,0.06)"})
         notes.append({"x": 1.04, "y": (top + bottom) / 2, "text": f"× {n_layer}<br>blocks", "showarrow": False,
                       "xanchor": "left", "font": {"size": FONT_SIZE + 2, "color": OKABE_ITO[1]}})
     for i, (s, y) in enumerate(zip(stages, ys)):
@@ -315,11 +301,9 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
     hover = go.Scatter(x=[0.5] * n, y=ys, mode="markers", marker={"size": 40, "opacity": 0}, showlegend=False,
                        customdata=[[s["name"], s["params"]] for s in stages],
                        hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} parameters<extra></extra>")
-    fig = go.Figure(hover, {"shapes": shapes, "annotations": notes,
-                            "xaxis": {"visible": False, "range": [-0.04, 1.25]},
-                            "yaxis": {"visible": False, "range": [ys[-1] - 0.6, 0.6]}})
-    fig = styled(fig, "The forward pass", "", "", height=80 * n + 80)
-    fig.update_layout(margin={"l": 5, "r": 5, "t": 50, "b": 5})
+    fig = figure(hover, "The forward pass", "", "", 80 * n + 80, xaxis={"visible": False, "range": [-0.04, 1.25]},
+                 yaxis={"visible": False, "range": [ys[-1] - 0.6, 0.6]}, shapes=shapes, annotations=notes)
+    fig.layout.margin = {"l": 5, "r": 5, "t": 50, "b": 5}
     return fig
 
 
@@ -327,13 +311,12 @@ def logit_lens_figure(top_tokens: list[list[str]], top_probs: list[list[float]],
     """Layers (rows) × positions (columns): the top prediction if the model stopped after that layer."""
     z = np.array(top_probs, dtype=float)
     layers = [f"after layer {i}" for i in range(len(top_tokens))]
-    fig = go.Figure(go.Heatmap(
+    cells = go.Heatmap(
         z=z, x=positions, y=layers, text=[[visible_plain(t) for t in row] for row in top_tokens],
         texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1, colorbar={"title": "probability"},
-        hovertemplate="%{y}, position %{x}<br>top token %{text}<br>probability %{z:.3f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed")
-    return styled(fig, "Logit lens: the most likely next token after each layer", "position (the token read)",
-                  "layer", height=max(320, 50 * len(layers) + 160))
+        hovertemplate="%{y}, position %{x}<br>top token %{text}<br>probability %{z:.3f}<extra></extra>")
+    return figure(cells, "Logit lens: the most likely next token after each layer", "position (the token read)",
+                  "layer", max(320, 50 * len(layers) + 160), yaxis={"autorange": "reversed"})
 
 
 def activation_curves():
@@ -341,9 +324,8 @@ def activation_curves():
     import math
     xs = [i / 20 for i in range(-80, 81)]
     gelu = [0.5 * x * (1 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))) for x in xs]
-    fig = go.Figure()
     hover = "input %{x:.2f}<br>output %{y:.3f}<extra>%{fullData.name}</extra>"
-    fig.add_scatter(x=xs, y=gelu, name="GELU", line={"color": OKABE_ITO[0], "width": 3}, hovertemplate=hover)
-    fig.add_scatter(x=xs, y=[max(0.0, x) for x in xs], name="ReLU", line={"color": OKABE_ITO[1], "width": 3,
-                                                                          "dash": "dash"}, hovertemplate=hover)
-    return styled(fig, "GELU vs ReLU", "input", "output", height=320)
+    traces = [go.Scatter(x=xs, y=gelu, name="GELU", line={"color": OKABE_ITO[0], "width": 3}, hovertemplate=hover),
+              go.Scatter(x=xs, y=[max(0.0, x) for x in xs], name="ReLU", hovertemplate=hover,
+                         line={"color": OKABE_ITO[1], "width": 3, "dash": "dash"})]
+    return figure(traces, "GELU vs ReLU", "input", "output", 320)

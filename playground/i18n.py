@@ -42,6 +42,25 @@ def t(key: str, /, **values) -> str:
     return text.format(**values) if values else text
 
 
+class Lazy(str):
+    """A string looked up when it is shown, not when it is made: for texts fixed at import time, such as
+    `@st.cache_data(show_spinner=lazy("spin.model"))`, where no session (and so no language) exists yet.
+    Streamlit turns the spinner text into a str with str(), which asks the session's language; anywhere else
+    it reads as the English text."""
+
+    def __new__(cls, key: str):
+        text = super().__new__(cls, strings("en")[key])
+        text.key = key
+        return text
+
+    def __str__(self) -> str:
+        return t(self.key)
+
+
+def lazy(key: str) -> Lazy:
+    return Lazy(key)
+
+
 @lru_cache(maxsize=None)
 def error_templates(lang: str) -> dict[str, str]:
     path = LOCALES / f"errors.{lang}.json"

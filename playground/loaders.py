@@ -15,6 +15,7 @@ import torch
 
 import core
 from core.checkpoints import bundled_models, default_device, read_card, MODELS_DIR
+from playground.i18n import lazy
 
 RUNS_DIR = Path(os.environ.get("LLM_PLAYGROUND_RUNS", Path(__file__).resolve().parent.parent / "runs"))
 
@@ -39,7 +40,7 @@ def model_choices(user: str, instructor: bool = False) -> list[ModelChoice]:
     return choices
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+@st.cache_resource(show_spinner=lazy("spin.model"), max_entries=4)
 def get_model(key: str) -> core.GPT:
     model = core.load_model(key, device=default_device())
     model.requires_grad_(False)

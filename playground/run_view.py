@@ -10,6 +10,7 @@ from core.estimates import ema
 from core.finetune import load_classifier
 from core.jobs import read_metrics, read_status
 from playground import figures
+from playground.i18n import lazy
 from playground.runs import get_store
 
 
@@ -35,7 +36,7 @@ def results(run) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the finetuned classifier…")
+@st.cache_resource(max_entries=4, show_spinner=lazy("spin.classifier"))
 def classifier(folder: str):
     return load_classifier(folder)
 

@@ -8,7 +8,7 @@ import torch
 from core.generate import prepare_prompt
 from core.sampling import SamplingSettings, parse_logit_bias
 from playground import loaders
-from playground.i18n import t
+from playground.i18n import lazy, t
 
 
 def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: int = 0,
@@ -49,7 +49,7 @@ def prompt_input(prefix: str, model, example_key: str) -> tuple[str, list[int]]:
     return prompt, ids
 
 
-@st.cache_data(show_spinner="Running the model…", max_entries=256)
+@st.cache_data(show_spinner=lazy("spin.run"), max_entries=256)
 def next_logits(model_key: str, ids: tuple[int, ...]):
     """Raw logits of the next token after ids (a numpy vector); cached, so moving a slider never reruns the model."""
     model = loaders.get_model(model_key)

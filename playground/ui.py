@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import pandas as pd
 import streamlit as st
 
 from core.checkpoints import DEFAULT_MODEL
@@ -69,6 +70,20 @@ def translate_figure(fig):
     for annotation in fig.layout.annotations:
         annotation.text = figure_words(annotation.text, lang)
     return fig
+
+
+def word(english: str) -> str:
+    """One of the app's figure and table words ("fig.<English>" in the locales) in the session's language."""
+    return figure_words(english, language())
+
+
+def table(where, data, **kwargs) -> None:
+    """A table whose column headers (English words, as in figures) read in the session's language.
+    Only for headers the app names: tables whose columns are tokens use where.dataframe directly."""
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    if language() != "en":
+        frame = frame.rename(columns=lambda c: word(str(c)))
+    where.dataframe(frame, **{"hide_index": True, "width": "stretch", **kwargs})
 
 
 def chart(where, fig, key: str) -> None:

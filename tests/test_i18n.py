@@ -19,7 +19,7 @@ def test_both_languages_have_the_same_keys():
 def test_every_key_used_in_the_code_exists():
     used = set()
     for path in list((ROOT / "pages").glob("*.py")) + list((ROOT / "playground").glob("*.py")):
-        used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[A-Za-z_]+)["']""", path.read_text()))
+        used |= set(re.findall(r"""\b(?:t|lazy)\(\s*["']([a-z_]+\.[A-Za-z_]+)["']""", path.read_text()))
     assert used and not used - set(strings("en")), sorted(used - set(strings("en")))
 
 
@@ -90,22 +90,26 @@ def test_errors_show_in_the_session_language():
 NEUTRAL = {"T", "p", "n", "GELU", "ReLU", "x", "y", "z"}  # symbols and names that read the same in German
 
 
-def english_left(spec: dict) -> set[str]:
-    """Words in a German figure's hover/text templates and annotations that are still English: words the German
-    locale never uses, and words of the English figure vocabulary that no German figure word repeats."""
-    def words(texts):
-        return {w for text in texts for w in re.findall(r"[^\W\d_]+", text)}
+def english_words(texts) -> set[str]:
+    """Words that are still English: words the German locale never uses, and words of the English figure and
+    table vocabulary ("fig.*") that no German figure word repeats."""
+    def words(items):
+        return {w for text in items for w in re.findall(r"[^\W\d_]+", text)}
 
     german = words(v for k, v in strings("de").items() if not k.startswith("ex."))
     german_fig = words(v for k, v in strings("de").items() if k.startswith("fig."))
     english_fig = words(v for k, v in strings("en").items() if k.startswith("fig.")) - german_fig
+    return {w for w in words(texts) - NEUTRAL if w not in german or w in english_fig}
+
+
+def english_left(spec: dict) -> set[str]:
+    """English words left in a German figure's hover/text templates and annotations."""
     texts = [trace.get(attr, "") for trace in spec["data"] for attr in ("hovertemplate", "texttemplate")]
     texts += [note.get("text", "") for note in spec["layout"].get("annotations", [])]
-    found = words(re.sub(r"%\{[^}]*\}|<[^>]*>", " ", text or "") for text in texts) - NEUTRAL
-    return {w for w in found if w not in german or w in english_fig}
+    return english_words(re.sub(r"%\{[^}]*\}|<[^>]*>", " ", text or "") for text in texts)
 
 
-def test_hover_texts_follow_the_language():
+def test_figures_and_tables_follow_the_language():
     import json
 
     from playground.navigation import PAGES
@@ -116,8 +120,25 @@ def test_hover_texts_follow_the_language():
         if url != "home":
             at.switch_page(f"../pages/{url}.py").run()
         assert_clean(at)
+        words = set()
         for chart in at.get("plotly_chart"):
-            words = english_left(json.loads(chart.proto.spec))
-            if words:
-                left[url] = sorted(set(left.get(url, [])) | words)
+            words |= english_left(json.loads(chart.proto.spec))
+        for frame in at.dataframe:
+            # Column headers the app names; columns that are tokens ("3: ·king") are the text itself.
+            words |= english_words(str(c) for c in frame.value.columns if not re.match(r"\d+: ", str(c)))
+        if words:
+            left[url] = sorted(words)
     assert not left, left
+
+
+def test_lazy_texts_are_read_in_the_session_language():
+    import streamlit as st
+
+    from playground.i18n import lazy
+    spinner = lazy("spin.model")
+    assert isinstance(spinner, str) and spinner == "Loading the model…" and str(spinner) == "Loading the model…"
+    st.session_state[LANG_KEY] = "de"
+    try:
+        assert str(spinner) == "Lade das Modell…"  # what Streamlit's spinner shows: it calls str() on the text
+    finally:
+        del st.session_state[LANG_KEY]
