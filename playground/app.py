@@ -60,7 +60,7 @@ def snapshot_box() -> None:
 def model_picker() -> None:
     choices = loaders.model_choices(identity.current_user(), identity.is_instructor())
     keys = [c.key for c in choices]
-    labels = {c.key: c.label for c in choices}
+    labels = {c.key: t(f"app.choice_{c.kind}", name=c.name, folder=c.folder) for c in choices}
     if "app.model_from_link" not in st.session_state:
         st.session_state["app.model_from_link"] = True
         if st.query_params.get("model") in labels:  # only models this user may pick anyway
@@ -68,7 +68,7 @@ def model_picker() -> None:
     current = state.current_model_key()
     if current not in labels:
         keys.append(current)
-        labels[current] = f"folder: {Path(current).name or current}"
+        labels[current] = t("app.choice_folder", name=Path(current).name or current)
     st.session_state["app.model_select"] = current
     with st.sidebar:
         st.markdown(f"### {t('app.model')}")

@@ -147,9 +147,9 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
                 hovertemplate=f"head {h}: %{{customdata[0]}} → %{{customdata[1]}}<br>attention %{{customdata[2]:.3f}}"
                               "<extra></extra>"))
             first = False
-    for x, anchor in ((0, "right"), (1, "left")):
+    for x, side in ((0, "left"), (1, "right")):  # keys to the left of their column, queries to the right
         traces.append(go.Scatter(x=[x] * n, y=list(range(n)), mode="text", text=labels, showlegend=False,
-                                 textposition=f"middle {anchor}", hoverinfo="skip", textfont={"size": FONT_SIZE}))
+                                 textposition=f"middle {side}", hoverinfo="skip", textfont={"size": FONT_SIZE}))
     return figure(traces, title, "", "", max(360, 26 * n + 100), xaxis={"visible": False, "range": [-0.6, 1.6]},
                   yaxis={"visible": False, "autorange": "reversed"})
 

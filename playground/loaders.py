@@ -23,8 +23,9 @@ RUNS_DIR = Path(os.environ.get("LLM_PLAYGROUND_RUNS", Path(__file__).resolve().p
 @dataclass(frozen=True)
 class ModelChoice:
     key: str  # what core.load_model takes
-    label: str  # what the picker shows
+    name: str  # the bundled model's or the run's name
     kind: str  # bundled | run | folder
+    folder: str = ""  # a run's checkpoint folder name (best, final)
 
 
 @st.cache_data(ttl=2, show_spinner=False)  # the picker draws on every rerun; runs appear within two seconds
@@ -32,11 +33,11 @@ def model_choices(user: str, instructor: bool = False) -> list[ModelChoice]:
     """Bundled models, then the checkpoints of the training runs this user may see (own and shared)."""
     from playground.runs import get_store, model_folder
 
-    choices = [ModelChoice(name, f"{name} (bundled)", "bundled") for name in bundled_models()]
+    choices = [ModelChoice(name, name, "bundled") for name in bundled_models()]
     for run in get_store().visible(user, instructor):
         folder = model_folder(run.folder)
         if folder is not None:
-            choices.append(ModelChoice(str(folder), f"run: {run.name} ({folder.name})", "run"))
+            choices.append(ModelChoice(str(folder), run.name, "run", folder.name))
     return choices
 
 
