@@ -30,7 +30,7 @@ import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
 from core.checkpoints import DEFAULT_MODEL, load_checkpoint, load_model, save_checkpoint
-from core.errors import PlaygroundError
+from core.errors import PlaygroundError, message
 from core.finetune_data import (IGNORE, balanced_split, collate_instructions, encode_classification, format_prompt,
                                 instruction_example, load_instructions, load_sms, pad_batch, read_instructions,
                                 read_labelled_table, split_instructions)
@@ -126,13 +126,13 @@ def _run_epochs(cfg, files: RunFiles, model, optimizer, n_examples: int, batch_l
         rng.shuffle(order)
         for i in range(0, n_examples, cfg.batch_size):
             if should_stop and should_stop():
-                return {"state": "cancelled", "reason": "cancelled by the user", "step": step, "steps": cfg.steps}
+                return {"state": "cancelled", "reason": message("cancelled by the user"), "step": step, "steps": cfg.steps}
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg)
             loss, extras = batch_loss(order[i:i + cfg.batch_size])
             if not math.isfinite(loss.item()):
-                return {"state": "failed", "reason": f"The loss became {loss.item()} at step {step}: lower the "
-                        "learning rate.", "step": step, "steps": cfg.steps}
+                return {"state": "failed", "step": step, "steps": cfg.steps, "reason": message(
+                    "The loss became {loss} at step {step}: lower the learning rate.", loss=loss.item(), step=step)}
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -362,14 +362,14 @@ def finetune(cfg: FinetuneConfig, on_record=None, should_stop=None) -> dict:
         files.metrics.unlink()
     (files.dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
     device = pick_device(cfg.device)
-    status = {"state": "failed", "reason": "did not start"}
+    status = {"state": "failed", "reason": message("did not start")}
     try:
         task = _classify if cfg.task == "classify" else _instruct
         status = task(cfg, files, device, should_stop, on_record)
     except PlaygroundError as e:
         status = {"state": "failed", "reason": str(e)}
     except torch.OutOfMemoryError:
-        status = {"state": "failed", "reason": "Out of GPU memory: make the batch size or max tokens smaller."}
+        status = {"state": "failed", "reason": message("Out of GPU memory: make the batch size or max tokens smaller.")}
     finally:
         files.status(status["state"], **{k: v for k, v in status.items() if k != "state"})
     return status

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from core.errors import PlaygroundError
+from core.errors import PlaygroundError, message
 from core.train import TrainConfig, pick_device, to_argv
 
 
@@ -167,7 +167,7 @@ class JobStore:
         run = self.get(run_id)
         self._check_allowed(run, user, instructor)
         if run.state == "queued":
-            self._set(run_id, "cancelled", reason="cancelled before it started", ended=time.time())
+            self._set(run_id, "cancelled", reason=message("cancelled before it started"), ended=time.time())
         elif run.state == "running":
             (run.folder / CANCEL_FILE).write_text(user)  # the training loop stops after its current step
 
@@ -241,8 +241,8 @@ class JobStore:
             return status["state"], status.get("reason", "")  # done, even if the process is still exiting
         if _alive(run.pid):
             return None
-        return "failed", ("The training process ended without finishing (killed or crashed); its metrics and last "
-                          "checkpoint are kept: resume it to continue.")
+        return "failed", message("The training process ended without finishing (killed or crashed); its metrics and "
+                                 "last checkpoint are kept: resume it to continue.")
 
     def _spawn(self, run: Run) -> int:
         module, config_type = _kinds()[run.kind]

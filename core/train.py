@@ -35,7 +35,7 @@ import torch.distributed as dist
 
 from core.checkpoints import load_model, save_checkpoint
 from core.data import TokenWindows, load_corpus, split_train_val
-from core.errors import PlaygroundError
+from core.errors import PlaygroundError, message
 from core.generate import generate
 from core.model import GPT, GPTConfig
 from core.tokenizers import load_tokenizer
@@ -230,16 +230,17 @@ def train(cfg: TrainConfig, on_record=None, should_stop=None) -> dict:
             torch.cuda.set_device(device)
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     files = RunFiles(cfg.out_dir, write=rank == 0)
-    status = {"state": "failed", "reason": "did not start"}
+    status = {"state": "failed", "reason": message("did not start")}
     try:
         status = _train(cfg, files, device, rank, world, ddp, on_record, should_stop)
     except PlaygroundError as e:
         status = {"state": "failed", "reason": str(e)}
     except torch.OutOfMemoryError:
-        status = {"state": "failed", "reason": "Out of GPU memory: make the batch size or the context length smaller "
-                                               "(or the model narrower); the last checkpoint is kept."}
+        status = {"state": "failed", "reason": message(
+            "Out of GPU memory: make the batch size or the context length smaller (or the model narrower); the last "
+            "checkpoint is kept.")}
     except KeyboardInterrupt:
-        status = {"state": "cancelled", "reason": "interrupted"}
+        status = {"state": "cancelled", "reason": message("interrupted")}
     finally:
         files.status(status["state"], **{k: v for k, v in status.items() if k != "state"})
         if ddp:
@@ -296,7 +297,7 @@ def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_sto
     last_val = None
     for step in range(start_step, cfg.steps):
         if _agree_to_stop(should_stop, ddp, device):
-            return {"state": "cancelled", "reason": "cancelled by the user", "step": step, "steps": cfg.steps}
+            return {"state": "cancelled", "reason": message("cancelled by the user"), "step": step, "steps": cfg.steps}
         lr = lr_at(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -353,8 +354,8 @@ def _train(cfg, files: RunFiles, device, rank, world, ddp, on_record, should_sto
 
 
 def _diverged(value: float, step: int, last_good: int, cfg: TrainConfig) -> dict:
-    reason = (f"The loss became {value} at step {step}: training diverged (try a smaller learning rate); "
-              f"the checkpoint of step {last_good} is kept.")
+    reason = message("The loss became {value} at step {step}: training diverged (try a smaller learning rate); "
+                     "the checkpoint of step {last_good} is kept.", value=value, step=step, last_good=last_good)
     return {"state": "failed", "reason": reason, "step": step, "steps": cfg.steps}
 
 

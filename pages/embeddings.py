@@ -59,7 +59,7 @@ with projection:
     p1, p2, p3 = st.columns(3)
     n_dims_plot = p1.radio(t("emb.dimensions"), [2, 3], horizontal=True, key="emb.pca_dims")
     corpus = p2.selectbox(t("emb.frequent_of"), list(CORPORA), key="emb.pca_corpus",
-                          format_func=lambda c: CORPORA[c].title)
+                          format_func=ui.corpus_title)
     n_freq = p3.slider(t("emb.how_many"), 0, 300, 100, 10, key="emb.pca_n")
     frequent = corpus_frequent_ids(corpus, tok.name, n_freq) if n_freq else []
     frequent = [i for i in frequent if i < config.vocab_size and i not in ids]

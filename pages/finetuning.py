@@ -16,7 +16,7 @@ from playground import figures, identity, loaders, state, ui
 from playground.run_view import classifier, loss_figure, pick_run, progress, results
 from playground.runs import get_store, save_upload
 from playground.tokens_view import masked_example_html
-from playground.i18n import t
+from playground.i18n import message_text, t
 
 UPLOAD_LIMIT = 5 * 1024 * 1024
 
@@ -69,7 +69,7 @@ def run_progress(run_id: str):
     step = train_rows[-1]["step"] if train_rows else 0
     st.progress(min(1.0, step / total), text=t("ft.progress", state=ui.word(run.state), step=step, total=total))
     if run.reason:
-        (st.error if run.state == "failed" else st.info)(run.reason)
+        (st.error if run.state == "failed" else st.info)(message_text(run.reason))
     if train_rows:
         ui.chart(st, loss_figure(train_rows, evals), key=f"ft.loss.{run.id}")
     if status.get("truncated") and any(status["truncated"].values()):

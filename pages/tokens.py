@@ -138,7 +138,7 @@ with tab_bpe:
     sources = ["your text"] + list(CORPORA)
     b1, b2 = st.columns(2)
     source = b1.selectbox(t("tokens.learn_from"), sources, key="tokens.bpe_source",
-                          format_func=lambda s: s if s == "your text" else CORPORA[s].title)
+                          format_func=lambda s: ui.word(s) if s == "your text" else ui.corpus_title(s))
     n_merges = b2.slider(t("tokens.n_merges"), 1, 500, 60, key="tokens.bpe_merges")
     corpus = text if source == "your text" else load_corpus(source)
     if len(corpus) > BPE_TEXT_LIMIT:

@@ -14,7 +14,7 @@ from core.tokenizers import TOKENIZER_NAMES
 from core.train import TrainConfig
 from playground import figures, identity, ui
 from playground.runs import checkpoint_zip, get_store, metrics_csv, save_upload
-from playground.i18n import t
+from playground.i18n import message_text, t
 
 PRESETS = {  # name: (layers, heads, width, context)
     "tiny (2 layers, width 64)": (2, 2, 64, 64),
@@ -42,7 +42,7 @@ with new_tab:
                       horizontal=True, key="train.source")
     corpus, corpus_label = None, ""
     if source == "a bundled corpus":
-        corpus = st.selectbox(t("train.corpus"), list(CORPORA), format_func=lambda c: CORPORA[c].title, key="train.corpus")
+        corpus = st.selectbox(t("train.corpus"), list(CORPORA), format_func=ui.corpus_title, key="train.corpus")
         corpus_label = CORPORA[corpus].title
     elif source == "upload a .txt file":
         upload = st.file_uploader(t("train.upload"), type=["txt"], key="train.upload",
@@ -148,7 +148,7 @@ def live_view(run_id: str) -> None:
         st.info(t("train.queued", n=store.queue_position(run_id), device=run.device))
     st.progress(min(1.0, step / total), text=f"{step / total:.0%}")
     if run.reason:
-        (st.error if run.state == "failed" else st.info)(run.reason)
+        (st.error if run.state == "failed" else st.info)(message_text(run.reason))
     if train_rows:
         steps_x = [r["step"] for r in train_rows]
         losses = [r["train_loss"] for r in train_rows]

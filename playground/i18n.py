@@ -67,6 +67,33 @@ def error_templates(lang: str) -> dict[str, str]:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
+@lru_cache(maxsize=None)
+def _template_patterns() -> list[tuple[re.Pattern, str]]:
+    """Each English template as a regex that finds its values in a finished sentence."""
+    out = []
+    for template in error_templates("de"):
+        parts = re.split(r"{(\w+)(?:[:!][^}]*)?}", template)
+        pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+        out.append((re.compile(pattern + r"\Z", re.S), template))
+    return out
+
+
+def message_text(text: str) -> str:
+    """A sentence core wrote as plain text (a run's reason to stop: core.errors.message or a PlaygroundError's
+    str) in the session's language: the template it was made from is found, its values kept."""
+    translated = error_templates(language())
+    if not translated or not text:
+        return text
+    if text in translated:
+        return translated[text]
+    for pattern, template in _template_patterns():
+        found = pattern.match(text)
+        if found:
+            values = {k: v for k, v in found.groupdict().items() if v is not None}
+            return re.sub(r"{(\w+)(?:[:!][^}]*)?}", lambda m: values[m.group(1)], translated[template])
+    return text
+
+
 def error_text(error: PlaygroundError) -> str:
     """The error's sentence in the session's language, with the same values filled in."""
     template = error_templates(language()).get(error.template, error.template)

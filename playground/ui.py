@@ -77,6 +77,11 @@ def word(english: str) -> str:
     return figure_words(english, language())
 
 
+def corpus_title(name: str) -> str:
+    """A bundled corpus's title (core.data.CORPORA) in the session's language."""
+    return t(f"corpus.{name}")
+
+
 def table(where, data, **kwargs) -> None:
     """A table whose column headers (English words, as in figures) read in the session's language.
     Only for headers the app names: tables whose columns are tokens use where.dataframe directly."""

@@ -48,12 +48,14 @@ def test_figures_follow_the_language():
 
 
 def raised_templates() -> set[str]:
-    """Every message template the code can raise: the first argument of each PlaygroundError(...) call."""
+    """Every message template the code can show: the first argument of each PlaygroundError(...) and
+    core.errors.message(...) call."""
     found = set()
     for folder in ("core", "playground", "pages"):
         for path in (ROOT / folder).glob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "PlaygroundError" and node.args:
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("PlaygroundError", "message") \
+                        and node.args:
                     first = node.args[0]
                     if isinstance(first, ast.Call) and getattr(first.func, "id", None) == "t":
                         continue  # already a translated string of the app
@@ -69,6 +71,24 @@ def test_every_error_message_has_a_german_translation():
     assert not set(german) - templates, f"translations of messages no longer raised: {sorted(set(german) - templates)}"
     for english, translated in german.items():
         assert set(re.findall(r"{(\w+)", english)) == set(re.findall(r"{(\w+)", translated)), english
+
+
+def test_run_reasons_written_as_text_are_translated():
+    import streamlit as st
+
+    from core.errors import message
+    from playground.i18n import message_text
+    diverged = message("The loss became {value} at step {step}: training diverged (try a smaller learning rate); "
+                       "the checkpoint of step {last_good} is kept.", value=float("nan"), step=12, last_good=10)
+    st.session_state[LANG_KEY] = "de"
+    try:
+        assert message_text(diverged) == ("Der Verlust wurde nan in Schritt 12: Das Training ist divergiert (versuch "
+                                          "eine kleinere Lernrate); der Checkpoint von Schritt 10 bleibt erhalten.")
+        assert message_text("cancelled by the user") == "vom Benutzer abgebrochen"
+        assert message_text("something core never says") == "something core never says"
+    finally:
+        del st.session_state[LANG_KEY]
+    assert message_text("cancelled by the user") == "cancelled by the user"
 
 
 def test_errors_show_in_the_session_language():
@@ -142,3 +162,9 @@ def test_lazy_texts_are_read_in_the_session_language():
         assert str(spinner) == "Lade das Modell…"  # what Streamlit's spinner shows: it calls str() on the text
     finally:
         del st.session_state[LANG_KEY]
+
+
+def test_every_bundled_corpus_has_a_title_in_both_languages():
+    from core.data import CORPORA
+    for name, corpus in CORPORA.items():
+        assert strings("en")[f"corpus.{name}"] == corpus.title and strings("de")[f"corpus.{name}"]
