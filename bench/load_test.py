@@ -8,7 +8,8 @@ sends: a rerun request with the page and the widget values; what it gets back: t
 A participant loops: open a random page, type a new text into its first text field, move one slider, then
 think for a moment. Latency is the time from sending a request to the script finishing. Errors are
 exceptions or error boxes shown, a failed run, a dropped connection or a request that takes over 120 s.
-Reports p50/p95 latency and the server's memory (RSS) after one participant and at the peak.
+Reports p50/p95 latency, the server's memory (RSS) after one participant and at the peak, and how often the
+server loaded a model (once: every session shares it).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import asyncio
 import os
 import random
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import websockets
 from streamlit.proto.Alert_pb2 import Alert
@@ -28,6 +31,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.Slider_pb2 import Slider
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
+from playground.loaders import MODEL_LOADED
 from playground.server import running_app
 
 PAGES = ["tokens", "embeddings", "attention", "sampling", "generation", "training", "finetuning", "anatomy", "tour"]
@@ -182,6 +186,8 @@ def report(r: dict, think: tuple[float, float]) -> str:
     lines += [f"| {kind}: n / p50 / p95 | {n} / {p50:.2f} s / {p95:.2f} s |"
               for kind, (n, p50, p95) in r["by_kind"].items()]
     lines.append("| p50 by page | " + ", ".join(f"{k} {v:.2f} s" for k, v in r["by_page"].items()) + " |")
+    if "model_loads" in r:
+        lines.append(f"| model loads in the server (all sessions) | {r['model_loads']} |")
     lines += [f"| server memory (RSS) with one participant | {r['rss_one_mb']:.0f} MB |",
               f"| server memory (RSS) peak | {r['rss_peak_mb']:.0f} MB |"]
     return "\n".join(lines)
@@ -200,8 +206,9 @@ def main() -> None:
     if args.url:
         result = asyncio.run(load(args.url, args.pid or os.getpid(), args.sessions, args.seconds, think))
     else:
-        with running_app() as (url, proc):
+        with tempfile.TemporaryDirectory() as tmp, running_app(log=Path(tmp) / "server.log") as (url, proc):
             result = asyncio.run(load(url, proc.pid, args.sessions, args.seconds, think))
+            result["model_loads"] = (Path(tmp) / "server.log").read_text().count(MODEL_LOADED)
     print(report(result, think))
 
 

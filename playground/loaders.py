@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import core
 from core.checkpoints import bundled_models, default_device, read_card, MODELS_DIR
 from playground.i18n import lazy
 
+MODEL_LOADED = "llm-playground: loaded model"
 RUNS_DIR = Path(os.environ.get("LLM_PLAYGROUND_RUNS", Path(__file__).resolve().parent.parent / "runs"))
 
 
@@ -43,8 +45,11 @@ def model_choices(user: str, instructor: bool = False) -> list[ModelChoice]:
 
 @st.cache_resource(show_spinner=lazy("spin.model"), max_entries=4)
 def get_model(key: str) -> core.GPT:
+    """Loaded once per server process and shared read-only by every session (the load test counts this line)."""
+    started = time.perf_counter()
     model = core.load_model(key, device=default_device())
     model.requires_grad_(False)
+    print(f"{MODEL_LOADED} {key} in {time.perf_counter() - started:.2f} s", flush=True)
     return model
 
 

@@ -10,17 +10,19 @@ websockets = pytest.importorskip("websockets")
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
 from bench.load_test import Participant, load, main_widget  # noqa: E402
+from playground.loaders import MODEL_LOADED  # noqa: E402
 from playground.server import running_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def server():
-    with running_app() as (url, proc):
-        yield url, proc.pid
+def server(tmp_path_factory):
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with running_app(log=log) as (url, proc):
+        yield url, proc.pid, log
 
 
 def test_a_participant_opens_a_page_and_types(server):
-    url, _ = server
+    url, _, _ = server
 
     async def visit():
         async with websockets.connect(url.replace("http", "ws") + "/_stcore/stream", subprotocols=["streamlit"],
@@ -37,7 +39,8 @@ def test_a_participant_opens_a_page_and_types(server):
 
 
 def test_short_load_run_has_no_errors(server):
-    url, pid = server
-    result = asyncio.run(load(url, pid, sessions=2, seconds=6, think=(0.0, 0.2)))
+    url, pid, log = server
+    result = asyncio.run(load(url, pid, sessions=3, seconds=6, think=(0.0, 0.2)))
     assert result["errors"] == [] and result["requests"] >= 4
     assert result["rss_peak_mb"] > 0
+    assert log.read_text().count(MODEL_LOADED) == 1  # every session shares the one model
