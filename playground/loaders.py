@@ -17,8 +17,8 @@ import torch
 import core
 from core.checkpoints import bundled_models, default_device, read_card, MODELS_DIR
 from playground.i18n import lazy
+from playground.server import MODEL_LOADED
 
-MODEL_LOADED = "llm-playground: loaded model"
 RUNS_DIR = Path(os.environ.get("LLM_PLAYGROUND_RUNS", Path(__file__).resolve().parent.parent / "runs"))
 
 

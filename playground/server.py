@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+MODEL_LOADED = "llm-playground: loaded model"  # the server logs it per model load; the load test counts it
 
 
 def free_port() -> int:

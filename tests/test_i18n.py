@@ -82,9 +82,9 @@ def test_run_reasons_written_as_text_are_translated():
                        "the checkpoint of step {last_good} is kept.", value=float("nan"), step=12, last_good=10)
     st.session_state[LANG_KEY] = "de"
     try:
-        assert message_text(diverged) == ("Der Verlust wurde nan in Schritt 12: Das Training ist divergiert (versuch "
-                                          "eine kleinere Lernrate); der Checkpoint von Schritt 10 bleibt erhalten.")
-        assert message_text("cancelled by the user") == "vom Benutzer abgebrochen"
+        assert message_text(diverged) == ("Der Verlust wurde nan in Schritt 12: Das Training ist divergiert (versuchen "
+                                          "Sie eine kleinere Lernrate); der Checkpoint von Schritt 10 bleibt erhalten.")
+        assert message_text("cancelled by the user") == "von Hand abgebrochen"
         assert message_text("something core never says") == "something core never says"
     finally:
         del st.session_state[LANG_KEY]

@@ -10,8 +10,7 @@ websockets = pytest.importorskip("websockets")
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
 from bench.load_test import Participant, load, main_widget  # noqa: E402
-from playground.loaders import MODEL_LOADED  # noqa: E402
-from playground.server import running_app  # noqa: E402
+from playground.server import MODEL_LOADED, running_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
