@@ -58,7 +58,8 @@ def heatmap(z, x_labels, y_labels, title: str, x_title: str, y_title: str, color
         colorbar={"title": value_name}, hoverongaps=False,
         hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{value_name}: %{{z:.4f}}<extra></extra>",
         **{"texttemplate": "%{z:.2f}" if text_values else None, **(extra or {})})
-    return figure(cells, title, x_title, y_title, height, yaxis={"autorange": "reversed"}, **layout)
+    layout["yaxis"] = {"autorange": "reversed", **layout.get("yaxis", {})}
+    return figure(cells, title, x_title, y_title, height, **layout)
 
 
 def attention_heatmap(pattern, pieces: list[str], title: str, height: int = 520):
@@ -157,9 +158,9 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
 def score_heatmap(scores, title: str, value_name: str):
     """[layer, head] scores as a heatmap with the value written in every cell."""
     n_layer, n_head = len(scores), len(scores[0])
-    return heatmap(scores, [f"head {h}" for h in range(n_head)], [f"layer {layer}" for layer in range(n_layer)],
-                   title, "head", "layer", colorscale="Viridis", zmid=None, value_name=value_name,
-                   height=max(300, 60 * n_layer + 120), text_values=True)
+    return heatmap(scores, list(range(n_head)), list(range(n_layer)), title, "head", "layer", colorscale="Viridis",
+                   zmid=None, value_name=value_name, height=max(300, 60 * n_layer + 120), text_values=True,
+                   xaxis={"dtick": 1}, yaxis={"autorange": "reversed", "dtick": 1})
 
 
 def scatter_projection(coords, labels: list[str], groups: list[str], title: str, axis_titles: list[str]):
@@ -310,13 +311,13 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
 def logit_lens_figure(top_tokens: list[list[str]], top_probs: list[list[float]], positions: list[str]):
     """Layers (rows) × positions (columns): the top prediction if the model stopped after that layer."""
     z = np.array(top_probs, dtype=float)
-    layers = [f"after layer {i}" for i in range(len(top_tokens))]
+    layers = list(range(len(top_tokens)))
     cells = go.Heatmap(
         z=z, x=positions, y=layers, text=[[visible_plain(t) for t in row] for row in top_tokens],
         texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1, colorbar={"title": "probability"},
-        hovertemplate="%{y}, position %{x}<br>top token %{text}<br>probability %{z:.3f}<extra></extra>")
+        hovertemplate="after layer %{y}, position %{x}<br>top token %{text}<br>probability %{z:.3f}<extra></extra>")
     return figure(cells, "Logit lens: the most likely next token after each layer", "position (the token read)",
-                  "layer", max(320, 50 * len(layers) + 160), yaxis={"autorange": "reversed"})
+                  "after layer", max(320, 50 * len(layers) + 160), yaxis={"autorange": "reversed", "dtick": 1})
 
 
 def activation_curves():

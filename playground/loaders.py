@@ -16,7 +16,7 @@ import torch
 
 import core
 from core.checkpoints import bundled_models, default_device, read_card, MODELS_DIR
-from playground.i18n import lazy
+from playground.i18n import lazy, t
 from playground.server import MODEL_LOADED
 
 RUNS_DIR = Path(os.environ.get("LLM_PLAYGROUND_RUNS", Path(__file__).resolve().parent.parent / "runs"))
@@ -63,4 +63,4 @@ def device_label() -> str:
     device = default_device()
     if device.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(device)}"
-    return {"mps": "Apple GPU (MPS)"}.get(device.type, f"CPU ({os.cpu_count()} cores)")
+    return {"mps": "Apple GPU (MPS)"}.get(device.type, t("app.device_cpu", n=os.cpu_count()))
