@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.checkpoints import DEFAULT_MODEL
 from core.errors import PlaygroundError
-from playground import loaders, state
+from playground import figures, loaders, state
 from playground.i18n import error_text, figure_words, language, strings, t
 
 
@@ -72,6 +72,9 @@ def translate_figure(fig):
     return fig
 
 
+PRESENTER_FONT = 22  # px, as the page's text in presenter mode
+
+
 def word(english: str) -> str:
     """One of the app's figure and table words ("fig.<English>" in the locales) in the session's language."""
     return figure_words(english, language())
@@ -95,6 +98,13 @@ def chart(where, fig, key: str) -> None:
     """A plotly figure in the session's language, with its camera button set to the format chosen in the sidebar
     (PNG or SVG). The image is made in the browser, so it works offline."""
     translate_figure(fig)
+    if st.session_state.get("app.presenter"):  # the back row: figure text grows with the page's text
+        fig.layout.font.size = PRESENTER_FONT
+        fig.layout.title.font.size = PRESENTER_FONT + 4
+        fig.layout.hoverlabel.font.size = PRESENTER_FONT
+        fig.layout.legend.font.size = PRESENTER_FONT - 2
+        fig.for_each_xaxis(lambda axis: axis.update(figures.axis_fonts(PRESENTER_FONT), title_font_size=PRESENTER_FONT))
+        fig.for_each_yaxis(lambda axis: axis.update(figures.axis_fonts(PRESENTER_FONT), title_font_size=PRESENTER_FONT))
     fmt = st.session_state.get("app.figure_format", "png")
     where.plotly_chart(fig, key=key, config={"displaylogo": False, "toImageButtonOptions": {
         "format": fmt, "filename": key.replace(".", "-"), "scale": 2 if fmt == "png" else 1}})

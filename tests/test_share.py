@@ -77,6 +77,9 @@ def test_presenter_mode_from_link_and_toggle():
     at = page_from_link("tour", presenter="1")
     assert_clean(at)
     assert at.toggle(key="app.presenter").value is True
+    at.button(key="tour.next").click().run()  # step 2 has a figure
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert specs and all(s["layout"]["font"]["size"] == 22 for s in specs)  # figures grow for the back row
     at.toggle(key="app.presenter").set_value(False).run()
     assert_clean(at)
     assert "presenter" not in at.query_params
