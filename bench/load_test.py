@@ -5,8 +5,8 @@
 Each participant is one Streamlit session driven through Streamlit's own websocket protocol (what the browser
 sends: a rerun request with the page and the widget values; what it gets back: the page's elements and
 "script finished"), so the figures measure the server, not 30 browsers rendering Plotly on the same cores.
-A participant loops: open a random page, type a new text into its first text field, move one slider, then
-think for a moment. Latency is the time from sending a request to the script finishing. Errors are
+A participant (half of them in German) loops: open a random page, type a new text into its first text field,
+move one slider, then think for a moment. Latency is the time from sending a request to the script finishing. Errors are
 exceptions or error boxes shown, a failed run, a dropped connection or a request that takes over 120 s.
 Reports p50/p95 latency, the server's memory (RSS) after one participant and at the peak, and how often the
 server loaded a model (once: every session shares it).
@@ -56,8 +56,8 @@ class Figures:
 class Participant:
     """One browser tab, as the server sees it: a websocket session that asks for reruns."""
 
-    def __init__(self, ws, key: str):
-        self.ws, self.query = ws, f"me={key}"
+    def __init__(self, ws, key: str, lang: str = "en"):
+        self.ws, self.query = ws, f"me={key}&lang={lang}"
         self.page_hashes: dict[str, str] = {}  # url path -> page script hash, from the app's navigation message
         self.widgets: dict[str, WidgetState] = {}
 
@@ -117,7 +117,7 @@ async def participant(url: str, index: int, seconds: float, think: tuple[float, 
     end = time.time() + seconds
     uri = url.replace("http", "ws", 1) + "/_stcore/stream"
     async with websockets.connect(uri, subprotocols=["streamlit"], max_size=None, open_timeout=TIMEOUT_S) as ws:
-        me = Participant(ws, f"load-test-{index}")
+        me = Participant(ws, f"load-test-{index}", "de" if index % 2 else "en")  # half the room in German
         while time.time() < end:
             page = rng.choice(PAGES)
             try:

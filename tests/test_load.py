@@ -26,7 +26,7 @@ def test_a_participant_opens_a_page_and_types(server):
     async def visit():
         async with websockets.connect(url.replace("http", "ws") + "/_stcore/stream", subprotocols=["streamlit"],
                                       max_size=None) as ws:
-            me = Participant(ws, "test-participant")
+            me = Participant(ws, "test-participant", "de")
             first = await me.rerun("tokens")
             field = main_widget(first, "text_area")
             after = await me.rerun("tokens", WidgetState(id=field.id, string_value="Habe nun, ach! Philosophie"))
@@ -34,6 +34,8 @@ def test_a_participant_opens_a_page_and_types(server):
 
     first, after = asyncio.run(visit())
     assert any(e.WhichOneof("type") == "heading" for e in first)
+    assert any(e.WhichOneof("type") == "heading" and e.heading.body == "Tokens" for e in first)
+    assert any("Ein Sprachmodell sieht nie Buchstaben" in str(e) for e in first)  # the German page
     assert "Philosophie" not in str(first) and "Philosophie" in str(after)  # the page ran again on the new text
 
 
