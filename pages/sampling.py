@@ -54,7 +54,7 @@ top_n = st.slider(t("samp.tokens_shown"), 5, 40, 15, key="samp.top_n")
 order = torch.argsort(probs_raw, descending=True)[:top_n].tolist()
 m1, m2, m3 = st.columns(3)
 m1.metric(t("samp.vocabulary"), t("samp.n_tokens", n=f"{len(logits):,}"))
-m2.metric(t("samp.entropy"), f"{entropy_bits(probs_raw):.2f} bits",
+m2.metric(t("samp.entropy"), t("samp.bits", bits=f"{entropy_bits(probs_raw):.2f}"),
           help=t("samp.entropy_help"))
 m3.metric(t("samp.most_likely"), f"{tok.token_text(order[0])!r} ({float(probs_raw[order[0]]):.1%})")
 ui.chart(st, figures.distribution_bars(tok.pieces(order), probs_raw[order].tolist(), logits[order].tolist(),

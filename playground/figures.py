@@ -1,6 +1,8 @@
 """Plotly figures built from plain data (lists, arrays, dicts), so tests can build and inspect them.
 
-Every figure has a title, axis titles and hover values, and fonts large enough for a projector.
+Every figure has a title, axis titles and hover values, and fonts large enough for a projector. Figures are
+written in English and come out in the session's language: `figure` translates their words ("fig.<English>"
+in the locales) on the plain dicts, before plotly validates them once.
 """
 
 from __future__ import annotations
@@ -8,9 +10,18 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from playground import state
+from playground.i18n import figure_strings, translate_words
+
 FONT_SIZE = 16
+PRESENTER_FONT = 22  # px, as the page's text in presenter mode
 # Okabe–Ito: distinguishable with the common colour-vision deficiencies.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+
+
+def trace(kind: str, **props) -> dict:
+    """One trace as a plain dict ("heatmap", "scatter", "bar", ...), validated once by `figure`."""
+    return {"type": kind, **props}
 
 
 def figure(data, title: str, x_title: str, y_title: str, height: int = 420, xaxis: dict | None = None,
@@ -20,23 +31,55 @@ def figure(data, title: str, x_title: str, y_title: str, height: int = 420, xaxi
     Why one step from plain dicts: plotly validates every later update_layout/add_trace/add_annotation call
     again, which made figures cost 10-250 ms each on the server and slowed every participant under load.
     No plotly template either: Streamlit's theme styles the chart in the browser."""
-    return go.Figure(data, {
-        "title": {"text": title, "font": {"size": FONT_SIZE + 4}}, "font": {"size": FONT_SIZE}, "height": height,
-        "margin": {"l": 60, "r": 20, "t": 60, "b": 60}, "hoverlabel": {"font": {"size": FONT_SIZE}},
-        "legend": {"font": {"size": FONT_SIZE - 2}},
-        "xaxis": {**axis_fonts(), "title": {"text": x_title, "font": {"size": FONT_SIZE}}, **(xaxis or {})},
-        "yaxis": {**axis_fonts(), "title": {"text": y_title, "font": {"size": FONT_SIZE}}, **(yaxis or {})},
-        **layout})
+    size = PRESENTER_FONT if state.presenter() else FONT_SIZE  # presenter mode: text for the back row
+    layout = {
+        "title": {"text": title, "font": {"size": size + 4}}, "font": {"size": size}, "height": height,
+        "margin": {"l": 60, "r": 20, "t": 60, "b": 60}, "hoverlabel": {"font": {"size": size}},
+        "legend": {"font": {"size": size - 2}},
+        "xaxis": {"tickfont": {"size": size - 2}, "title": {"text": x_title, "font": {"size": size}}, **(xaxis or {})},
+        "yaxis": {"tickfont": {"size": size - 2}, "title": {"text": y_title, "font": {"size": size}}, **(yaxis or {})},
+        **layout}
+    data = data if isinstance(data, list) else [data]
+    words = figure_strings()
+    if words:
+        translate(data, layout, words)
+    return go.Figure(data, layout)
 
 
-def axis_fonts(size: int = FONT_SIZE) -> dict:
-    """Tick labels two points below the text (Streamlit's chart theme would make them 12 px)."""
-    return {"tickfont": {"size": size - 2}}
+def translate(data: list[dict], layout: dict, words: dict[str, str]) -> None:
+    """Put the English words of traces and layout (plain dicts, changed in place) into another language:
+    titles and names as whole phrases, hover/text templates and annotations phrase by phrase."""
+    def whole(text):
+        return words.get(f"fig.{text}", text) if isinstance(text, str) else text
+
+    def titled(thing: dict) -> None:
+        title = thing.get("title")
+        if isinstance(title, dict):
+            title["text"] = whole(title.get("text"))
+        elif isinstance(title, str):
+            thing["title"] = whole(title)
+
+    titled(layout)
+    for key, value in layout.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
+            titled(value)
+    for axis in layout.get("scene", {}).values():
+        titled(axis)
+    for note in layout.get("annotations", []):
+        note["text"] = translate_words(note["text"], words)
+    for t in data:
+        if "name" in t:
+            t["name"] = whole(t["name"])
+        for key in ("hovertemplate", "texttemplate"):
+            if isinstance(t.get(key), str):
+                t[key] = translate_words(t[key], words)
+        if isinstance(t.get("colorbar"), dict):
+            titled(t["colorbar"])
 
 
 def encodings_bar(names: list[str], tokens: list[int], chars_per_token: list[float], words_per_token: list[float]):
     """Token count per encoding, with characters and words per token on the bars and in the hover."""
-    bar = go.Bar(
+    bar = trace("bar",
         x=names, y=tokens, marker_color=OKABE_ITO[: len(names)],
         texttemplate="%{y:,} tokens<br>%{customdata[0]:.2f} characters per token", textposition="auto",
         customdata=list(zip(chars_per_token, words_per_token)),
@@ -60,7 +103,7 @@ def heatmap(z, x_labels, y_labels, title: str, x_title: str, y_title: str, color
             zmid: float | None = 0.0, value_name: str = "value", height: int = 460, text_values: bool = False,
             extra: dict | None = None, **layout):
     """A labelled heatmap with values on hover; None cells stay empty (e.g. the causal mask)."""
-    cells = go.Heatmap(
+    cells = trace("heatmap",
         z=np.asarray(z, dtype=float), x=x_labels, y=y_labels, colorscale=colorscale, zmid=zmid,
         colorbar={"title": value_name}, hoverongaps=False,
         hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{value_name}: %{{z:.4f}}<extra></extra>",
@@ -101,7 +144,7 @@ def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int
                        "xanchor": "left", "textangle": 90, "showarrow": False})
         for h in range(n_head):
             i, left = layer * n_head + h + 1, h * (width + gap_x)
-            traces.append(go.Heatmap(
+            traces.append(trace("heatmap",
                 z=masked_future(patterns[layer][h]).round(4), colorscale="Blues", zmin=0, zmax=1, showscale=False,
                 hoverongaps=False, xaxis=f"x{i}", yaxis=f"y{i}",
                 hovertemplate=f"layer {layer} head {h}<br>query %{{y}} → key %{{x}}<br>attention %{{z:.3f}}"
@@ -147,7 +190,7 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
                 y += [k, q, None]
                 info += [[labels[q], labels[k], w]] * 2 + [[None, None, None]]
             # numpy arrays skip plotly's per-element validation of lists
-            traces.append(go.Scatter(
+            traces.append(trace("scatter",
                 x=np.array(x, dtype=float), y=np.array(y, dtype=float), mode="lines",
                 line={"width": 0.5 + 8 * w_mid, "color": colour},
                 opacity=min(1.0, 0.25 + w_mid), name=f"head {h}", legendgroup=f"head {h}", showlegend=first,
@@ -156,8 +199,8 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
                               "<extra></extra>"))
             first = False
     for x, side in ((0, "left"), (1, "right")):  # keys to the left of their column, queries to the right
-        traces.append(go.Scatter(x=[x] * n, y=list(range(n)), mode="text", text=labels, showlegend=False,
-                                 textposition=f"middle {side}", hoverinfo="skip", textfont={"size": FONT_SIZE}))
+        traces.append(trace("scatter", x=[x] * n, y=list(range(n)), mode="text", text=labels, showlegend=False,
+                                       textposition=f"middle {side}", hoverinfo="skip", textfont={"size": FONT_SIZE}))
     return figure(traces, title, "", "", max(360, 26 * n + 100), xaxis={"visible": False, "range": [-0.6, 1.6]},
                   yaxis={"visible": False, "autorange": "reversed"})
 
@@ -180,18 +223,18 @@ def scatter_projection(coords, labels: list[str], groups: list[str], title: str,
                       marker={"color": OKABE_ITO[gi % len(OKABE_ITO)], "size": 8 if dims == 2 else 4},
                       hovertemplate="%{text}<extra>" + group + "</extra>", textposition="top center")
         if dims == 3:
-            traces.append(go.Scatter3d(x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx],
-                                       z=[coords[i][2] for i in idx], **common))
+            traces.append(trace("scatter3d", x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx],
+                                             z=[coords[i][2] for i in idx], **common))
         else:
-            traces.append(go.Scatter(x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx], **common))
+            traces.append(trace("scatter", x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx], **common))
     scene = {"scene": {f"{a}axis": {"title": {"text": t}} for a, t in zip("xyz", axis_titles)}} if dims == 3 else {}
     return figure(traces, title, axis_titles[0], axis_titles[1], 600, **scene)
 
 
 def bars(x, series: dict[str, list[float]], title: str, x_title: str, y_title: str):
     """One bar per x for each named series (grouped side by side when there are several); name and value on hover."""
-    traces = [go.Bar(x=x, y=values, name=name, marker_color=OKABE_ITO[i % len(OKABE_ITO)],
-                     hovertemplate=f"%{{x}}<br>{name}: %{{y:.4f}}<extra></extra>")
+    traces = [trace("bar", x=x, y=values, name=name, marker_color=OKABE_ITO[i % len(OKABE_ITO)],
+                           hovertemplate=f"%{{x}}<br>{name}: %{{y:.4f}}<extra></extra>")
               for i, (name, values) in enumerate(series.items())]
     return figure(traces, title, x_title, y_title, barmode="group", showlegend=len(series) > 1)
 
@@ -200,7 +243,7 @@ def distribution_bars(labels: list[str], probs: list[float], logits: list[float]
                       marked: int | None = None, marked_name: str = "sampled"):
     """Top tokens' probabilities as bars, logits on hover; one bar (e.g. the sampled token) highlighted."""
     colours = [OKABE_ITO[1] if i == marked else OKABE_ITO[0] for i in range(len(labels))]
-    bar = go.Bar(
+    bar = trace("bar",
         x=[visible_plain(t) for t in labels], y=probs, marker_color=colours, customdata=logits,
         text=[f"{p:.1%}" for p in probs], textposition="outside", cliponaxis=False,
         hovertemplate="%{x}<br>probability %{y:.4f}<br>logit %{customdata:.3f}<extra></extra>")
@@ -214,7 +257,7 @@ def pipeline_figure(stage_names: list[str], labels: list[str], probs: list[list[
     """Tokens (rows) × stages (columns): each stage's probability; an empty cell (✗) means removed."""
     z = np.array([[np.nan if p is None else p for p in row] for row in probs], dtype=float)
     text = [["✗" if p is None else f"{p:.1%}" for p in row] for row in probs]
-    cells = go.Heatmap(
+    cells = trace("heatmap",
         z=z, x=stage_names, y=[visible_plain(t) for t in labels], colorscale="Blues", zmin=0, zmax=1,
         text=text, texttemplate="%{text}", hoverongaps=False, colorbar={"title": "probability"},
         hovertemplate="token %{y}<br>after %{x}<br>probability %{z:.4f}<extra></extra>")
@@ -224,18 +267,18 @@ def pipeline_figure(stage_names: list[str], labels: list[str], probs: list[list[
 
 def dice_histogram(labels: list[str], expected: list[float], observed: list[float], n: int):
     names = [visible_plain(t) for t in labels]
-    traces = [go.Bar(x=names, y=expected, name="probability", marker_color=OKABE_ITO[0],
-                     hovertemplate="%{x}<br>probability %{y:.4f}<extra></extra>"),
-              go.Bar(x=names, y=observed, name=f"share of {n:,} draws", marker_color=OKABE_ITO[1],
-                     hovertemplate="%{x}<br>share of draws %{y:.4f}<extra></extra>")]
+    traces = [trace("bar", x=names, y=expected, name="probability", marker_color=OKABE_ITO[0],
+                           hovertemplate="%{x}<br>probability %{y:.4f}<extra></extra>"),
+              trace("bar", x=names, y=observed, name=f"share of {n:,} draws", marker_color=OKABE_ITO[1],
+                           hovertemplate="%{x}<br>share of draws %{y:.4f}<extra></extra>")]
     return figure(traces, f"The weighted dice: {n:,} draws against the probabilities", "token", "share",
                   yaxis={"tickformat": ".0%"}, barmode="group")
 
 
 def temperature_bars(labels: list[str], temperatures: list[float], table: list[list[float]]):
     """Softmax of a small logit vector at several temperatures, grouped by token."""
-    traces = [go.Bar(x=labels, y=table[i], name=f"T = {t:g}", marker_color=OKABE_ITO[i % len(OKABE_ITO)],
-                     hovertemplate=f"T = {t:g}<br>%{{x}}<br>p = %{{y:.4g}}<extra></extra>")
+    traces = [trace("bar", x=labels, y=table[i], name=f"T = {t:g}", marker_color=OKABE_ITO[i % len(OKABE_ITO)],
+                           hovertemplate=f"T = {t:g}<br>%{{x}}<br>p = %{{y:.4g}}<extra></extra>")
               for i, t in enumerate(temperatures)]
     return figure(traces, "Temperature reshapes the same logits", "token (its logit)", "probability",
                   barmode="group")
@@ -243,21 +286,21 @@ def temperature_bars(labels: list[str], temperatures: list[float], table: list[l
 
 def loss_curves(steps, losses, smoothed, val_steps, val_losses):
     traces = [
-        go.Scatter(x=steps, y=losses, mode="lines", name="training loss", line={"color": "#9ecae1", "width": 1},
-                   hovertemplate="step %{x}<br>training loss %{y:.4f}<extra></extra>"),
-        go.Scatter(x=steps, y=smoothed, mode="lines", name="training loss (smoothed)",
-                   line={"color": OKABE_ITO[0], "width": 3},
-                   hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>"),
-        go.Scatter(x=val_steps, y=val_losses, mode="lines+markers", name="validation loss",
-                   line={"color": OKABE_ITO[1], "width": 3}, marker={"size": 8},
-                   hovertemplate="step %{x}<br>validation loss %{y:.4f}<extra></extra>")]
+        trace("scatter", x=steps, y=losses, mode="lines", name="training loss", line={"color": "#9ecae1", "width": 1},
+                         hovertemplate="step %{x}<br>training loss %{y:.4f}<extra></extra>"),
+        trace("scatter", x=steps, y=smoothed, mode="lines", name="training loss (smoothed)",
+                         line={"color": OKABE_ITO[0], "width": 3},
+                         hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>"),
+        trace("scatter", x=val_steps, y=val_losses, mode="lines+markers", name="validation loss",
+                         line={"color": OKABE_ITO[1], "width": 3}, marker={"size": 8},
+                         hovertemplate="step %{x}<br>validation loss %{y:.4f}<extra></extra>")]
     return figure(traces, "Loss (cross-entropy, lower is better)", "step", "loss")
 
 
 def metric_line(x, y, title: str, x_title: str, y_title: str, colour: str | None = None, log_y: bool = False):
-    line = go.Scatter(x=x, y=y, mode="lines+markers" if len(x) < 30 else "lines",
-                      line={"color": colour or OKABE_ITO[2], "width": 3},
-                      hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y:.4g}}<extra></extra>")
+    line = trace("scatter", x=x, y=y, mode="lines+markers" if len(x) < 30 else "lines",
+                            line={"color": colour or OKABE_ITO[2], "width": 3},
+                            hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y:.4g}}<extra></extra>")
     return figure(line, title, x_title, y_title, 320, yaxis={"type": "log"} if log_y else None)
 
 
@@ -267,8 +310,8 @@ def confusion_matrix(matrix: list[list[int]], classes: list[str]):
 
 
 def accuracy_curves(steps, train_acc, val_acc):
-    traces = [go.Scatter(x=steps, y=values, mode="lines+markers", name=name, line={"color": colour, "width": 3},
-                         hovertemplate="step %{x}<br>%{y:.1%}<extra></extra>")
+    traces = [trace("scatter", x=steps, y=values, mode="lines+markers", name=name, line={"color": colour, "width": 3},
+                               hovertemplate="step %{x}<br>%{y:.1%}<extra></extra>")
               for values, name, colour in ((train_acc, "training accuracy", OKABE_ITO[0]),
                                            (val_acc, "validation accuracy", OKABE_ITO[1]))]
     return figure(traces, "Accuracy", "step", "accuracy", 340, yaxis={"tickformat": ".0%"})
@@ -306,9 +349,9 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
             notes.append({"x": 0.5, "y": ys[i + 1] + box_h / 2, "ax": 0.5, "ay": y - box_h / 2, "xref": "x",
                           "yref": "y", "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2,
                           "arrowwidth": 2, "text": ""})
-    hover = go.Scatter(x=[0.5] * n, y=ys, mode="markers", marker={"size": 40, "opacity": 0}, showlegend=False,
-                       customdata=[[s["name"], s["params"]] for s in stages],
-                       hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} parameters<extra></extra>")
+    hover = trace("scatter", x=[0.5] * n, y=ys, mode="markers", marker={"size": 40, "opacity": 0}, showlegend=False,
+                             customdata=[[s["name"], s["params"]] for s in stages],
+                             hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} parameters<extra></extra>")
     fig = figure(hover, "The forward pass", "", "", 80 * n + 80, xaxis={"visible": False, "range": [-0.04, 1.25]},
                  yaxis={"visible": False, "range": [ys[-1] - 0.6, 0.6]}, shapes=shapes, annotations=notes)
     fig.layout.margin = {"l": 5, "r": 5, "t": 50, "b": 5}
@@ -319,7 +362,7 @@ def logit_lens_figure(top_tokens: list[list[str]], top_probs: list[list[float]],
     """Layers (rows) × positions (columns): the top prediction if the model stopped after that layer."""
     z = np.array(top_probs, dtype=float)
     layers = list(range(len(top_tokens)))
-    cells = go.Heatmap(
+    cells = trace("heatmap",
         z=z, x=positions, y=layers, text=[[visible_plain(t) for t in row] for row in top_tokens],
         texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1, colorbar={"title": "probability"},
         hovertemplate="after layer %{y}, position %{x}<br>top token %{text}<br>probability %{z:.3f}<extra></extra>")
@@ -333,7 +376,8 @@ def activation_curves():
     xs = [i / 20 for i in range(-80, 81)]
     gelu = [0.5 * x * (1 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))) for x in xs]
     hover = "input %{x:.2f}<br>output %{y:.3f}<extra>%{fullData.name}</extra>"
-    traces = [go.Scatter(x=xs, y=gelu, name="GELU", line={"color": OKABE_ITO[0], "width": 3}, hovertemplate=hover),
-              go.Scatter(x=xs, y=[max(0.0, x) for x in xs], name="ReLU", hovertemplate=hover,
-                         line={"color": OKABE_ITO[1], "width": 3, "dash": "dash"})]
+    traces = [trace("scatter", x=xs, y=gelu, name="GELU", hovertemplate=hover,
+                    line={"color": OKABE_ITO[0], "width": 3}),
+              trace("scatter", x=xs, y=[max(0.0, x) for x in xs], name="ReLU", hovertemplate=hover,
+                    line={"color": OKABE_ITO[1], "width": 3, "dash": "dash"})]
     return figure(traces, "GELU vs ReLU", "input", "output", 320)

@@ -104,11 +104,16 @@ _MARKUP = re.compile(r"(%\{[^}]*\}|<[^>]*>)")  # plotly placeholders and HTML ta
 _PHRASE = re.compile(r"[A-Za-z][A-Za-z ()/-]*[A-Za-z)]|[A-Za-z]")
 
 
-def figure_words(text: str, lang: str) -> str:
-    """A figure's English words (hover template, text template, annotation) in another language: each phrase
-    between placeholders and numbers as a whole if the locale knows it as "fig.<phrase>", else word by word."""
-    words = strings(lang)
+def figure_strings() -> dict[str, str] | None:
+    """The session's strings for figures, or None in English (figures are written in English)."""
+    lang = language()
+    return None if lang == "en" else strings(lang)
 
+
+def translate_words(text: str, words: dict[str, str]) -> str:
+    """English words of a figure or table (hover template, annotation, column header) in another language:
+    each phrase between placeholders and numbers as a whole if `words` knows it as "fig.<phrase>", else word by
+    word; placeholders, tags and numbers stay."""
     def phrase(match: re.Match) -> str:
         found = words.get(f"fig.{match.group(0)}")
         return found if found else re.sub(r"[A-Za-z]+", lambda w: words.get(f"fig.{w.group(0)}", w.group(0)),
@@ -117,3 +122,7 @@ def figure_words(text: str, lang: str) -> str:
     parts = _MARKUP.split(text)
     parts[::2] = [_PHRASE.sub(phrase, part) for part in parts[::2]]
     return "".join(parts)
+
+
+def figure_words(text: str, lang: str) -> str:
+    return translate_words(text, strings(lang))

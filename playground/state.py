@@ -1,4 +1,4 @@
-"""Per-session state that several pages share (the chosen model), with defaults."""
+"""Per-session state that several pages share (the chosen model, presenter mode), with defaults."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import streamlit as st
 from core.checkpoints import DEFAULT_MODEL
 
 MODEL_KEY = "app.model"
+PRESENTER_KEY = "app.presenter"
 
 
 def current_model_key() -> str:
@@ -15,3 +16,8 @@ def current_model_key() -> str:
 
 def set_model_key(key: str) -> None:
     st.session_state[MODEL_KEY] = key
+
+
+def presenter() -> bool:
+    """Presenter mode: large type for the back row of a lecture hall."""
+    return bool(st.session_state.get(PRESENTER_KEY, False))

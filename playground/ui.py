@@ -9,8 +9,8 @@ import streamlit as st
 
 from core.checkpoints import DEFAULT_MODEL
 from core.errors import PlaygroundError
-from playground import figures, loaders, state
-from playground.i18n import error_text, figure_words, language, strings, t
+from playground import loaders, state
+from playground.i18n import error_text, figure_words, language, t
 
 
 @contextmanager
@@ -40,41 +40,6 @@ def explain(text: str) -> None:
     st.info(text, icon=":material/lightbulb:")
 
 
-def translate_figure(fig):
-    """Put the figure's fixed words (titles, axis titles, legend names, hover and text templates, annotations)
-    into the session's language. Figures are built in English by playground.figures; the words live in the
-    locale files as "fig.<English>"."""
-    lang = language()
-    if lang == "en":
-        return fig
-    words = strings(lang)
-
-    def tr(text):
-        return words.get(f"fig.{text}", text)
-
-    def retitle(thing):
-        if thing.title and thing.title.text:
-            thing.title.text = tr(thing.title.text)
-
-    retitle(fig.layout)
-    fig.for_each_xaxis(retitle)
-    fig.for_each_yaxis(retitle)
-    for trace in fig.data:
-        if getattr(trace, "name", None):
-            trace.name = tr(trace.name)
-        if getattr(trace, "colorbar", None) is not None:
-            retitle(trace.colorbar)
-        for attr in ("hovertemplate", "texttemplate"):
-            if isinstance(getattr(trace, attr, None), str):
-                setattr(trace, attr, figure_words(getattr(trace, attr), lang))
-    for annotation in fig.layout.annotations:
-        annotation.text = figure_words(annotation.text, lang)
-    return fig
-
-
-PRESENTER_FONT = 22  # px, as the page's text in presenter mode
-
-
 def word(english: str) -> str:
     """One of the app's figure and table words ("fig.<English>" in the locales) in the session's language."""
     return figure_words(english, language())
@@ -95,16 +60,8 @@ def table(where, data, **kwargs) -> None:
 
 
 def chart(where, fig, key: str) -> None:
-    """A plotly figure in the session's language, with its camera button set to the format chosen in the sidebar
-    (PNG or SVG). The image is made in the browser, so it works offline."""
-    translate_figure(fig)
-    if st.session_state.get("app.presenter"):  # the back row: figure text grows with the page's text
-        fig.layout.font.size = PRESENTER_FONT
-        fig.layout.title.font.size = PRESENTER_FONT + 4
-        fig.layout.hoverlabel.font.size = PRESENTER_FONT
-        fig.layout.legend.font.size = PRESENTER_FONT - 2
-        fig.for_each_xaxis(lambda axis: axis.update(figures.axis_fonts(PRESENTER_FONT), title_font_size=PRESENTER_FONT))
-        fig.for_each_yaxis(lambda axis: axis.update(figures.axis_fonts(PRESENTER_FONT), title_font_size=PRESENTER_FONT))
+    """A plotly figure (from playground.figures, already in the session's language) with its camera button set
+    to the format chosen in the sidebar (PNG or SVG); the image is made in the browser, so it works offline."""
     fmt = st.session_state.get("app.figure_format", "png")
     where.plotly_chart(fig, key=key, config={"displaylogo": False, "toImageButtonOptions": {
         "format": fmt, "filename": key.replace(".", "-"), "scale": 2 if fmt == "png" else 1}})

@@ -10,7 +10,6 @@ import streamlit as st
 
 from playground import figures
 from playground.i18n import LANG_KEY
-from playground.ui import translate_figure
 from tests.test_i18n import english_left
 
 PATTERN = [[1.0, 0.0, 0.0], [0.3, 0.7, 0.0], [0.01, 0.5, 0.49]]
@@ -65,7 +64,7 @@ def test_every_figure_has_title_axes_and_hover(name):
 def test_every_figure_reads_german(name):
     st.session_state[LANG_KEY] = "de"
     try:
-        fig = translate_figure(BUILDERS[name]())
+        fig = BUILDERS[name]()
     finally:
         del st.session_state[LANG_KEY]
     assert not english_left(spec(fig)), english_left(spec(fig))
