@@ -12,8 +12,8 @@ from core.errors import PlaygroundError
 from core.tokenizers import TOKENIZER_NAMES, load_tokenizer
 from core.tokenstats import parse_id_list, text_stats, token_rows
 from playground import figures, share, ui
-from playground.examples import TOKEN_EXAMPLES
-from playground.i18n import error_text, lazy, t
+from playground.examples import TOKEN_EXAMPLE_FIRST, TOKEN_EXAMPLES
+from playground.i18n import error_text, language, lazy, t
 from playground.tokens_view import chips_html, window_rows_html
 
 CHIP_LIMIT = 2000
@@ -44,9 +44,11 @@ share.restore(PAGE, SHARE)
 ui.explain(t("tokens.explain1"))
 
 # --- text in ----------------------------------------------------------------------------------------
-st.session_state.setdefault("tokens.text", TOKEN_EXAMPLES["English prose"])
+st.session_state.setdefault("tokens.example", TOKEN_EXAMPLE_FIRST[language()])
+st.session_state.setdefault("tokens.text", TOKEN_EXAMPLES[st.session_state["tokens.example"]])
 left, right = st.columns([1, 1])
-left.selectbox(t("tokens.example"), list(TOKEN_EXAMPLES), key="tokens.example", on_change=use_example)
+left.selectbox(t("tokens.example"), list(TOKEN_EXAMPLES), key="tokens.example", on_change=use_example,
+               format_func=lambda example: t(f"tokex.{example}"))
 upload = right.file_uploader(t("tokens.upload"), type=["txt"], key="tokens.upload",
                           max_upload_size=2)
 if upload is not None and st.session_state.get("tokens.upload_id") != upload.file_id:

@@ -168,3 +168,9 @@ def test_every_bundled_corpus_has_a_title_in_both_languages():
     from core.data import CORPORA
     for name, corpus in CORPORA.items():
         assert strings("en")[f"corpus.{name}"] == corpus.title and strings("de")[f"corpus.{name}"]
+
+
+def test_every_token_example_has_a_label_in_both_languages():
+    from playground.examples import TOKEN_EXAMPLE_FIRST, TOKEN_EXAMPLES
+    assert all(f"tokex.{name}" in strings("en") for name in TOKEN_EXAMPLES)
+    assert set(TOKEN_EXAMPLE_FIRST.values()) <= set(TOKEN_EXAMPLES)
