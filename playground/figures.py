@@ -48,9 +48,10 @@ def figure(data, title: str, x_title: str, y_title: str, height: int = 420, xaxi
 
 def translate(data: list[dict], layout: dict, words: dict[str, str]) -> None:
     """Put the English words of traces and layout (plain dicts, changed in place) into another language:
-    titles and names as whole phrases, hover/text templates and annotations phrase by phrase."""
+    titles, legend names, hover/text templates and annotations, each phrase as a whole where the locale knows it,
+    else word by word."""
     def whole(text):
-        return words.get(f"fig.{text}", text) if isinstance(text, str) else text
+        return translate_words(text, words) if isinstance(text, str) else text
 
     def titled(thing: dict) -> None:
         title = thing.get("title")
@@ -68,8 +69,8 @@ def translate(data: list[dict], layout: dict, words: dict[str, str]) -> None:
     for note in layout.get("annotations", []):
         note["text"] = translate_words(note["text"], words)
     for t in data:
-        if "name" in t:
-            t["name"] = whole(t["name"])
+        if isinstance(t.get("name"), str):
+            t["name"] = translate_words(t["name"], words)
         for key in ("hovertemplate", "texttemplate"):
             if isinstance(t.get(key), str):
                 t[key] = translate_words(t[key], words)

@@ -101,7 +101,9 @@ def error_text(error: PlaygroundError) -> str:
 
 
 _MARKUP = re.compile(r"(%\{[^}]*\}|<[^>]*>)")  # plotly placeholders and HTML tags stay as they are
-_PHRASE = re.compile(r"[A-Za-z][A-Za-z ()/-]*[A-Za-z)]|[A-Za-z]")
+# English phrases: letters, spaces and ()/- , not glued to digits or underscores (d_head, x1 stay as they are)
+_PHRASE = re.compile(r"(?<![\w])(?:[A-Za-z][A-Za-z ()/-]*[A-Za-z)]|[A-Za-z])(?![\w])")
+_WORD = re.compile(r"(?<![\w])[A-Za-z]+(?![\w])")
 
 
 def figure_strings() -> dict[str, str] | None:
@@ -116,8 +118,7 @@ def translate_words(text: str, words: dict[str, str]) -> str:
     word; placeholders, tags and numbers stay."""
     def phrase(match: re.Match) -> str:
         found = words.get(f"fig.{match.group(0)}")
-        return found if found else re.sub(r"[A-Za-z]+", lambda w: words.get(f"fig.{w.group(0)}", w.group(0)),
-                                          match.group(0))
+        return found if found else _WORD.sub(lambda w: words.get(f"fig.{w.group(0)}", w.group(0)), match.group(0))
 
     parts = _MARKUP.split(text)
     parts[::2] = [_PHRASE.sub(phrase, part) for part in parts[::2]]

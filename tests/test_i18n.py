@@ -123,9 +123,12 @@ def english_words(texts) -> set[str]:
 
 
 def english_left(spec: dict) -> set[str]:
-    """English words left in a German figure's hover/text templates and annotations."""
-    texts = [trace.get(attr, "") for trace in spec["data"] for attr in ("hovertemplate", "texttemplate")]
+    """English words left in a German figure's title, axis titles, hover/text templates, legend names and
+    annotations."""
+    texts = [trace.get(attr, "") for trace in spec["data"] for attr in ("hovertemplate", "texttemplate", "name")]
     texts += [note.get("text", "") for note in spec["layout"].get("annotations", [])]
+    texts += [thing.get("title", {}).get("text", "") for key, thing in spec["layout"].items()
+              if key == "title" or key.startswith(("xaxis", "yaxis"))]
     return english_words(re.sub(r"%\{[^}]*\}|<[^>]*>", " ", text or "") for text in texts)
 
 
