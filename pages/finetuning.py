@@ -99,7 +99,7 @@ with classify_tab:
         options = training_options("ft.cls", 5, 5e-4)
         if st.button(t("ft.start_cls"), key="ft.cls_start", type="primary"):
             start(FinetuneConfig(task="classify", init_from=base_key, data=data_path, **options),
-                  f"spam classifier from {base_key.split('/')[-1]}", "ft.cls_run")
+                  t("ft.run_cls", base=base_key.split("/")[-1]), "ft.cls_run")
     run = pick_run("classify", user, instructor, "ft.cls_run")
 
 
@@ -159,7 +159,7 @@ with instruct_tab:
         options = training_options("ft.ins", 2, 3e-4)
         if st.button(t("ft.start_ins"), key="ft.ins_start", type="primary"):
             start(FinetuneConfig(task="instruct", init_from=base_key, data=data_path, max_tokens=200,
-                                 eval_interval=100, **options), f"instructions from {base_key.split('/')[-1]}",
+                                 eval_interval=100, **options), t("ft.run_ins", base=base_key.split("/")[-1]),
                   "ft.ins_run")
     run = pick_run("instruct", user, instructor, "ft.ins_run")
 
@@ -208,7 +208,7 @@ with compare_tab:
                 probs = softmax(logits)
                 top = torch.argsort(probs, descending=True)[:10].tolist()
                 ui.chart(col, figures.distribution_bars(m.tokenizer.pieces(top), probs[top].tolist(),
-                                                           logits[top].tolist(), f"{label}: next token"),
+                                                           logits[top].tolist(), t("ft.next_token", label=label)),
                                  key=f"ft.cmp.{label}")
                 continuation = generate(m, ids, 40, temperature=0, stop_ids={m.tokenizer.eot_id})[len(ids):]
                 col.code(m.tokenizer.decode(continuation), language=None, wrap_lines=True)

@@ -67,8 +67,8 @@ with ui.friendly_errors():
             "'{asked}' is {n_asked_ids} tokens; ask about one token (try a leading space).",
             asked=asked, n_asked_ids=len(asked_ids))
     rank = int((probs_raw > probs_raw[asked_ids[0]]).sum()) + 1
-    st.markdown(f"`{asked!r}` (id {asked_ids[0]}) has logit **{float(logits[asked_ids[0]]):.3f}**, probability "
-                f"**{float(probs_raw[asked_ids[0]]):.4%}**, rank **{rank:,}** of {len(logits):,}.")
+    st.markdown(t("samp.rank_line", token=f"`{asked!r}`", id=asked_ids[0], logit=f"{float(logits[asked_ids[0]]):.3f}",
+                  p=f"{float(probs_raw[asked_ids[0]]):.4%}", rank=f"{rank:,}", total=f"{len(logits):,}"))
 
 # --- the pipeline ----------------------------------------------------------------------------------------------
 st.subheader(t("samp.pipeline"))

@@ -110,7 +110,7 @@ with tab_compare:
     names, counts, cpt, wpt = [], [], [], []
     for name in TOKENIZER_NAMES:
         s = text_stats(text, encode(text, name, allow_special))
-        label = f"{name} (model)" if name == model_tok else name
+        label = t("tokens.model_encoding", name=name) if name == model_tok else name
         names.append(label)
         counts.append(s.tokens)
         cpt.append(s.chars_per_token)
@@ -175,7 +175,8 @@ with tab_bpe:
         if word:
             steps = bpe.apply_steps(word[:100], merges[:step] if step else merges)
             for merge, word_ids in steps:
-                label = "bytes" if merge is None else f"merge {merge.rank + 1}: {merge.text!r}"
+                label = t("tokens.step_bytes") if merge is None else t("tokens.step_merge", n=merge.rank + 1,
+                                                                                      text=repr(merge.text))
                 st.markdown(f"`{label}`")
                 st.html(chips_html(bpe.pieces(word_ids, merges), word_ids))
 

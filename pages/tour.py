@@ -69,7 +69,7 @@ elif name == "Attention":
     patterns = cache["pattern", 0][0]
     head = int(patterns[:, 1:, 0].mean(-1).argmax()) if len(ids) > 1 else 0
     st.markdown(t("tour.attention_text", head=head))
-    ui.chart(st, figures.attention_heatmap(patterns[head].numpy(), pieces, f"Layer 0, head {head}"),
+    ui.chart(st, figures.attention_heatmap(patterns[head].numpy(), pieces, t("attn.layer_head", layer=0, head=head)),
                     key="tour.attn")
 elif name == "Logits":
     st.markdown(t("tour.logits_text", n=f"{len(last):,}"))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 
+from playground.i18n import t
+
 CHIP_TINTS = ["#CDE3F3", "#FBE2B8", "#C8EBDD", "#F2D3E5", "#D9EEFB", "#F7D2BF"]
 VISIBLE_WS = {" ": "·", "\t": "→", "\r": "␍"}
 
@@ -30,9 +32,9 @@ def chips_html(pieces: list[str], ids: list[int], byte_strings: list[bytes] | No
     """At most `limit` chips; the caller says how many are hidden."""
     parts = []
     for i, (piece, token_id) in enumerate(zip(pieces[:limit], ids[:limit])):
-        tip = f"position {i} · id {token_id} · text {piece!r}"
+        tip = t("tv.chip", i=i, id=token_id, text=repr(piece))
         if byte_strings is not None:
-            tip += f" · bytes {byte_strings[i].hex(' ')}"
+            tip += t("tv.bytes", hex=byte_strings[i].hex(" "))
         parts.append(chip(piece, i, tip))
     return "<div class='pg-chips'>" + "".join(parts) + "</div>"
 
@@ -41,7 +43,8 @@ def window_rows_html(rows: list[tuple[str, list[str]]]) -> str:
     """Aligned rows of chips (e.g. input above target), one table row per label."""
     body = []
     for label, pieces in rows:
-        cells = "".join(f"<td>{chip(p, i, f'{label} position {i}')}</td>" for i, p in enumerate(pieces))
+        cells = "".join("<td>" + chip(p, i, t("tv.window_position", label=label, i=i)) + "</td>"
+                        for i, p in enumerate(pieces))
         body.append(f"<tr><th style='text-align:right;padding-right:8px'>{html.escape(label)}</th>{cells}</tr>")
     return "<table class='pg-windows'>" + "".join(body) + "</table>"
 
@@ -51,9 +54,9 @@ def probability_chips_html(pieces: list[str], probs: list[float | None]) -> str:
     parts = []
     for piece, p in zip(pieces, probs):
         if p is None:
-            style, tip = "background:#eeeeee", "prompt"
+            style, tip = "background:#eeeeee", t("tv.prompt")
         else:
-            style, tip = f"background:rgba(0,114,178,{0.08 + 0.62 * p:.2f})", f"probability {p:.1%}"
+            style, tip = f"background:rgba(0,114,178,{0.08 + 0.62 * p:.2f})", t("tv.probability", p=f"{p:.1%}")
         parts.append(f"<span class='pg-chip' style='{style}' title='{html.escape(tip, quote=True)}'>"
                      f"{visible(piece)}</span>")
     return "<div class='pg-chips'>" + "".join(parts) + "</div>"
@@ -65,11 +68,11 @@ def masked_example_html(pieces: list[str], targets: list[int], pad_from: int) ->
     parts = []
     for i, piece in enumerate(pieces):
         if i >= pad_from:
-            style, tip = "background:#fff;border:1px dashed #999;color:#999", "padding (target -100: no loss)"
+            style, tip = "background:#fff;border:1px dashed #999;color:#999", t("tv.padding")
         elif targets[i] == -100:
-            style, tip = "background:#e6e6e6;color:#555", "prompt (target -100: no loss)"
+            style, tip = "background:#e6e6e6;color:#555", t("tv.prompt_masked")
         else:
-            style, tip = "background:rgba(0,114,178,0.35)", f"response: trained to predict id {targets[i]}"
+            style, tip = "background:rgba(0,114,178,0.35)", t("tv.response", id=targets[i])
         parts.append(f"<span class='pg-chip' style='{style}' title='{html.escape(tip, quote=True)}'>"
                      f"{visible(piece)}</span>")
     return "<div class='pg-chips'>" + "".join(parts) + "</div>"

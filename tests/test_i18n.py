@@ -132,6 +132,9 @@ def english_left(spec: dict) -> set[str]:
     return english_words(re.sub(r"%\{[^}]*\}|<[^>]*>", " ", text or "") for text in texts)
 
 
+ENGLISH_GLUE = {"the", "and", "has", "with", "from", "of", "is", "are", "this", "that", "your", "you", "to", "for"}
+
+
 def test_figures_and_tables_follow_the_language():
     import json
 
@@ -146,6 +149,10 @@ def test_figures_and_tables_follow_the_language():
         words = set()
         for chart in at.get("plotly_chart"):
             words |= english_left(json.loads(chart.proto.spec))
+        for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader", "title"):
+            for element in at.get(kind):  # sentences built in code: English function words give them away
+                text = re.sub(r"`[^`]*`", " ", str(element.value))  # quoted tokens and code are the text itself
+                words |= set(re.findall(r"(?<![\w'])[a-z]+(?![\w'])", text)) & ENGLISH_GLUE
         for frame in at.dataframe:
             # Column headers the app names; columns that are tokens ("3: ·king") are the text itself.
             words |= english_words(str(c) for c in frame.value.columns if not re.match(r"\d+: ", str(c)))
