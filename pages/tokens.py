@@ -153,10 +153,11 @@ with tab_bpe:
         step = st.slider(t("tokens.merges_applied"), 0, len(merges), min(10, len(merges)), key="tokens.bpe_step")
         learned = merges[:step]
         vocab = bpe.vocabulary(merges)
+        shown = figures.visible_plain  # a space is · here, as on the chips
         merge_table = pd.DataFrame([{
-            "merge": m.rank + 1, "left": bpe.bytes_to_display(vocab[m.pair[0]]),
-            "right": bpe.bytes_to_display(vocab[m.pair[1]]), "count": m.count, "new id": m.new_id,
-            "new token": m.text} for m in learned])
+            "merge": m.rank + 1, "left": shown(bpe.bytes_to_display(vocab[m.pair[0]])),
+            "right": shown(bpe.bytes_to_display(vocab[m.pair[1]])), "count": m.count, "new id": m.new_id,
+            "new token": shown(m.text)} for m in learned])
         preview = corpus[:300]
         preview_ids = bpe.encode(preview, learned)
         p1, p2 = st.columns([1, 1])
