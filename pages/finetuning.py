@@ -13,10 +13,10 @@ from core.generate import generate
 from core.lora import lora_parameter_count
 from core.sampling import softmax
 from playground import figures, identity, loaders, state, ui
-from playground.run_view import classifier, loss_figure, pick_run, progress, results
+from playground.run_view import classifier, loss_figure, pick_run, progress, results, show_reason
 from playground.runs import get_store, save_upload
 from playground.tokens_view import masked_example_html
-from playground.i18n import message_text, t
+from playground.i18n import t
 
 UPLOAD_LIMIT = 5 * 1024 * 1024
 
@@ -68,8 +68,7 @@ def run_progress(run_id: str):
     total = max(1, status.get("steps") or 1)
     step = train_rows[-1]["step"] if train_rows else 0
     st.progress(min(1.0, step / total), text=t("ft.progress", state=ui.word(run.state), step=step, total=total))
-    if run.reason:
-        (st.error if run.state == "failed" else st.info)(message_text(run.reason))
+    show_reason(run)
     if train_rows:
         ui.chart(st, loss_figure(train_rows, evals), key=f"ft.loss.{run.id}")
     if status.get("truncated") and any(status["truncated"].values()):

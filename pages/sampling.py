@@ -36,7 +36,8 @@ with ui.friendly_errors():
     if len(z) < 2 or len(z) > 20:
         raise PlaygroundError("Give between 2 and 20 logits.")
     table = [softmax(z, t).tolist() for t in LECTURE_TEMPERATURES]
-    labels = [f"{ui.word('token')} {i + 1} ({v:g})" for i, v in enumerate(z.tolist())]
+    token = ui.word("token")
+    labels = [f"{token} {i + 1} ({v:g})" for i, v in enumerate(z.tolist())]
     frame = pd.DataFrame(table, columns=labels, index=[f"T = {t:g}" for t in LECTURE_TEMPERATURES])
     st.dataframe(frame.map(lambda p: f"{p:.3g}"), width="stretch")
     st.caption(t("samp.temperature_caption"))

@@ -7,14 +7,13 @@ import streamlit as st
 import torch
 
 from core.data import CORPORA, decode_text
-from core.estimates import ema, eta_seconds, measure_step_seconds, memory_estimate_bytes
-from core.jobs import read_metrics, read_status
+from core.estimates import eta_seconds, measure_step_seconds, memory_estimate_bytes
 from core.model import count_parameters
 from core.tokenizers import TOKENIZER_NAMES
 from core.train import TrainConfig
-from playground import figures, identity, ui
+from playground import figures, identity, run_view, ui
 from playground.runs import checkpoint_zip, get_store, metrics_csv, save_upload
-from playground.i18n import message_text, t
+from playground.i18n import t
 
 PRESETS = {  # name: (layers, heads, width, context)
     "tiny (2 layers, width 64)": (2, 2, 64, 64),
@@ -130,8 +129,7 @@ def live_view(run_id: str) -> None:
     """Refreshes every second while the page is open; the run itself lives in its own process."""
     store.tick()
     run = store.get(run_id)
-    status = read_status(run.folder)
-    records = read_metrics(run.folder)
+    status, records = run_view.progress(run)
     train_rows = [r for r in records if "lr" in r]
     evals = [r for r in records if "val_loss" in r]
     total = max(1, status.get("steps") or run.config.get("steps") or 1)
@@ -147,13 +145,10 @@ def live_view(run_id: str) -> None:
     if run.state == "queued":
         st.info(t("train.queued", n=store.queue_position(run_id), device=run.device))
     st.progress(min(1.0, step / total), text=f"{step / total:.0%}")
-    if run.reason:
-        (st.error if run.state == "failed" else st.info)(message_text(run.reason))
+    run_view.show_reason(run)
     if train_rows:
         steps_x = [r["step"] for r in train_rows]
-        losses = [r["train_loss"] for r in train_rows]
-        ui.chart(st, figures.loss_curves(steps_x, losses, ema(losses, 0.1), [r["step"] for r in evals],
-                                            [r["val_loss"] for r in evals]), key=f"train.loss.{run_id}")
+        ui.chart(st, run_view.loss_figure(train_rows, evals, smoothing=0.1), key=f"train.loss.{run_id}")
         g1, g2 = st.columns(2)
         ui.chart(g1, figures.metric_line([r["step"] for r in evals], [r["perplexity"] for r in evals],
                                             t("train.ppl"), "step", "perplexity", log_y=True),

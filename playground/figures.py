@@ -157,9 +157,8 @@ def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int
                                    "autorange": "reversed", **frame}
     titles += [{"text": f"head {h}", "x": h * (width + gap_x) + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
                 "yanchor": "bottom", "showarrow": False} for h in range(n_head)]
-    layout["xaxis"], layout["yaxis"] = layout.pop("xaxis1"), layout.pop("yaxis1")
     return figure(traces, "Every layer and head (rows: layers, columns: heads)", "", "", max(300, 150 * n_layer),
-                  xaxis=layout.pop("xaxis"), yaxis=layout.pop("yaxis"), annotations=titles, **layout)
+                  xaxis=layout.pop("xaxis1"), yaxis=layout.pop("yaxis1"), annotations=titles, **layout)
 
 
 def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, threshold: float = 0.02):

@@ -37,8 +37,13 @@ def language() -> str:
     return st.session_state.get(LANG_KEY, default_language())
 
 
+def template(key: str) -> str:
+    """The unformatted text of `key` in the session's language: look it up once, fill it in many times."""
+    return strings(language()).get(key) or strings("en")[key]
+
+
 def t(key: str, /, **values) -> str:
-    text = strings(language()).get(key) or strings("en")[key]
+    text = template(key)
     return text.format(**values) if values else text
 
 
@@ -68,13 +73,13 @@ def error_templates(lang: str) -> dict[str, str]:
 
 
 @lru_cache(maxsize=None)
-def _template_patterns() -> list[tuple[re.Pattern, str]]:
-    """Each English template as a regex that finds its values in a finished sentence."""
+def _template_patterns(lang: str) -> list[tuple[re.Pattern, str]]:
+    """Each English template of that language's file as a regex that finds its values in a finished sentence."""
     out = []
-    for template in error_templates("de"):
-        parts = re.split(r"{(\w+)(?:[:!][^}]*)?}", template)
+    for english in error_templates(lang):
+        parts = re.split(r"{(\w+)(?:[:!][^}]*)?}", english)
         pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
-        out.append((re.compile(pattern + r"\Z", re.S), template))
+        out.append((re.compile(pattern + r"\Z", re.S), english))
     return out
 
 
@@ -86,18 +91,18 @@ def message_text(text: str) -> str:
         return text
     if text in translated:
         return translated[text]
-    for pattern, template in _template_patterns():
+    for pattern, english in _template_patterns(language()):
         found = pattern.match(text)
         if found:
             values = {k: v for k, v in found.groupdict().items() if v is not None}
-            return re.sub(r"{(\w+)(?:[:!][^}]*)?}", lambda m: values[m.group(1)], translated[template])
+            return re.sub(r"{(\w+)(?:[:!][^}]*)?}", lambda m: values[m.group(1)], translated[english])
     return text
 
 
 def error_text(error: PlaygroundError) -> str:
     """The error's sentence in the session's language, with the same values filled in."""
-    template = error_templates(language()).get(error.template, error.template)
-    return template.format(**error.values) if error.values else template
+    text = error_templates(language()).get(error.template, error.template)
+    return text.format(**error.values) if error.values else text
 
 
 _MARKUP = re.compile(r"(%\{[^}]*\}|<[^>]*>)")  # plotly placeholders and HTML tags stay as they are

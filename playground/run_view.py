@@ -10,7 +10,7 @@ from core.estimates import ema
 from core.finetune import load_classifier
 from core.jobs import read_metrics, read_status
 from playground import figures
-from playground.i18n import lazy
+from playground.i18n import lazy, message_text, t
 from playground.runs import get_store
 
 
@@ -21,9 +21,15 @@ def pick_run(kind: str, user: str, instructor: bool, key: str):
         return None
     ids = [r.id for r in runs]
     chosen = st.session_state.get(f"{key}.last")
-    run_id = st.selectbox("Run", ids, index=ids.index(chosen) if chosen in ids else 0, key=key,
+    run_id = st.selectbox(t("runs.pick"), ids, index=ids.index(chosen) if chosen in ids else 0, key=key,
                           format_func=lambda i: next(f"{r.name} · {r.id}" for r in runs if r.id == i))
     return get_store().get(run_id)
+
+
+def show_reason(run) -> None:
+    """Why the run stopped (or was cancelled), in the session's language; red when it failed."""
+    if run.reason:
+        (st.error if run.state == "failed" else st.info)(message_text(run.reason))
 
 
 def progress(run) -> tuple[dict, list[dict]]:
@@ -41,7 +47,8 @@ def classifier(folder: str):
     return load_classifier(folder)
 
 
-def loss_figure(train_rows: list[dict], evals: list[dict]):
+def loss_figure(train_rows: list[dict], evals: list[dict], smoothing: float = 0.2):
+    """Training loss (raw and smoothed) and validation loss of a run's metrics."""
     losses = [r["train_loss"] for r in train_rows]
-    return figures.loss_curves([r["step"] for r in train_rows], losses, ema(losses, 0.2),
+    return figures.loss_curves([r["step"] for r in train_rows], losses, ema(losses, smoothing),
                                [r["step"] for r in evals], [r["val_loss"] for r in evals])

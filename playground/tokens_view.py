@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from playground.i18n import t
+from playground.i18n import template
 
 CHIP_TINTS = ["#CDE3F3", "#FBE2B8", "#C8EBDD", "#F2D3E5", "#D9EEFB", "#F7D2BF"]
 VISIBLE_WS = {" ": "·", "\t": "→", "\r": "␍"}
@@ -31,10 +31,11 @@ def chip(text: str, index: int, tooltip: str) -> str:
 def chips_html(pieces: list[str], ids: list[int], byte_strings: list[bytes] | None = None, limit: int = 2000) -> str:
     """At most `limit` chips; the caller says how many are hidden."""
     parts = []
+    chip_tip, bytes_tip = template("tv.chip"), template("tv.bytes")  # looked up once: up to 2,000 chips per rerun
     for i, (piece, token_id) in enumerate(zip(pieces[:limit], ids[:limit])):
-        tip = t("tv.chip", i=i, id=token_id, text=repr(piece))
+        tip = chip_tip.format(i=i, id=token_id, text=repr(piece))
         if byte_strings is not None:
-            tip += t("tv.bytes", hex=byte_strings[i].hex(" "))
+            tip += bytes_tip.format(hex=byte_strings[i].hex(" "))
         parts.append(chip(piece, i, tip))
     return "<div class='pg-chips'>" + "".join(parts) + "</div>"
 
@@ -42,8 +43,9 @@ def chips_html(pieces: list[str], ids: list[int], byte_strings: list[bytes] | No
 def window_rows_html(rows: list[tuple[str, list[str]]]) -> str:
     """Aligned rows of chips (e.g. input above target), one table row per label."""
     body = []
+    position = template("tv.window_position")
     for label, pieces in rows:
-        cells = "".join("<td>" + chip(p, i, t("tv.window_position", label=label, i=i)) + "</td>"
+        cells = "".join("<td>" + chip(p, i, position.format(label=label, i=i)) + "</td>"
                         for i, p in enumerate(pieces))
         body.append(f"<tr><th style='text-align:right;padding-right:8px'>{html.escape(label)}</th>{cells}</tr>")
     return "<table class='pg-windows'>" + "".join(body) + "</table>"
@@ -52,11 +54,12 @@ def window_rows_html(rows: list[tuple[str, list[str]]]) -> str:
 def probability_chips_html(pieces: list[str], probs: list[float | None]) -> str:
     """Tokens coloured by the probability they had when chosen (darker blue = more likely); None = the prompt."""
     parts = []
+    prompt, probability = template("tv.prompt"), template("tv.probability")
     for piece, p in zip(pieces, probs):
         if p is None:
-            style, tip = "background:#eeeeee", t("tv.prompt")
+            style, tip = "background:#eeeeee", prompt
         else:
-            style, tip = f"background:rgba(0,114,178,{0.08 + 0.62 * p:.2f})", t("tv.probability", p=f"{p:.1%}")
+            style, tip = f"background:rgba(0,114,178,{0.08 + 0.62 * p:.2f})", probability.format(p=f"{p:.1%}")
         parts.append(f"<span class='pg-chip' style='{style}' title='{html.escape(tip, quote=True)}'>"
                      f"{visible(piece)}</span>")
     return "<div class='pg-chips'>" + "".join(parts) + "</div>"
@@ -66,13 +69,14 @@ def masked_example_html(pieces: list[str], targets: list[int], pad_from: int) ->
     """One training example: grey chips are prompt positions whose target is masked (no loss), blue chips
     are trained response positions, dashed chips are padding."""
     parts = []
+    padding, masked, response = template("tv.padding"), template("tv.prompt_masked"), template("tv.response")
     for i, piece in enumerate(pieces):
         if i >= pad_from:
-            style, tip = "background:#fff;border:1px dashed #999;color:#999", t("tv.padding")
+            style, tip = "background:#fff;border:1px dashed #999;color:#999", padding
         elif targets[i] == -100:
-            style, tip = "background:#e6e6e6;color:#555", t("tv.prompt_masked")
+            style, tip = "background:#e6e6e6;color:#555", masked
         else:
-            style, tip = "background:rgba(0,114,178,0.35)", t("tv.response", id=targets[i])
+            style, tip = "background:rgba(0,114,178,0.35)", response.format(id=targets[i])
         parts.append(f"<span class='pg-chip' style='{style}' title='{html.escape(tip, quote=True)}'>"
                      f"{visible(piece)}</span>")
     return "<div class='pg-chips'>" + "".join(parts) + "</div>"

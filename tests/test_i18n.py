@@ -19,7 +19,7 @@ def test_both_languages_have_the_same_keys():
 def test_every_key_used_in_the_code_exists():
     used = set()
     for path in list((ROOT / "pages").glob("*.py")) + list((ROOT / "playground").glob("*.py")):
-        used |= set(re.findall(r"""\b(?:t|lazy)\(\s*["']([a-z_]+\.[A-Za-z_]+)["']""", path.read_text()))
+        used |= set(re.findall(r"""\b(?:t|lazy|template)\(\s*["']([a-z_]+\.[A-Za-z_]+)["']""", path.read_text()))
     assert used and not used - set(strings("en")), sorted(used - set(strings("en")))
 
 
