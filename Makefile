@@ -7,6 +7,7 @@ app:
 
 test:
 	@scripts/setup.sh --browser
+	.venv/bin/ruff check .
 	.venv/bin/python -m pytest
 
 bench:

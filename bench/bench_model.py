@@ -11,8 +11,8 @@ def forward_latency(model) -> None:
     for T in (16, 64, 256):
         ids = torch.randint(0, model.config.vocab_size, (1, T), device=model.device)
         with torch.no_grad():
-            plain = timeit(lambda: model(ids))
-        capture = timeit(lambda: model.run_with_cache(ids))
+            plain = timeit(lambda ids=ids: model(ids))
+        capture = timeit(lambda ids=ids: model.run_with_cache(ids))
         rows.append([T, f"{plain * 1e3:.1f}", f"{capture * 1e3:.1f}", f"{capture / plain:.2f}×"])
     table("Forward latency, bundled model (batch 1)", ["tokens", "plain ms", "with capture ms", "capture / plain"], rows)
 

@@ -5,8 +5,8 @@ import torch
 
 import core
 from bench.common import table, timeit
-from core.attention import head_steps
-from core.sampling import STAGES, SamplingSettings, distribution_from_stages, pipeline_stages
+from core.analysis.attention import head_steps
+from core.inference.sampling import STAGES, SamplingSettings, distribution_from_stages, pipeline_stages
 from playground import figures
 
 

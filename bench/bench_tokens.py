@@ -3,9 +3,9 @@
 import time
 
 from bench.common import table, timeit
-from core.bpe import train_bpe
-from core.data import load_corpus
-from core.tokenizers import TOKENIZER_NAMES, load_tokenizer
+from core.tokens.bpe import train_bpe
+from core.tokens.encodings import TOKENIZER_NAMES, load_tokenizer
+from core.training.data import load_corpus
 
 
 def main() -> None:
@@ -16,7 +16,7 @@ def main() -> None:
         start = time.perf_counter()
         tok = load_tokenizer(name)
         load = time.perf_counter() - start
-        seconds = timeit(lambda: tok.encode(text), repeat=5)
+        seconds = timeit(lambda tok=tok: tok.encode(text), repeat=5)
         total += seconds
         rows.append([name, f"{load * 1e3:.0f}", f"{seconds * 1e3:.1f}", f"{len(tok.encode(text)):,}"])
     rows.append(["all three", "", f"{total * 1e3:.1f}", "target < 1000 ms"])

@@ -9,8 +9,8 @@ import time
 import torch
 
 from bench.common import table
-from core.model import GPT, GPTConfig, count_parameters
-from core.train import TrainConfig, train
+from core.model.gpt import GPT, GPTConfig, count_parameters
+from core.training.pretrain import TrainConfig, train
 
 H100_BF16_FLOPS = 989e12
 

@@ -31,7 +31,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.Slider_pb2 import Slider
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from playground.server import MODEL_LOADED, running_app
+from tests.support.server import MODEL_LOADED, running_app
 
 PAGES = ["tokens", "embeddings", "attention", "sampling", "generation", "training", "finetuning", "anatomy", "tour"]
 TEXTS = ["To be, or not to be, that is the question", "Habe nun, ach! Philosophie, Juristerei und Medizin",

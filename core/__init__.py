@@ -10,13 +10,13 @@ Pure PyTorch + tiktoken; never imports streamlit, so notebooks and scripts use i
     >>> model.tokenizer.decode(core.generate(model, ids, 50, temperature=0.8, seed=1))
 """
 
-from core.cache import Cache
-from core.checkpoints import DEFAULT_MODEL, export_hf, load_model, save_checkpoint
 from core.errors import PlaygroundError
-from core.generate import generate, generation_steps
-from core.model import GPT, GPTConfig, count_parameters
-from core.sampling import SamplingSettings
-from core.tokenizers import load_tokenizer
+from core.inference.generate import generate, generation_steps
+from core.inference.sampling import SamplingSettings
+from core.model.cache import Cache
+from core.model.checkpoints import DEFAULT_MODEL, export_hf, load_model, save_checkpoint
+from core.model.gpt import GPT, GPTConfig, count_parameters
+from core.tokens.encodings import load_tokenizer
 
 __all__ = [
     "Cache", "DEFAULT_MODEL", "GPT", "GPTConfig", "PlaygroundError", "SamplingSettings", "count_parameters",

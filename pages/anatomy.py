@@ -3,13 +3,13 @@
 import streamlit as st
 import torch
 
-from core.anatomy import layernorm_stats, logit_lens, stages
-from core.model import count_parameters
+from core.analysis.anatomy import layernorm_stats, logit_lens, stages
+from core.model.gpt import count_parameters
 from playground import activations, figures, share, ui
 from playground.i18n import t
 
 PAGE = "anatomy"
-SHARE = {"text": share.Param("anat.text")}
+SHARE = {"text": share.Param("anatomy.text")}
 
 st.title(t("nav.anatomy"))
 ui.explain(t("anatomy.explain1"))
@@ -17,94 +17,96 @@ share.restore(PAGE, SHARE)
 
 model = ui.current_model()
 config = model.config
-text = st.text_input(t("tokens.text"), t("ex.anatomy"), key="anat.text")
+text = st.text_input(t("tokens.text"), t("ex.anatomy"), key="anatomy.text")
 with ui.friendly_errors(stop=True):
     ids, logits, cache = activations.current_run(model, text)
 pieces = model.tokenizer.pieces(ids)
 labels = figures.token_labels(pieces)
 all_stages = stages(config, len(ids))
-stage_names = {s.key: t(f"anat.stage_{s.key}", heads=config.n_head, dh=config.d_head, d=config.n_embd,
-                        d4=4 * config.n_embd) + (t("anat.tied") if s.key == "unembed" and config.tied_embeddings else "")
+stage_names = {s.key: t(f"anatomy.stage_{s.key}", heads=config.n_head, dh=config.d_head, d=config.n_embd,
+                        d4=4 * config.n_embd) + (t("anatomy.tied") if s.key == "unembed" and config.tied_embeddings else "")
                for s in all_stages}
 total = sum(s.params for s in all_stages)
 c1, c2, c3 = st.columns(3)
-c1.metric(t("anat.params_boxes"), f"{total:,}")
-c2.metric(t("anat.params_model"), f"{model.num_parameters():,}")
-c3.metric(t("anat.formula"), f"{count_parameters(config):,}")
+c1.metric(t("anatomy.params_boxes"), f"{total:,}")
+c2.metric(t("anatomy.params_model"), f"{model.num_parameters():,}")
+c3.metric(t("anatomy.formula"), f"{count_parameters(config):,}")
 
 left, right = st.columns([2, 3])
 keys = [s.key for s in all_stages]
 with right:
-    chosen = st.selectbox(t("anat.look_inside"), keys, index=keys.index("attn"), key="anat.stage",
+    chosen = st.selectbox(t("anatomy.look_inside"), keys, index=keys.index("attn"), key="anatomy.stage",
                           format_func=stage_names.get)
-    layer = st.slider(t("anat.block"), 0, config.n_layer - 1, 0, key="anat.layer")
+    layer = st.slider(t("anatomy.block"), 0, config.n_layer - 1, 0, key="anatomy.layer")
 with left:
     diagram = figures.architecture_diagram([{**s.__dict__, "name": stage_names[s.key]} for s in all_stages],
                                            config.n_layer, chosen)
-    ui.chart(st, diagram, key="anat.diagram")
+    ui.chart(st, diagram, key="anatomy.diagram")
 
 with right:
     dims = [f"d{i}" for i in range(config.n_embd)]
     height = max(300, 22 * len(ids) + 140)
     if chosen in ("tokens", "wte", "wpe"):
-        st.markdown(t("anat.embed_text"))
+        st.markdown(t("anatomy.embed_text"))
         ui.table(st, {"token": pieces, "id": ids})
-        ui.chart(st, figures.heatmap(cache["resid_pre", 0][0].tolist(), dims, labels, t("anat.block0_input"), "dimension", "token", height=height),
-                        key="anat.embed")
+        ui.chart(st, figures.heatmap(cache["resid_pre", 0][0].tolist(), dims, labels, t("anatomy.block0_input"),
+                                     "dimension", "token", height=height),
+                        key="anatomy.embed")
     elif chosen in ("ln1", "ln2", "ln_f"):
         source, target = {"ln1": (("resid_pre", layer), ("ln1", layer)), "ln2": (("resid_mid", layer), ("ln2", layer)),
                           "ln_f": (("resid_post", config.n_layer - 1), ("ln_final", None))}[chosen]
         st.latex(r"\mathrm{LN}(x) = \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta")
-        st.markdown(t("anat.ln_text"))
+        st.markdown(t("anatomy.ln_text"))
         before = cache[source][0]
         stats = layernorm_stats(before)
         ui.table(st, {"token": labels, **{k: [round(v, 4) for v in vals] for k, vals in stats.items()}})
         after = cache[target][0]
-        ui.chart(st, figures.heatmap(after.tolist(), dims, labels, t("anat.after_ln"),
-                                        "dimension", "token", height=height), key="anat.ln")
+        ui.chart(st, figures.heatmap(after.tolist(), dims, labels, t("anatomy.after_ln"),
+                                        "dimension", "token", height=height), key="anatomy.ln")
     elif chosen == "attn":
-        st.markdown(t("anat.attn_text", n=config.n_head))
+        st.markdown(t("anatomy.attn_text", n=config.n_head))
         ui.chart(st, figures.heatmap(cache["attn_out", layer][0].tolist(), dims, labels,
-                                        t("anat.attn_out", layer=layer), "dimension", "token", height=height),
-                        key="anat.attn")
+                                        t("anatomy.attn_out", layer=layer), "dimension", "token", height=height),
+                        key="anatomy.attn")
     elif chosen == "mlp":
-        st.markdown(t("anat.mlp_text", d=config.n_embd, d4=4 * config.n_embd))
-        ui.chart(st, figures.activation_curves(), key="anat.gelu")
+        st.markdown(t("anatomy.mlp_text", d=config.n_embd, d4=4 * config.n_embd))
+        ui.chart(st, figures.activation_curves(), key="anatomy.gelu")
         ui.chart(st, figures.heatmap(cache["mlp_post", layer][0][:, :128].tolist(),
                                         [f"h{i}" for i in range(min(128, 4 * config.n_embd))], labels,
-                                        t("anat.hidden", layer=layer, d4=4 * config.n_embd), "hidden unit", "token", height=height),
-                        key="anat.mlp")
+                                        t("anatomy.hidden", layer=layer, d4=4 * config.n_embd), "hidden unit", "token",
+                                        height=height),
+                        key="anatomy.mlp")
     elif chosen in ("add1", "add2"):
-        st.markdown(t("anat.resid_text"))
+        st.markdown(t("anatomy.resid_text"))
         def mean_norm(name: str, lay: int) -> float:
             return float(cache[name, lay][0].norm(dim=-1).mean())
 
         blocks = list(range(config.n_layer))
-        fig = figures.bars(blocks, {t("anat.resid_before"): [mean_norm("resid_pre", b) for b in blocks],
-                                    t("anat.attn_adds"): [mean_norm("attn_out", b) for b in blocks],
-                                    t("anat.mlp_adds"): [mean_norm("mlp_out", b) for b in blocks]},
-                           t("anat.avg_norm"), "block", "norm")
-        ui.chart(st, fig, key="anat.contrib")
+        fig = figures.bars(blocks, {t("anatomy.resid_before"): [mean_norm("resid_pre", b) for b in blocks],
+                                    t("anatomy.attn_adds"): [mean_norm("attn_out", b) for b in blocks],
+                                    t("anatomy.mlp_adds"): [mean_norm("mlp_out", b) for b in blocks]},
+                           t("anatomy.avg_norm"), "block", "norm")
+        ui.chart(st, fig, key="anatomy.contrib")
         b1, b2 = st.columns(2)
-        ui.chart(b1, figures.heatmap(cache["resid_pre", layer][0].tolist(), dims, labels, t("anat.before", layer=layer),
-                                        "dimension", "token", height=height), key="anat.before")
-        ui.chart(b2, figures.heatmap(cache["resid_post", layer][0].tolist(), dims, labels, t("anat.after", layer=layer),
-                                        "dimension", "token", height=height), key="anat.after")
+        ui.chart(b1, figures.heatmap(cache["resid_pre", layer][0].tolist(), dims, labels, t("anatomy.before", layer=layer),
+                                        "dimension", "token", height=height), key="anatomy.before")
+        ui.chart(b2, figures.heatmap(cache["resid_post", layer][0].tolist(), dims, labels, t("anatomy.after", layer=layer),
+                                        "dimension", "token", height=height), key="anatomy.after")
     else:
         probs = torch.softmax(logits[0, -1].float(), -1)
         top = torch.argsort(probs, descending=True)[:10].tolist()
         ui.chart(st, figures.distribution_bars(model.tokenizer.pieces(top), probs[top].tolist(),
-                                                  logits[0, -1, top].tolist(), t("anat.next_probs")), key="anat.logits")
+                                                  logits[0, -1, top].tolist(), t("anatomy.next_probs")), key="anatomy.logits")
 
-st.subheader(t("anat.logit_lens"))
+st.subheader(t("anatomy.logit_lens"))
 ui.explain(t("anatomy.explain2"))
 top_ids, top_probs, final_prob = logit_lens(model, cache)
 shown = min(len(ids), 24)
 ui.chart(st, figures.logit_lens_figure([[model.tokenizer.token_text(int(i)) for i in row[:shown, 0]]
                                            for row in top_ids], top_probs[:, :shown, 0].tolist(), labels[:shown]),
-                key="anat.lens")
+                key="anatomy.lens")
 ui.chart(st, figures.metric_line(list(range(config.n_layer)), final_prob[:, len(ids) - 1].tolist(),
-                                    t("anat.final_prob"),
-                                    "after block", "probability"), key="anat.lens_final")
+                                    t("anatomy.final_prob"),
+                                    "after block", "probability"), key="anatomy.lens_final")
 
 share.publish(SHARE, page=PAGE)

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core.attention import head_steps
+from core.analysis.attention import head_steps
 from playground import activations, figures, share, state, ui
 from playground.i18n import t
 
@@ -15,53 +15,54 @@ st.title(t("nav.attention"))
 ui.explain(t("attention.explain1"))
 model = ui.current_model()
 config = model.config
-SHARE = {"text": share.Param("attn.text"), "layer": share.Param("attn.layer", int, 0, config.n_layer - 1),
-         "head": share.Param("attn.head", int, 0, config.n_head - 1)}
+SHARE = {"text": share.Param("attention.text"), "layer": share.Param("attention.layer", int, 0, config.n_layer - 1),
+         "head": share.Param("attention.head", int, 0, config.n_head - 1)}
 share.restore(PAGE, SHARE)
-text = st.text_area(t("tokens.text"), t("ex.attention"), key="attn.text", height=100)
+text = st.text_area(t("tokens.text"), t("ex.attention"), key="attention.text", height=100)
 with ui.friendly_errors(stop=True):
     ids, _, cache = activations.current_run(model, text)
 pieces = model.tokenizer.pieces(ids)
 if len(ids) < 2:
-    st.info(t("attn.one_token"))
+    st.info(t("attention.one_token"))
 
 c1, c2 = st.columns(2)
-layer = c1.selectbox(t("attn.layer"), range(config.n_layer), key="attn.layer")
-head = c2.selectbox(t("attn.head"), range(config.n_head), key="attn.head")
+layer = c1.selectbox(t("attention.layer"), range(config.n_layer), key="attention.layer")
+head = c2.selectbox(t("attention.head"), range(config.n_head), key="attention.head")
 pattern = cache["pattern", layer][0]  # (head, q, k)
 
-one, grid, lines, steps, kinds = st.tabs([t("attn.tab_one"), t("attn.tab_all"), t("attn.tab_lines"), t("attn.tab_steps"), t("attn.tab_kinds")])
+one, grid, lines, steps, kinds = st.tabs([t(f"attention.tab_{name}") for name in ("one", "all", "lines", "steps", "kinds")])
 
 with one:
     ui.explain(t("attention.explain2"))
     ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces,
-                                              t("attn.one_title", layer=layer, head=head)), key="attn.one_chart")
+                                              t("attention.one_title", layer=layer, head=head)), key="attention.one_chart")
 
 with grid:
     ui.explain(t("attention.explain3"))
     patterns = [[cache["pattern", lay][0, h].numpy() for h in range(config.n_head)] for lay in range(config.n_layer)]
     ui.chart(st, figures.attention_grid(patterns, config.n_layer, config.n_head, (layer, head)),
-                    key="attn.grid_chart")
-    ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces, t("attn.layer_head", layer=layer, head=head)),
-                    key="attn.grid_large")
+                    key="attention.grid_chart")
+    ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces, t("attention.layer_head", layer=layer, head=head)),
+                    key="attention.grid_large")
 
 with lines:
     ui.explain(t("attention.explain4"))
     v1, v2 = st.columns(2)
-    which = v1.radio(t("attn.show"), ["the chosen head", "all heads of the layer"], horizontal=True,
-                     key="attn.lines_which", format_func=lambda o: t("attn.chosen_head" if o == "the chosen head" else "attn.all_heads"))
-    threshold = v2.slider(t("attn.hide_below"), 0.0, 0.5, 0.05, 0.01, key="attn.lines_threshold")
+    which = v1.radio(t("attention.show"), ["the chosen head", "all heads of the layer"], horizontal=True,
+                     key="attention.lines_which", format_func=lambda o: t("attention.chosen_head" if o == "the chosen head"
+                                                   else "attention.all_heads"))
+    threshold = v2.slider(t("attention.hide_below"), 0.0, 0.5, 0.05, 0.01, key="attention.lines_threshold")
     limit = 40
     if len(ids) > limit:
-        st.caption(t("attn.first_tokens", n=limit))
+        st.caption(t("attention.first_tokens", n=limit))
     heads = [head] if which == "the chosen head" else list(range(config.n_head))
     by_head = {h: pattern[h, :limit, :limit].tolist() for h in heads}
-    ui.chart(st, figures.head_view(by_head, pieces[:limit], t("attn.lines_title", layer=layer), threshold),
-                    key="attn.lines_chart")
+    ui.chart(st, figures.head_view(by_head, pieces[:limit], t("attention.lines_title", layer=layer), threshold),
+                    key="attention.lines_chart")
 
 with steps:
     n_small = min(len(ids), 8)
-    ui.explain(t("attn.steps_explain", n=n_small))
+    ui.explain(t("attention.steps_explain", n=n_small))
     small_ids = ids[:n_small]
     _, small_cache = activations.run_cached(state.current_model_key(), tuple(small_ids))
     s = head_steps(model, small_cache, layer, head)
@@ -74,36 +75,36 @@ with steps:
         cols = cols or [str(i) for i in range(values.shape[1])]
         fig = figures.heatmap(values.tolist(), cols, rows, name, x_title, "token", colorscale=colorscale,
                               zmid=zmid, height=max(260, 34 * len(rows) + 140), text_values=numbers)
-        ui.chart(st, fig, key=f"attn.step.{name}")
+        ui.chart(st, fig, key=f"attention.step.{name}")
 
     dims = [f"d{i}" for i in range(dh)]
-    matrix(t("attn.s1"), s["x_ln"], "dimension of the residual stream",
+    matrix(t("attention.s1"), s["x_ln"], "dimension of the residual stream",
            r"X = \mathrm{LayerNorm}(x)")
     w1, w2, w3 = st.columns(3)
     for col, key in zip((w1, w2, w3), ("W_Q", "W_K", "W_V")):
         with col:
-            st.markdown(t("attn.weights_of", key=key, head=head, d=config.n_embd, dh=dh))
+            st.markdown(t("attention.weights_of", key=key, head=head, d=config.n_embd, dh=dh))
             ui.chart(st, figures.heatmap(s[key].tolist(), dims, [str(i) for i in range(config.n_embd)], key,
                                             "head dimension", "model dimension", height=420),
-                            key=f"attn.step.{key}")
-    matrix(t("attn.s2"), s["Q"], "head dimension", r"Q = X W_Q + b_Q", dims)
-    matrix(t("attn.s3"), s["K"], "head dimension", r"K = X W_K + b_K", dims)
-    matrix(t("attn.s4"), s["V"], "head dimension", r"V = X W_V + b_V", dims)
-    matrix(t("attn.s5"), s["QK"], "key", r"S = Q K^\top", labels, numbers=True)
-    matrix(t("attn.s6", dh=dh, root=f"{math.sqrt(dh):.3f}"), s["scaled"], "key",
+                            key=f"attention.step.{key}")
+    matrix(t("attention.s2"), s["Q"], "head dimension", r"Q = X W_Q + b_Q", dims)
+    matrix(t("attention.s3"), s["K"], "head dimension", r"K = X W_K + b_K", dims)
+    matrix(t("attention.s4"), s["V"], "head dimension", r"V = X W_V + b_V", dims)
+    matrix(t("attention.s5"), s["QK"], "key", r"S = Q K^\top", labels, numbers=True)
+    matrix(t("attention.s6", dh=dh, root=f"{math.sqrt(dh):.3f}"), s["scaled"], "key",
            rf"S' = \frac{{Q K^\top}}{{\sqrt{{{dh}}}}}", labels, numbers=True)
-    st.markdown(t("attn.s7"))
+    st.markdown(t("attention.s7"))
     st.latex(r"S''_{ij} = \begin{cases} S'_{ij} & j \le i \\ -\infty & j > i \end{cases}")
     masked = pd.DataFrame(s["masked"].tolist(), index=labels, columns=labels).map(
         lambda v: "−∞" if v == float("-inf") else f"{v:.3f}")
     st.dataframe(masked, width="stretch")
-    matrix(t("attn.s8"), s["pattern"], "key",
+    matrix(t("attention.s8"), s["pattern"], "key",
            r"A_{ij} = \frac{e^{S''_{ij}}}{\sum_{j'} e^{S''_{ij'}}}", labels, colorscale="Blues", zmid=None, numbers=True)
-    st.caption(t("attn.row_sums") + ", ".join(f"{v:.6f}" for v in s["pattern"].sum(-1).tolist()))
-    matrix(t("attn.s9"), s["z"], "head dimension", r"Z = A V", dims)
-    matrix(t("attn.s10"), s["concat"], "dimension",
+    st.caption(t("attention.row_sums") + ", ".join(f"{v:.6f}" for v in s["pattern"].sum(-1).tolist()))
+    matrix(t("attention.s9"), s["z"], "head dimension", r"Z = A V", dims)
+    matrix(t("attention.s10"), s["concat"], "dimension",
            r"\mathrm{concat}(Z_0, \dots, Z_{" + str(config.n_head - 1) + r"})")
-    matrix(t("attn.s11"), s["out"], "dimension",
+    matrix(t("attention.s11"), s["out"], "dimension",
            r"\mathrm{out} = \mathrm{concat}(Z)\, W_O + b_O")
     diffs = {
         "Q": (s["Q"] - small_cache["q", layer][0, head]).abs().max(),
@@ -111,7 +112,7 @@ with steps:
         "Z": (s["z"] - small_cache["z", layer][0, head]).abs().max(),
         "out": (s["out"] - small_cache["attn_out", layer][0]).abs().max(),
     }
-    st.success(t("attn.checked") +
+    st.success(t("attention.checked") +
                ", ".join(f"{k} {float(v):.1e}" for k, v in diffs.items()), icon=":material/check_circle:")
 
 with kinds:
@@ -121,7 +122,7 @@ with kinds:
     for i, (name, values) in enumerate(scores.items()):
         with (k1 if i % 2 == 0 else k2):
             ui.chart(st, figures.score_heatmap(values, f"{name.capitalize()} score", "score"),
-                            key=f"attn.kind.{name}")
+                            key=f"attention.kind.{name}")
 
 share.publish(SHARE, page=PAGE,
               outputs={"tokens": pieces[:64], "pattern": pattern[head, :64, :64].tolist()})

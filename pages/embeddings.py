@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core.data import CORPORA, load_corpus
-from core.tokenizers import load_tokenizer
-from core.vectors import analogy, cosine_matrix, frequent_tokens, nearest, pca, single_token, sinusoidal_positions
+from core.analysis.vectors import analogy, cosine_matrix, frequent_tokens, nearest, pca, single_token, sinusoidal_positions
+from core.tokens.encodings import load_tokenizer
+from core.training.data import CORPORA, load_corpus
 from playground import activations, figures, share, ui
 from playground.i18n import lazy, t
 
@@ -22,7 +22,7 @@ def corpus_frequent_ids(corpus: str, tokenizer_name: str, k: int) -> list[int]:
 
 
 PAGE = "embeddings"
-SHARE = {"text": share.Param("emb.text")}
+SHARE = {"text": share.Param("embeddings.text")}
 
 st.title(t("nav.embeddings"))
 ui.explain(t("embeddings.explain1"))
@@ -32,95 +32,98 @@ model = ui.current_model()
 config = model.config
 tok = model.tokenizer
 wte = model.transformer.wte.weight.detach().cpu()
-text = st.text_area(t("tokens.text"), t("ex.embeddings"), key="emb.text", height=80)
+text = st.text_area(t("tokens.text"), t("ex.embeddings"), key="embeddings.text", height=80)
 with ui.friendly_errors(stop=True):
     ids, _, cache = activations.current_run(model, text)
 pieces = tok.pieces(ids)
 labels = figures.token_labels(pieces)
 
 vectors, projection, neighbours, similarity, positions = st.tabs(
-    [t("emb.tab_vectors"), t("emb.tab_projection"), t("emb.tab_neighbours"), t("emb.tab_similarity"),
-     t("emb.tab_positions")])
+    [t("embeddings.tab_vectors"), t("embeddings.tab_projection"), t("embeddings.tab_neighbours"), t("embeddings.tab_similarity"),
+     t("embeddings.tab_positions")])
 
 with vectors:
-    ui.explain(t("emb.vectors_explain", d=config.n_embd))
-    n_dims = st.slider(t("emb.dims_shown"), 8, config.n_embd, min(64, config.n_embd), key="emb.dims")
+    ui.explain(t("embeddings.vectors_explain", d=config.n_embd))
+    n_dims = st.slider(t("embeddings.dims_shown"), 8, config.n_embd, min(64, config.n_embd), key="embeddings.dims")
     embed, pos, block_input = cache["embed"][0], cache["pos_embed"][0], cache["resid_pre", 0][0]
     dims = [f"d{i}" for i in range(n_dims)]
-    for name, values in ((t("emb.wte_rows"), embed), (t("emb.wpe_rows"), pos), (t("emb.sum_rows"), block_input)):
+    for name, values in ((t("embeddings.wte_rows"), embed), (t("embeddings.wpe_rows"), pos),
+                         (t("embeddings.sum_rows"), block_input)):
         ui.chart(st, figures.heatmap(values[:, :n_dims].tolist(), dims, labels, name, "dimension", "token",
-                                        height=max(300, 22 * len(ids) + 140)), key=f"emb.heat.{name}")
+                                        height=max(300, 22 * len(ids) + 140)), key=f"embeddings.heat.{name}")
     fig = figures.bars(labels, {"token vector": embed.norm(dim=-1).tolist(), "position vector": pos.norm(dim=-1).tolist(),
-                                "sum": block_input.norm(dim=-1).tolist()}, t("emb.norms_title"), "token", "norm")
-    ui.chart(st, fig, key="emb.norms")
+                                "sum": block_input.norm(dim=-1).tolist()}, t("embeddings.norms_title"), "token", "norm")
+    ui.chart(st, fig, key="embeddings.norms")
 
 with projection:
-    ui.explain(t("emb.pca_explain", d=config.n_embd))
+    ui.explain(t("embeddings.pca_explain", d=config.n_embd))
     p1, p2, p3 = st.columns(3)
-    n_dims_plot = p1.radio(t("emb.dimensions"), [2, 3], horizontal=True, key="emb.pca_dims")
-    corpus = p2.selectbox(t("emb.frequent_of"), list(CORPORA), key="emb.pca_corpus",
+    n_dims_plot = p1.radio(t("embeddings.dimensions"), [2, 3], horizontal=True, key="embeddings.pca_dims")
+    corpus = p2.selectbox(t("embeddings.frequent_of"), list(CORPORA), key="embeddings.pca_corpus",
                           format_func=ui.corpus_title)
-    n_freq = p3.slider(t("emb.how_many"), 0, 300, 100, 10, key="emb.pca_n")
+    n_freq = p3.slider(t("embeddings.how_many"), 0, 300, 100, 10, key="embeddings.pca_n")
     frequent = corpus_frequent_ids(corpus, tok.name, n_freq) if n_freq else []
     frequent = [i for i in frequent if i < config.vocab_size and i not in ids]
     point_ids = list(dict.fromkeys(ids)) + frequent
     coords, explained = pca(wte[point_ids], n_dims_plot)
     groups = ["your text"] * len(dict.fromkeys(ids)) + ["frequent in the corpus"] * len(frequent)
-    axis = [t("emb.pc_axis", n=i + 1, share=f"{float(e):.0%}") for i, e in enumerate(explained)]
+    axis = [t("embeddings.pc_axis", n=i + 1, share=f"{float(e):.0%}") for i, e in enumerate(explained)]
     ui.chart(st, figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups,
-                                               t("emb.pca_title"), axis), key="emb.pca_chart")
+                                               t("embeddings.pca_title"), axis), key="embeddings.pca_chart")
 
 with neighbours:
     ui.explain(t("embeddings.explain4"))
-    word = st.text_input(t("emb.token"), " king", key="emb.word")
+    word = st.text_input(t("embeddings.token"), " king", key="embeddings.word")
     with ui.friendly_errors():
         token_id = single_token(tok, word)
         found = nearest(wte, wte[token_id], tok, 11, exclude=(token_id,))
         ui.table(st, [{"rank": r + 1, "token": figures.visible_plain(n.text), "id": n.token_id,
                        "cosine similarity": round(n.score, 4)} for r, n in enumerate(found[:10])])
-    st.markdown(t("emb.analogies"))
-    preset = st.selectbox(t("tokens.example"), list(ANALOGIES), key="emb.analogy_preset")
+    st.markdown(t("embeddings.analogies"))
+    preset = st.selectbox(t("tokens.example"), list(ANALOGIES), key="embeddings.analogy_preset")
     a_def, b_def, c_def, expected = ANALOGIES[preset]
     a1, a2, a3 = st.columns(3)
-    a = a1.text_input("a", a_def, key=f"emb.a.{preset}")
-    b = a2.text_input("− b", b_def, key=f"emb.b.{preset}")
-    c = a3.text_input("+ c", c_def, key=f"emb.c.{preset}")
+    a = a1.text_input("a", a_def, key=f"embeddings.a.{preset}")
+    b = a2.text_input("− b", b_def, key=f"embeddings.b.{preset}")
+    c = a3.text_input("+ c", c_def, key=f"embeddings.c.{preset}")
     with ui.friendly_errors():
         results = analogy(wte, tok, a, b, c)
         ui.table(st, [{"rank": r + 1, "token": figures.visible_plain(n.text), "cosine similarity": round(n.score, 4)}
                       for r, n in enumerate(results)])
         hit = next((r + 1 for r, n in enumerate(results) if n.text == expected), None)
         if hit:
-            st.success(t("emb.hit", word=expected.strip(), rank=hit))
+            st.success(t("embeddings.hit", word=expected.strip(), rank=hit))
         else:
-            st.warning(t("emb.miss", word=expected.strip()))
+            st.warning(t("embeddings.miss", word=expected.strip()))
 
 with similarity:
     ui.explain(t("embeddings.explain5"))
-    layer = st.slider(t("emb.resid_after"), 0, config.n_layer - 1, config.n_layer - 1, key="emb.sim_layer")
+    layer = st.slider(t("embeddings.resid_after"), 0, config.n_layer - 1, config.n_layer - 1, key="embeddings.sim_layer")
     s1, s2 = st.columns(2)
     with s1:
         ui.chart(st, figures.heatmap(cosine_matrix(cache["embed"][0]).tolist(), labels, labels,
-                                        t("emb.token_embeddings"), "token", "token", value_name="cosine",
-                                        height=max(380, 22 * len(ids) + 160)), key="emb.sim_embed")
+                                        t("embeddings.token_embeddings"), "token", "token", value_name="cosine",
+                                        height=max(380, 22 * len(ids) + 160)), key="embeddings.sim_embed")
     with s2:
         ui.chart(st, figures.heatmap(cosine_matrix(cache["resid_post", layer][0]).tolist(), labels, labels,
-                                        t("emb.resid_title", layer=layer), "token", "token", value_name="cosine",
-                                        height=max(380, 22 * len(ids) + 160)), key="emb.sim_resid")
+                                        t("embeddings.resid_title", layer=layer), "token", "token", value_name="cosine",
+                                        height=max(380, 22 * len(ids) + 160)), key="embeddings.sim_resid")
 
 with positions:
     ui.explain(t("embeddings.explain6"))
-    n_pos = st.slider(t("emb.positions_shown"), 8, config.context_length, min(64, config.context_length), key="emb.n_pos")
+    n_pos = st.slider(t("embeddings.positions_shown"), 8, config.context_length, min(64, config.context_length),
+                      key="embeddings.n_pos")
     learned = model.transformer.wpe.weight.detach().cpu()[:n_pos]
     sinus = sinusoidal_positions(n_pos, config.n_embd)
     pos_labels = [str(i) for i in range(n_pos)]
     dims = [f"d{i}" for i in range(config.n_embd)]
     for i, (col, (name, short, matrix)) in enumerate(zip(st.columns(2), (
-            (t("emb.learned"), t("emb.learned_short"), learned), (t("emb.sinus"), t("emb.sinus_short"), sinus)))):
+            (t("embeddings.learned"), t("embeddings.learned_short"), learned),
+            (t("embeddings.sinus"), t("embeddings.sinus_short"), sinus)))):
         ui.chart(col, figures.heatmap(matrix.tolist(), dims, pos_labels, name, "dimension", "position"),
-                 key=f"emb.pos.{i}")
+                 key=f"embeddings.pos.{i}")
         ui.chart(col, figures.heatmap(cosine_matrix(matrix).tolist(), pos_labels, pos_labels,
-                                      t("emb.pos_similarity", name=short), "position", "position",
-                                      value_name="cosine"), key=f"emb.pos_sim.{i}")
+                                      t("embeddings.pos_similarity", name=short), "position", "position",
+                                      value_name="cosine"), key=f"embeddings.pos_sim.{i}")
 
 share.publish(SHARE, page=PAGE)

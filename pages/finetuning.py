@@ -4,19 +4,27 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.data import decode_text
 from core.errors import PlaygroundError
-from core.finetune import FinetuneConfig, classify, respond
-from core.finetune_data import (balanced_split, collate_instructions, format_prompt, instruction_example,
-                                load_instructions, load_sms, read_instructions, read_labelled_table)
-from core.generate import generate
-from core.lora import lora_parameter_count
-from core.sampling import softmax
+from core.inference.generate import generate
+from core.inference.sampling import softmax
+from core.model.lora import lora_parameter_count
+from core.training.data import decode_text
+from core.training.finetune import FinetuneConfig, classify, respond
+from core.training.finetune_data import (
+    balanced_split,
+    collate_instructions,
+    format_prompt,
+    instruction_example,
+    load_instructions,
+    load_sms,
+    read_instructions,
+    read_labelled_table,
+)
 from playground import figures, identity, loaders, state, ui
+from playground.i18n import t
 from playground.run_view import classifier, loss_figure, pick_run, progress, results, show_reason
 from playground.runs import get_store, save_upload
 from playground.tokens_view import masked_example_html
-from playground.i18n import t
 
 UPLOAD_LIMIT = 5 * 1024 * 1024
 
@@ -32,20 +40,20 @@ base_key = state.current_model_key()
 
 def training_options(prefix: str, epochs: int, lr: float) -> dict:
     o1, o2, o3, o4 = st.columns(4)
-    trainable = o1.radio(t("ft.what"), ["last block + head", "all layers", "lora"], index=1, key=f"{prefix}.what",
-                         format_func=lambda o: t({"last block + head": "ft.opt_last", "all layers": "ft.opt_all",
-                                                  "lora": "ft.opt_lora"}[o]))
-    n_epochs = o2.number_input(t("ft.epochs"), 1, 50, epochs, key=f"{prefix}.epochs")
-    rate = o3.number_input(t("ft.lr"), 1e-6, 1e-1, lr, format="%.5f", key=f"{prefix}.lr")
-    batch = o4.number_input(t("ft.batch"), 1, 128, 8, key=f"{prefix}.batch")
+    trainable = o1.radio(t("finetuning.what"), ["last block + head", "all layers", "lora"], index=1, key=f"{prefix}.what",
+                         format_func=lambda o: t({"last block + head": "finetuning.opt_last", "all layers": "finetuning.opt_all",
+                                                  "lora": "finetuning.opt_lora"}[o]))
+    n_epochs = o2.number_input(t("finetuning.epochs"), 1, 50, epochs, key=f"{prefix}.epochs")
+    rate = o3.number_input(t("finetuning.lr"), 1e-6, 1e-1, lr, format="%.5f", key=f"{prefix}.lr")
+    batch = o4.number_input(t("finetuning.batch"), 1, 128, 8, key=f"{prefix}.batch")
     rank, alpha = 8, 16.0
     total = model.num_parameters()
     if trainable == "lora":
         l1, l2 = st.columns(2)
-        rank = l1.number_input(t("ft.rank"), 1, 256, 8, key=f"{prefix}.rank")
-        alpha = l2.number_input(t("ft.alpha"), 1.0, 512.0, 16.0, key=f"{prefix}.alpha")
+        rank = l1.number_input(t("finetuning.rank"), 1, 256, 8, key=f"{prefix}.rank")
+        alpha = l2.number_input(t("finetuning.alpha"), 1.0, 512.0, 16.0, key=f"{prefix}.alpha")
         n = lora_parameter_count(model, int(rank))
-        st.caption(t("ft.lora_caption", n=f"{n:,}", share=f"{n / total:.2%}", total=f"{total:,}"))
+        st.caption(t("finetuning.lora_caption", n=f"{n:,}", share=f"{n / total:.2%}", total=f"{total:,}"))
     return dict(trainable=trainable, epochs=int(n_epochs), lr=float(rate), min_lr=float(rate) / 10,
                 batch_size=int(batch), lora_rank=int(rank), lora_alpha=float(alpha))
 
@@ -55,7 +63,7 @@ def start(cfg: FinetuneConfig, name: str, key: str) -> None:
         run = store.submit(cfg, owner=user, name=name)
         store.tick()
         st.session_state[f"{key}.last"] = run.id
-        st.success(t("ft.started", name=name))
+        st.success(t("finetuning.started", name=name))
 
 
 def run_progress(run_id: str):
@@ -67,21 +75,21 @@ def run_progress(run_id: str):
     evals = [r for r in records if "val_loss" in r]
     total = max(1, status.get("steps") or 1)
     step = train_rows[-1]["step"] if train_rows else 0
-    st.progress(min(1.0, step / total), text=t("ft.progress", state=ui.word(run.state), step=step, total=total))
+    st.progress(min(1.0, step / total), text=t("finetuning.progress", state=ui.word(run.state), step=step, total=total))
     show_reason(run)
     if train_rows:
-        ui.chart(st, loss_figure(train_rows, evals), key=f"ft.loss.{run.id}")
+        ui.chart(st, loss_figure(train_rows, evals), key=f"finetuning.loss.{run.id}")
     if status.get("truncated") and any(status["truncated"].values()):
-        st.caption(t("ft.truncated") + ", ".join(f"{n} {k}" for k, n in status["truncated"].items()))
+        st.caption(t("finetuning.truncated") + ", ".join(f"{n} {k}" for k, n in status["truncated"].items()))
     return run, records
 
 
-classify_tab, instruct_tab, compare_tab = st.tabs([t("ft.tab_cls"), t("ft.tab_ins"), t("ft.tab_cmp")])
+classify_tab, instruct_tab, compare_tab = st.tabs([t("finetuning.tab_cls"), t("finetuning.tab_ins"), t("finetuning.tab_cmp")])
 
 with classify_tab:
     ui.explain(t("finetuning.explain2"))
-    upload = st.file_uploader(t("ft.upload_cls"),
-                              type=["tsv", "csv", "txt"], key="ft.cls_upload", max_upload_size=5)
+    upload = st.file_uploader(t("finetuning.upload_cls"),
+                              type=["tsv", "csv", "txt"], key="finetuning.cls_upload", max_upload_size=5)
     data_path = ""
     with ui.friendly_errors():
         if upload is not None:
@@ -92,14 +100,14 @@ with classify_tab:
             rows, classes = load_sms()
         train_rows, val_rows, test_rows = balanced_split(rows)
         counts = pd.Series([classes[r.label] for r in rows]).value_counts()
-        st.markdown(t("ft.data", n=f"{len(rows):,}", counts=", ".join(f"{c}: {n:,}" for c, n in counts.items()),
+        st.markdown(t("finetuning.data", n=f"{len(rows):,}", counts=", ".join(f"{c}: {n:,}" for c, n in counts.items()),
                       train=len(train_rows), val=len(val_rows), test=len(test_rows)))
         ui.table(st, [{"label": classes[r.label], "text": r.text} for r in train_rows[:6]])
-        options = training_options("ft.cls", 5, 5e-4)
-        if st.button(t("ft.start_cls"), key="ft.cls_start", type="primary"):
+        options = training_options("finetuning.cls", 5, 5e-4)
+        if st.button(t("finetuning.start_cls"), key="finetuning.cls_start", type="primary"):
             start(FinetuneConfig(task="classify", init_from=base_key, data=data_path, **options),
-                  t("ft.run_cls", base=base_key.split("/")[-1]), "ft.cls_run")
-    run = pick_run("classify", user, instructor, "ft.cls_run")
+                  t("finetuning.run_cls", base=base_key.split("/")[-1]), "finetuning.cls_run")
+    run = pick_run("classify", user, instructor, "finetuning.cls_run")
 
 
 @st.fragment(run_every=2.0)
@@ -109,26 +117,26 @@ def classification_view(run_id: str) -> None:
     evals = [r for r in records if "val_accuracy" in r]
     if evals:
         ui.chart(st, figures.accuracy_curves([r["step"] for r in evals], [r["train_accuracy"] for r in evals],
-                                                [r["val_accuracy"] for r in evals]), key=f"ft.acc.{run.id}")
+                                                [r["val_accuracy"] for r in evals]), key=f"finetuning.acc.{run.id}")
     res = results(run)
     if res:
         m1, m2, m3 = st.columns(3)
-        m1.metric(t("ft.test_acc"), f"{res['test_accuracy']:.1%}")
-        m2.metric(t("ft.trainable"), f"{res['trainable_parameters']:,}")
-        m3.metric(t("ft.wall"), t("ft.wall_value", s=f"{res['wall_time_s']:.0f}", device=res["device"]))
-        ui.chart(st, figures.confusion_matrix(res["confusion"], res["classes"]), key=f"ft.cm.{run.id}")
+        m1.metric(t("finetuning.test_acc"), f"{res['test_accuracy']:.1%}")
+        m2.metric(t("finetuning.trainable"), f"{res['trainable_parameters']:,}")
+        m3.metric(t("finetuning.wall"), t("finetuning.wall_value", s=f"{res['wall_time_s']:.0f}", device=res["device"]))
+        ui.chart(st, figures.confusion_matrix(res["confusion"], res["classes"]), key=f"finetuning.cm.{run.id}")
         if res["misclassified"]:
-            st.markdown(t("ft.wrong"))
+            st.markdown(t("finetuning.wrong"))
             ui.table(st, res["misclassified"])
-        st.markdown(t("ft.try"))
-        message = st.text_input(t("ft.message"), "Congratulations! You won a free cruise. Call 0800 now to claim.",
-                                key="ft.cls_try")
+        st.markdown(t("finetuning.try"))
+        message = st.text_input(t("finetuning.message"), "Congratulations! You won a free cruise. Call 0800 now to claim.",
+                                key="finetuning.cls_try")
         if message.strip():
             clf, labels = classifier(str(run.folder / "best"))
             probs = classify(clf, model.tokenizer, message)
             st.markdown(" · ".join(f"**{label}**: {p:.1%}" for label, p in zip(labels, probs)))
     elif run.state not in ("queued", "running"):
-        st.caption(t("ft.no_results"))
+        st.caption(t("finetuning.no_results"))
 
 
 with classify_tab:
@@ -137,8 +145,8 @@ with classify_tab:
 
 with instruct_tab:
     ui.explain(t("finetuning.explain3"))
-    upload = st.file_uploader(t("ft.upload_ins"),
-                              type=["json"], key="ft.ins_upload", max_upload_size=5)
+    upload = st.file_uploader(t("finetuning.upload_ins"),
+                              type=["json"], key="finetuning.ins_upload", max_upload_size=5)
     data_path = ""
     with ui.friendly_errors():
         if upload is not None:
@@ -146,21 +154,21 @@ with instruct_tab:
             data_path = save_upload(decode_text(upload.getvalue(), upload.name, UPLOAD_LIMIT))
         else:
             records_in = load_instructions()
-        st.markdown(t("ft.template"))
+        st.markdown(t("finetuning.template"))
         st.code(format_prompt("{instruction}", "{input}") + "{output}<|endoftext|>", language=None, wrap_lines=True)
-        st.markdown(t("ft.batch_view"))
+        st.markdown(t("finetuning.batch_view"))
         tok = model.tokenizer
         examples = [instruction_example(tok, r, min(200, model.config.context_length - 1)) for r in records_in[:3]]
         x, y = collate_instructions([(i, t) for i, t, _ in examples], tok.eot_id)
         for row in range(x.shape[0]):
             length = len(examples[row][0])
             st.html(masked_example_html(tok.pieces(x[row].tolist()), y[row].tolist(), length))
-        options = training_options("ft.ins", 2, 3e-4)
-        if st.button(t("ft.start_ins"), key="ft.ins_start", type="primary"):
+        options = training_options("finetuning.ins", 2, 3e-4)
+        if st.button(t("finetuning.start_ins"), key="finetuning.ins_start", type="primary"):
             start(FinetuneConfig(task="instruct", init_from=base_key, data=data_path, max_tokens=200,
-                                 eval_interval=100, **options), t("ft.run_ins", base=base_key.split("/")[-1]),
-                  "ft.ins_run")
-    run = pick_run("instruct", user, instructor, "ft.ins_run")
+                                 eval_interval=100, **options), t("finetuning.run_ins", base=base_key.split("/")[-1]),
+                  "finetuning.ins_run")
+    run = pick_run("instruct", user, instructor, "finetuning.ins_run")
 
 
 @st.fragment(run_every=2.0)
@@ -168,14 +176,14 @@ def instruction_view(run_id: str) -> None:
     run, records = run_progress(run_id)
     res = results(run)
     if res:
-        st.metric(t("ft.best_val"), f"{res['best_val_loss']:.3f}")
-        st.markdown(t("ft.held_out", score=f"{res['mean_fuzzy']:.2f}"))
+        st.metric(t("finetuning.best_val"), f"{res['best_val_loss']:.3f}")
+        st.markdown(t("finetuning.held_out", score=f"{res['mean_fuzzy']:.2f}"))
         ui.table(st, [{"instruction": e["instruction"] + (f" [{e['input']}]" if e["input"] else ""),
                        "before finetuning": e["before"], "after finetuning": e["after"], "reference": e["expected"],
                        "fuzzy": round(e["fuzzy"], 2)} for e in res["examples"]])
-        instruction = st.text_input(t("ft.try_ins"), "Rewrite the sentence in passive voice.",
-                                    key="ft.ins_try")
-        extra = st.text_input(t("ft.input"), "The chef cooked the meal.", key="ft.ins_try_input")
+        instruction = st.text_input(t("finetuning.try_ins"), "Rewrite the sentence in passive voice.",
+                                    key="finetuning.ins_try")
+        extra = st.text_input(t("finetuning.input"), "The chef cooked the meal.", key="finetuning.ins_try_input")
         if instruction.strip():
             tuned = loaders.get_model(str(run.folder / "best"))
             st.code(respond(tuned, instruction, extra), language=None, wrap_lines=True)
@@ -190,15 +198,15 @@ with compare_tab:
     finetuned = [r for r in store.visible(user, instructor) if r.kind in ("instruct", "classify")
                  and (r.folder / "best" / "model.safetensors").exists()]
     if not finetuned:
-        st.info(t("ft.first"))
+        st.info(t("finetuning.first"))
     else:
-        chosen = st.selectbox(t("ft.model"), [r.id for r in finetuned], key="ft.cmp_run",
+        chosen = st.selectbox(t("finetuning.model"), [r.id for r in finetuned], key="finetuning.cmp_run",
                               format_func=lambda i: next(f"{r.name} · {r.id}" for r in finetuned if r.id == i))
         tuned = loaders.get_model(str(store.get(chosen).folder / "best"))
-        prompt = st.text_area(t("ft.prompt"), format_prompt("Name a fruit that is yellow."), key="ft.cmp_prompt")
+        prompt = st.text_area(t("finetuning.prompt"), format_prompt("Name a fruit that is yellow."), key="finetuning.cmp_prompt")
         with ui.friendly_errors():
             if not prompt.strip():
-                raise PlaygroundError(t("ft.need_prompt"))
+                raise PlaygroundError(t("finetuning.need_prompt"))
             c1, c2 = st.columns(2)
             for col, (label, m) in zip((c1, c2), (("base", model), ("finetuned", tuned))):
                 ids = m.tokenizer.encode(prompt)[-(m.config.context_length - 41):]
@@ -207,7 +215,7 @@ with compare_tab:
                 probs = softmax(logits)
                 top = torch.argsort(probs, descending=True)[:10].tolist()
                 ui.chart(col, figures.distribution_bars(m.tokenizer.pieces(top), probs[top].tolist(),
-                                                           logits[top].tolist(), t("ft.next_token", label=label)),
-                                 key=f"ft.cmp.{label}")
+                                                           logits[top].tolist(), t("finetuning.next_token", label=label)),
+                                 key=f"finetuning.cmp.{label}")
                 continuation = generate(m, ids, 40, temperature=0, stop_ids={m.tokenizer.eot_id})[len(ids):]
                 col.code(m.tokenizer.decode(continuation), language=None, wrap_lines=True)

@@ -5,13 +5,13 @@ import time
 import streamlit as st
 import torch
 
-from core.generate import stream_text
-from core.sampling import SamplingSettings, next_token_distribution, sample
+from core.inference.generate import stream_text
+from core.inference.sampling import SamplingSettings, next_token_distribution, sample
 from playground import figures, share, state, ui
+from playground.i18n import t
 from playground.sampling_controls import next_logits, prompt_input, sampling_controls
 from playground.stepper import StepTree
 from playground.tokens_view import probability_chips_html
-from playground.i18n import t
 
 CANDIDATES = 8
 STRATEGIES = {
@@ -22,7 +22,7 @@ STRATEGIES = {
 }
 
 PAGE = "generation"
-SHARE = share.sampling_params("gen")
+SHARE = share.sampling_params("generation")
 
 st.title(t("nav.generation"))
 ui.explain(t("generation.explain1"))
@@ -30,18 +30,18 @@ share.restore(PAGE, SHARE)
 
 model = ui.current_model()
 tok = model.tokenizer
-prompt, prompt_ids = prompt_input("gen", model, "ex.generation")
+prompt, prompt_ids = prompt_input("generation", model, "ex.generation")
 with ui.friendly_errors(stop=True):
-    settings = sampling_controls("gen", tok, temperature=0.8, top_k=40)
-seed = int(st.number_input(t("samp.seed"), 0, 2**31 - 1, 7, key="gen.seed"))
+    settings = sampling_controls("generation", tok, temperature=0.8, top_k=40)
+seed = int(st.number_input(t("sampling.seed"), 0, 2**31 - 1, 7, key="generation.seed"))
 
 key = (state.current_model_key(), tuple(prompt_ids))
-if st.session_state.get("gen.tree_key") != key:
-    st.session_state["gen.tree_key"] = key
-    st.session_state["gen.tree"] = StepTree(tuple(prompt_ids))
-tree: StepTree = st.session_state["gen.tree"]
+if st.session_state.get("generation.tree_key") != key:
+    st.session_state["generation.tree_key"] = key
+    st.session_state["generation.tree"] = StepTree(tuple(prompt_ids))
+tree: StepTree = st.session_state["generation.tree"]
 
-step_tab, run_tab, compare_tab = st.tabs([t("gen.tab_step"), t("gen.tab_run"), t("gen.tab_compare")])
+step_tab, run_tab, compare_tab = st.tabs([t("generation.tab_step"), t("generation.tab_run"), t("generation.tab_compare")])
 
 with step_tab:
     ids = tree.ids[-model.config.context_length:]
@@ -54,50 +54,53 @@ with step_tab:
     if sampled not in order:
         order[-1] = sampled
 
-    st.markdown(t("gen.so_far", n=len(tree.path)))
+    st.markdown(t("generation.so_far", n=len(tree.path)))
     pieces = tok.pieces(tree.ids)
     st.html(probability_chips_html(pieces, [None] * len(tree.prompt) + tree.probs))
 
     def choose(token: int, prob: float):
-        st.session_state["gen.tree"].choose(token, prob)
+        st.session_state["generation.tree"].choose(token, prob)
 
     def undo():
-        st.session_state["gen.tree"].undo()
+        st.session_state["generation.tree"].undo()
 
     b1, b2, b3 = st.columns(3)
-    b1.button(t("gen.take_sample", token=repr(tok.token_text(sampled)), p=f"{float(probs[sampled]):.1%}"), key="gen.take_sample",
+    b1.button(t("generation.take_sample", token=repr(tok.token_text(sampled)), p=f"{float(probs[sampled]):.1%}"),
+              key="generation.take_sample",
               on_click=choose, args=(sampled, float(probs[sampled])), type="primary", width="stretch",
               shortcut="Right", help=t("app.key", key="→"))
-    b2.button(t("gen.take_greedy", token=repr(tok.token_text(greedy)), p=f"{float(probs[greedy]):.1%}"), key="gen.take_greedy",
+    b2.button(t("generation.take_greedy", token=repr(tok.token_text(greedy)), p=f"{float(probs[greedy]):.1%}"),
+              key="generation.take_greedy",
               on_click=choose, args=(greedy, float(probs[greedy])), width="stretch", shortcut="G",
               help=t("app.key", key="G"))
-    b3.button(t("gen.undo"), key="gen.undo", on_click=undo, disabled=not tree.path, width="stretch",
+    b3.button(t("generation.undo"), key="generation.undo", on_click=undo, disabled=not tree.path, width="stretch",
               shortcut="Left", help=t("app.key", key="←"))
     ui.chart(st, figures.distribution_bars(tok.pieces(order), probs[order].tolist(), logits[order].tolist(),
-                                              t("gen.step_title", n=len(tree.path) + 1), marked=order.index(sampled),
-                                              marked_name=t("gen.sampled")), key="gen.step_chart")
-    st.markdown(t("gen.force"))
+                                              t("generation.step_title", n=len(tree.path) + 1), marked=order.index(sampled),
+                                              marked_name=t("generation.sampled")), key="generation.step_chart")
+    st.markdown(t("generation.force"))
     cols = st.columns(4)
     for i, token in enumerate(order):
-        cols[i % 4].button(f"{tok.token_text(token)!r} · {float(probs[token]):.1%}", key=f"gen.force.{i}",
+        cols[i % 4].button(f"{tok.token_text(token)!r} · {float(probs[token]):.1%}", key=f"generation.force.{i}",
                            on_click=choose, args=(token, float(probs[token])), width="stretch",
                            disabled=float(probs[token]) == 0)
     branches = tree.branches()
     if len(branches) > 1:
-        st.markdown(t("gen.branches"))
+        st.markdown(t("generation.branches"))
         for i, branch in enumerate(branches[:12]):
             c1, c2 = st.columns([5, 1])
             c1.code(tok.decode(branch), language=None, wrap_lines=True)
-            c2.button(t("gen.go"), key=f"gen.branch.{i}", on_click=lambda b=branch: st.session_state["gen.tree"].goto(b),
+            c2.button(t("generation.go"), key=f"generation.branch.{i}",
+                      on_click=lambda b=branch: st.session_state["generation.tree"].goto(b),
                       disabled=branch == tree.path)
 
 with run_tab:
     ui.explain(t("generation.explain2"))
     r1, r2 = st.columns(2)
-    max_new = r1.slider(t("gen.max_new"), 1, 500, 120, key="gen.max_new")
-    stops_raw = r2.text_input(t("gen.stops"), "\\n\\n", key="gen.stops")
+    max_new = r1.slider(t("generation.max_new"), 1, 500, 120, key="generation.max_new")
+    stops_raw = r2.text_input(t("generation.stops"), "\\n\\n", key="generation.stops")
     stops = [s.replace("\\n", "\n") for s in stops_raw.split(",") if s]
-    if st.button(t("gen.generate"), key="gen.run", type="primary"):
+    if st.button(t("generation.generate"), key="generation.run", type="primary"):
         box = st.empty()
         started, chunk = time.perf_counter(), None
         pieces, probs_seen = [], []
@@ -108,26 +111,26 @@ with run_tab:
                 box.html(probability_chips_html(pieces, probs_seen))
         elapsed = time.perf_counter() - started
         if chunk is not None:
-            st.session_state["gen.run_result"] = (prompt + chunk.text, len(pieces), elapsed, chunk.stopped)
-    if "gen.run_result" in st.session_state:
-        text, n, elapsed, stopped = st.session_state["gen.run_result"]
+            st.session_state["generation.run_result"] = (prompt + chunk.text, len(pieces), elapsed, chunk.stopped)
+    if "generation.run_result" in st.session_state:
+        text, n, elapsed, stopped = st.session_state["generation.run_result"]
         st.code(text, language=None, wrap_lines=True)
-        st.caption(t("gen.speed", n=n, s=f"{elapsed:.2f}", rate=f"{n / max(elapsed, 1e-9):.0f}")
-                   + (t("gen.stopped", stop=repr(stopped)) if stopped else ""))
+        st.caption(t("generation.speed", n=n, s=f"{elapsed:.2f}", rate=f"{n / max(elapsed, 1e-9):.0f}")
+                   + (t("generation.stopped", stop=repr(stopped)) if stopped else ""))
 
 with compare_tab:
     ui.explain(t("generation.explain3"))
-    n_compare = st.slider(t("gen.new_tokens"), 10, 200, 60, key="gen.compare_n")
-    if st.button(t("gen.compare"), key="gen.compare", type="primary"):
+    n_compare = st.slider(t("generation.new_tokens"), 10, 200, 60, key="generation.compare_n")
+    if st.button(t("generation.compare"), key="generation.compare", type="primary"):
         results = {}
-        progress = st.progress(0.0, text=t("gen.generating"))
+        progress = st.progress(0.0, text=t("generation.generating"))
         for i, (name, strategy) in enumerate(STRATEGIES.items()):
             chunks = list(stream_text(model, prompt_ids, n_compare, strategy, seed))
             results[name] = chunks[-1].text if chunks else ""
-            progress.progress((i + 1) / len(STRATEGIES), text=t("gen.generated_with", name=name))
+            progress.progress((i + 1) / len(STRATEGIES), text=t("generation.generated_with", name=name))
         progress.empty()
-        st.session_state["gen.compare_result"] = results
-    results = st.session_state.get("gen.compare_result")
+        st.session_state["generation.compare_result"] = results
+    results = st.session_state.get("generation.compare_result")
     if results:
         cols = st.columns(len(results))
         for col, (name, text) in zip(cols, results.items()):

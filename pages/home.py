@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.model import count_parameters
+from core.model.gpt import count_parameters
 from playground import loaders, state, ui
 from playground.i18n import t
 
@@ -44,7 +44,8 @@ with right:
                  (t("home.f_steps"), f"{card.get('step')} of {card.get('steps')}"), (t("home.f_train"), card.get("train_loss")),
                  (t("home.f_val"), card.get("val_loss")), (t("home.r_device"), card.get("device_name", card.get("device"))),
                  (t("home.f_wall"), f"{card.get('wall_time_s')} s")]
-        st.dataframe(pd.DataFrame([(k, str(v)) for k, v in facts if v is not None], columns=[t("home.c_fact"), t("home.c_value")]),
+        st.dataframe(pd.DataFrame([(k, str(v)) for k, v in facts if v is not None],
+                                  columns=[t("home.c_fact"), t("home.c_value")]),
                      hide_index=True, width="stretch")
         st.markdown(f"**{t('home.reproduce')}**")
         st.code(card.get("command", ""), language="bash", wrap_lines=True)

@@ -6,11 +6,18 @@ import streamlit as st
 import torch
 
 from core.errors import PlaygroundError
-from core.sampling import (STAGES, distribution_from_stages, entropy_bits, pipeline_stages, sample, softmax,
-                           stage_summary)
+from core.inference.sampling import (
+    STAGES,
+    distribution_from_stages,
+    entropy_bits,
+    pipeline_stages,
+    sample,
+    softmax,
+    stage_summary,
+)
 from playground import figures, share, state, ui
-from playground.sampling_controls import next_logits, prompt_input, sampling_controls
 from playground.i18n import t
+from playground.sampling_controls import next_logits, prompt_input, sampling_controls
 
 LECTURE_LOGITS = "3.23, -7.1, 5.57, 0.39, 2.4"
 LECTURE_TEMPERATURES = [0.01, 0.5, 1, 2, 5]
@@ -18,16 +25,16 @@ STAGE_TITLES = {"raw": "raw logits", "bias": "logit bias", "penalties": "penalti
                 "top_k": "top-k", "top_p": "top-p", "min_p": "min-p"}
 
 PAGE = "sampling"
-SHARE = share.sampling_params("samp")
+SHARE = share.sampling_params("sampling")
 
 st.title(t("nav.sampling"))
 ui.explain(t("sampling.explain1"))
 share.restore(PAGE, SHARE)
 
 # --- the lecture's example ------------------------------------------------------------------------------
-st.subheader(t("samp.by_hand"))
+st.subheader(t("sampling.by_hand"))
 st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
-raw = st.text_input(t("samp.small_vector"), LECTURE_LOGITS, key="samp.lecture_logits")
+raw = st.text_input(t("sampling.small_vector"), LECTURE_LOGITS, key="sampling.lecture_logits")
 with ui.friendly_errors():
     try:
         z = torch.tensor([float(v) for v in raw.replace(";", ",").split(",") if v.strip()], dtype=torch.float64)
@@ -40,27 +47,27 @@ with ui.friendly_errors():
     labels = [f"{token} {i + 1} ({v:g})" for i, v in enumerate(z.tolist())]
     frame = pd.DataFrame(table, columns=labels, index=[f"T = {t:g}" for t in LECTURE_TEMPERATURES])
     st.dataframe(frame.map(lambda p: f"{p:.3g}"), width="stretch")
-    st.caption(t("samp.temperature_caption"))
-    ui.chart(st, figures.temperature_bars(labels, LECTURE_TEMPERATURES, table), key="samp.lecture_chart")
+    st.caption(t("sampling.temperature_caption"))
+    ui.chart(st, figures.temperature_bars(labels, LECTURE_TEMPERATURES, table), key="sampling.lecture_chart")
 
 # --- the model's distribution -----------------------------------------------------------------------------
-st.subheader(t("samp.model_distribution"))
+st.subheader(t("sampling.model_distribution"))
 model = ui.current_model()
 tok = model.tokenizer
-_, ids = prompt_input("samp", model, "ex.sampling")
+_, ids = prompt_input("sampling", model, "ex.sampling")
 logits = torch.from_numpy(next_logits(state.current_model_key(), tuple(ids)))
 probs_raw = torch.softmax(logits, -1)
 
-top_n = st.slider(t("samp.tokens_shown"), 5, 40, 15, key="samp.top_n")
+top_n = st.slider(t("sampling.tokens_shown"), 5, 40, 15, key="sampling.top_n")
 order = torch.argsort(probs_raw, descending=True)[:top_n].tolist()
 m1, m2, m3 = st.columns(3)
-m1.metric(t("samp.vocabulary"), t("samp.n_tokens", n=f"{len(logits):,}"))
-m2.metric(t("samp.entropy"), t("samp.bits", bits=f"{entropy_bits(probs_raw):.2f}"),
-          help=t("samp.entropy_help"))
-m3.metric(t("samp.most_likely"), f"{tok.token_text(order[0])!r} ({float(probs_raw[order[0]]):.1%})")
+m1.metric(t("sampling.vocabulary"), t("sampling.n_tokens", n=f"{len(logits):,}"))
+m2.metric(t("sampling.entropy"), t("sampling.bits", bits=f"{entropy_bits(probs_raw):.2f}"),
+          help=t("sampling.entropy_help"))
+m3.metric(t("sampling.most_likely"), f"{tok.token_text(order[0])!r} ({float(probs_raw[order[0]]):.1%})")
 ui.chart(st, figures.distribution_bars(tok.pieces(order), probs_raw[order].tolist(), logits[order].tolist(),
-                                          t("samp.dist_title")), key="samp.dist")
-asked = st.text_input(t("samp.rank_q"), " love", key="samp.ask")
+                                          t("sampling.dist_title")), key="sampling.dist")
+asked = st.text_input(t("sampling.rank_q"), " love", key="sampling.ask")
 with ui.friendly_errors():
     asked_ids = tok.encode(asked)
     if len(asked_ids) != 1:
@@ -68,14 +75,14 @@ with ui.friendly_errors():
             "'{asked}' is {n_asked_ids} tokens; ask about one token (try a leading space).",
             asked=asked, n_asked_ids=len(asked_ids))
     rank = int((probs_raw > probs_raw[asked_ids[0]]).sum()) + 1
-    st.markdown(t("samp.rank_line", token=f"`{asked!r}`", id=asked_ids[0], logit=f"{float(logits[asked_ids[0]]):.3f}",
+    st.markdown(t("sampling.rank_line", token=f"`{asked!r}`", id=asked_ids[0], logit=f"{float(logits[asked_ids[0]]):.3f}",
                   p=f"{float(probs_raw[asked_ids[0]]):.4%}", rank=f"{rank:,}", total=f"{len(logits):,}"))
 
 # --- the pipeline ----------------------------------------------------------------------------------------------
-st.subheader(t("samp.pipeline"))
+st.subheader(t("sampling.pipeline"))
 ui.explain(t("sampling.explain2"))
 with ui.friendly_errors(stop=True):
-    settings = sampling_controls("samp", tok, temperature=0.8, top_k=10, top_p=0.9)
+    settings = sampling_controls("sampling", tok, temperature=0.8, top_k=10, top_p=0.9)
     stages = pipeline_stages(logits, settings, ids)
     final = distribution_from_stages(stages, settings)
 shown = list(dict.fromkeys(order + torch.argsort(final, descending=True)[:5].tolist()))
@@ -83,26 +90,26 @@ stage_probs = {name: torch.softmax(stages[name], -1) for name in STAGES}
 rows = [[None if torch.isneginf(stages[name][i]) else float(stage_probs[name][i]) for name in STAGES]
         + [float(final[i]) if final[i] > 0 else None] for i in shown]
 ui.chart(st, figures.pipeline_figure([STAGE_TITLES[s] for s in STAGES] + ["final"], tok.pieces(shown), rows),
-                key="samp.pipeline")
+                key="sampling.pipeline")
 summary = pd.DataFrame(stage_summary(stages))
 summary["stage"] = summary["stage"].map(STAGE_TITLES)
 summary["mass kept"] = summary["mass kept"].map(lambda v: f"{v:.1%}")
 ui.table(st, summary)
 
 # --- the weighted dice --------------------------------------------------------------------------------------
-st.subheader(t("samp.dice"))
+st.subheader(t("sampling.dice"))
 ui.explain(t("sampling.explain3"))
 d1, d2 = st.columns(2)
-n_draws = d1.select_slider(t("samp.draws"), [10, 100, 1000, 10000], 1000, key="samp.draws")
-seed = d2.number_input(t("samp.seed"), 0, 2**31 - 1, 42, key="samp.seed")
+n_draws = d1.select_slider(t("sampling.draws"), [10, 100, 1000, 10000], 1000, key="sampling.draws")
+seed = d2.number_input(t("sampling.seed"), 0, 2**31 - 1, 42, key="sampling.seed")
 generator = torch.Generator().manual_seed(int(seed))
 draws = torch.multinomial(final, int(n_draws), replacement=True, generator=generator)
 counts = np.bincount(draws.numpy(), minlength=len(final))
 dice_ids = torch.argsort(final, descending=True)[:12].tolist()
 ui.chart(st, figures.dice_histogram(tok.pieces(dice_ids), final[dice_ids].tolist(),
-                                       (counts[dice_ids] / n_draws).tolist(), int(n_draws)), key="samp.dice")
+                                       (counts[dice_ids] / n_draws).tolist(), int(n_draws)), key="sampling.dice")
 one = sample(final, torch.Generator().manual_seed(int(seed)))
-st.markdown(t("samp.one_draw", seed=seed, token=repr(tok.token_text(one)), p=f"{float(final[one]):.2%}"))
+st.markdown(t("sampling.one_draw", seed=seed, token=repr(tok.token_text(one)), p=f"{float(final[one]):.2%}"))
 
 share.publish(SHARE, page=PAGE, outputs={
     "next_token": [{"token": tok.token_text(i), "probability": float(probs_raw[i])} for i in order],

@@ -6,11 +6,11 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core import bpe
-from core.data import CORPORA, TokenWindows, decode_text, load_corpus
 from core.errors import PlaygroundError
-from core.tokenizers import TOKENIZER_NAMES, load_tokenizer
-from core.tokenstats import parse_id_list, text_stats, token_rows
+from core.tokens import bpe
+from core.tokens.encodings import TOKENIZER_NAMES, load_tokenizer
+from core.tokens.stats import parse_id_list, text_stats, token_rows
+from core.training.data import CORPORA, TokenWindows, decode_text, load_corpus
 from playground import figures, share, ui
 from playground.examples import TOKEN_EXAMPLE_FIRST, TOKEN_EXAMPLES
 from playground.i18n import error_text, language, lazy, t

@@ -1,9 +1,9 @@
 """Guided tour: one sentence from text to the next token, in the lecture's order, one step per screen."""
 
-import torch
 import streamlit as st
+import torch
 
-from core.sampling import sample, softmax
+from core.inference.sampling import sample, softmax
 from playground import activations, figures, share, ui
 from playground.i18n import t
 from playground.tokens_view import chips_html
@@ -69,7 +69,7 @@ elif name == "Attention":
     patterns = cache["pattern", 0][0]
     head = int(patterns[:, 1:, 0].mean(-1).argmax()) if len(ids) > 1 else 0
     st.markdown(t("tour.attention_text", head=head))
-    ui.chart(st, figures.attention_heatmap(patterns[head].numpy(), pieces, t("attn.layer_head", layer=0, head=head)),
+    ui.chart(st, figures.attention_heatmap(patterns[head].numpy(), pieces, t("attention.layer_head", layer=0, head=head)),
                     key="tour.attn")
 elif name == "Logits":
     st.markdown(t("tour.logits_text", n=f"{len(last):,}"))

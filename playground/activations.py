@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.attention import head_scores, induction_scores
+from core.analysis.attention import head_scores, induction_scores
 from core.errors import PlaygroundError
-from core.tokenstats import cap_tokens
+from core.tokens.stats import cap_tokens
 from playground import loaders, state
 from playground.i18n import lazy, t
 

@@ -7,20 +7,19 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import PlaygroundError
-from playground import i18n, identity, loaders, share, state
+from playground import i18n, identity, keys, loaders, share, state
 from playground.i18n import error_text, t
-from playground.navigation import PAGE_PREFIXES, PAGES, PAGES_DIR
-
+from playground.navigation import PAGE_NAMES, PAGES, page_file
 
 
 def navigation() -> st.navigation:
-    pages = [st.Page(str(PAGES_DIR / f), title=t(f"nav.{u}"), icon=i, url_path=u, default=(u == "home"))
-             for f, _, i, u in PAGES]
+    pages = [st.Page(str(page_file(name)), title=t(f"nav.{name}"), icon=icon, url_path=name, default=(name == "home"))
+             for name, icon in PAGES]
     return st.navigation(pages)
 
 
 def _pick() -> None:
-    state.set_model_key(st.session_state["app.model_select"])
+    state.set_model_key(st.session_state[keys.MODEL_SELECT])
 
 
 def _load_folder() -> None:
@@ -30,58 +29,58 @@ def _load_folder() -> None:
     try:
         loaders.get_model(folder)
     except PlaygroundError as e:
-        st.session_state["app.load_error"] = error_text(e)
+        st.session_state[keys.LOAD_ERROR] = error_text(e)
         return
     st.session_state.pop("app.load_error", None)
     state.set_model_key(folder)
-    st.session_state["app.model_select"] = folder
+    st.session_state[keys.MODEL_SELECT] = folder
 
 
 def snapshot_box() -> None:
     """Reopen a view from a downloaded snapshot: its page with the same settings."""
     with st.expander(t("app.snapshot")):
-        upload = st.file_uploader(t("app.snapshot_file"), type=["json"], key="app.snapshot", max_upload_size=1)
+        upload = st.file_uploader(t("app.snapshot_file"), type=["json"], key=keys.SNAPSHOT, max_upload_size=1)
         if upload is None or st.session_state.get("app.snapshot_id") == upload.file_id:
             return
-        st.session_state["app.snapshot_id"] = upload.file_id
+        st.session_state[keys.SNAPSHOT_ID] = upload.file_id
         try:
-            snapshot = share.read_snapshot(upload.getvalue(), {url for _, _, _, url in PAGES})
+            snapshot = share.read_snapshot(upload.getvalue(), set(PAGE_NAMES))
         except PlaygroundError as e:
             st.error(error_text(e), icon=":material/warning:")
             return
         page = snapshot["page"]
         for key, value in snapshot["widgets"].items():
-            if key.startswith(f"{PAGE_PREFIXES.get(page, page)}."):  # only that page's own widgets
+            if key.startswith(f"{page}."):  # only that page's own widgets
                 st.session_state[key] = value
-        st.session_state[f"share.restored.{page}"] = True  # the link must not override the snapshot
-        st.switch_page(str(PAGES_DIR / next(f for f, _, _, url in PAGES if url == page)))
+        st.session_state[keys.restored(page)] = True  # the link must not override the snapshot
+        st.switch_page(str(page_file(page)))
 
 
 def model_picker() -> None:
     choices = loaders.model_choices(identity.current_user(), identity.is_instructor())
-    keys = [c.key for c in choices]
+    options = [c.key for c in choices]
     labels = {c.key: t(f"app.choice_{c.kind}", name=c.name, folder=c.folder) for c in choices}
-    if "app.model_from_link" not in st.session_state:
-        st.session_state["app.model_from_link"] = True
+    if keys.MODEL_FROM_LINK not in st.session_state:
+        st.session_state[keys.MODEL_FROM_LINK] = True
         if st.query_params.get("model") in labels:  # only models this user may pick anyway
             state.set_model_key(st.query_params["model"])
     current = state.current_model_key()
     if current not in labels:
-        keys.append(current)
+        options.append(current)
         labels[current] = t("app.choice_folder", name=Path(current).name or current)
-    st.session_state["app.model_select"] = current
+    st.session_state[keys.MODEL_SELECT] = current
     with st.sidebar:
         st.markdown(f"### {t('app.model')}")
-        st.selectbox(t("app.model_select"), keys, format_func=labels.get, key="app.model_select",
+        st.selectbox(t("app.model_select"), options, format_func=labels.get, key=keys.MODEL_SELECT,
                      on_change=_pick)
         with st.expander(t("app.load_folder")):
-            st.text_input(t("app.folder_label"), key="app.folder", help=t("app.folder_help"))
+            st.text_input(t("app.folder_label"), key=keys.FOLDER, help=t("app.folder_help"))
             st.button(t("app.load"), key="app.folder_load", on_click=_load_folder)
             if st.session_state.get("app.load_error"):
-                st.error(st.session_state["app.load_error"], icon=":material/warning:")
-        st.radio(t("app.figure_format"), ["png", "svg"], horizontal=True, key="app.figure_format")
+                st.error(st.session_state[keys.LOAD_ERROR], icon=":material/warning:")
+        st.radio(t("app.figure_format"), ["png", "svg"], horizontal=True, key=keys.FIGURE_FORMAT)
         snapshot_box()
-        st.toggle(t("app.presenter"), key="app.presenter", help=t("app.presenter_help"))
+        st.toggle(t("app.presenter"), key=keys.PRESENTER, help=t("app.presenter_help"))
         st.caption(t("app.runs_on", device=loaders.device_label()))
 
 
@@ -111,17 +110,17 @@ STYLE = """
 def main() -> None:
     st.set_page_config(page_title="LLM Playground", page_icon="🧪", layout="wide")
     st.html(STYLE)
-    if i18n.LANG_KEY not in st.session_state:
+    if keys.LANG not in st.session_state:
         wanted = st.query_params.get("lang")
-        st.session_state[i18n.LANG_KEY] = wanted if wanted in i18n.LANGUAGES else i18n.default_language()
+        st.session_state[keys.LANG] = wanted if wanted in i18n.LANGUAGES else i18n.default_language()
     st.sidebar.radio(t("app.language"), list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.get, horizontal=True,
-                     key=i18n.LANG_KEY)
-    st.query_params["lang"] = st.session_state[i18n.LANG_KEY]
+                     key=keys.LANG)
+    st.query_params["lang"] = st.session_state[keys.LANG]
     page = navigation()
-    if "app.presenter" not in st.session_state:
-        st.session_state["app.presenter"] = st.query_params.get("presenter") == "1"
+    if keys.PRESENTER not in st.session_state:
+        st.session_state[keys.PRESENTER] = st.query_params.get("presenter") == "1"
     model_picker()
-    if st.session_state["app.presenter"]:
+    if st.session_state[keys.PRESENTER]:
         st.html(PRESENTER_STYLE)
         st.query_params["presenter"] = "1"
     else:

@@ -1,9 +1,12 @@
 """German and English: `t("key", **values)` looks the key up in the session's language.
 
-Strings live in playground/locales/<lang>.json; a test fails when a key is missing in either language or a
-key used in the code is in neither. The default language comes from LLM_PLAYGROUND_LANG (en or de).
+Strings live in playground/locales/<lang>/<prefix>.json, one file per page or part of the app (the file
+`attention.json` holds the keys "attention.*"); a test fails when a key is missing in either language or a key
+used in the code is in neither. The default language comes from LLM_PLAYGROUND_LANG (en or de).
 core's error messages stay English in core; `error_text` shows them translated through
-locales/errors.<lang>.json (English template -> template), tested to cover every message core can raise.
+locales/errors/<lang>/<area>.json (English template -> template; one file per part of core, "core" for its top
+and "app" for the app's own), tested to cover every message core can raise.
+Messages core stores (a run's reason to stop) are kept as template + values and translated the same way.
 """
 
 from __future__ import annotations
@@ -11,21 +14,25 @@ from __future__ import annotations
 import json
 import os
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import streamlit as st
 
-from core.errors import PlaygroundError
+from core.errors import Message, PlaygroundError
+from playground import keys
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 LANGUAGES = {"en": "English", "de": "Deutsch"}
-LANG_KEY = "app.lang"
 
 
-@lru_cache(maxsize=None)
+@cache
 def strings(lang: str) -> dict[str, str]:
-    return json.loads((LOCALES / f"{lang}.json").read_text(encoding="utf-8"))
+    """Every string of one language: the files of locales/<lang>/ merged (their keys never overlap)."""
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALES / lang).glob("*.json")):
+        merged.update(json.loads(path.read_text(encoding="utf-8")))
+    return merged
 
 
 def default_language() -> str:
@@ -34,7 +41,7 @@ def default_language() -> str:
 
 
 def language() -> str:
-    return st.session_state.get(LANG_KEY, default_language())
+    return st.session_state.get(keys.LANG, default_language())
 
 
 def template(key: str) -> str:
@@ -66,37 +73,19 @@ def lazy(key: str) -> Lazy:
     return Lazy(key)
 
 
-@lru_cache(maxsize=None)
+@cache
 def error_templates(lang: str) -> dict[str, str]:
-    path = LOCALES / f"errors.{lang}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALES / "errors" / lang).glob("*.json")):
+        merged.update(json.loads(path.read_text(encoding="utf-8")))
+    return merged
 
 
-@lru_cache(maxsize=None)
-def _template_patterns(lang: str) -> list[tuple[re.Pattern, str]]:
-    """Each English template of that language's file as a regex that finds its values in a finished sentence."""
-    out = []
-    for english in error_templates(lang):
-        parts = re.split(r"{(\w+)(?:[:!][^}]*)?}", english)
-        pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
-        out.append((re.compile(pattern + r"\Z", re.S), english))
-    return out
-
-
-def message_text(text: str) -> str:
-    """A sentence core wrote as plain text (a run's reason to stop: core.errors.message or a PlaygroundError's
-    str) in the session's language: the template it was made from is found, its values kept."""
-    translated = error_templates(language())
-    if not translated or not text:
-        return text
-    if text in translated:
-        return translated[text]
-    for pattern, english in _template_patterns(language()):
-        found = pattern.match(text)
-        if found:
-            values = {k: v for k, v in found.groupdict().items() if v is not None}
-            return re.sub(r"{(\w+)(?:[:!][^}]*)?}", lambda m: values[m.group(1)], translated[english])
-    return text
+def message_text(stored) -> str:
+    """A message core kept as template + values (a run's reason to stop) in the session's language."""
+    msg = Message.from_stored(stored)
+    template = error_templates(language()).get(msg.template, msg.template)
+    return template.format(**msg.values) if msg.values else template
 
 
 def error_text(error: PlaygroundError) -> str:

@@ -8,24 +8,24 @@ import os
 import uuid
 
 import streamlit as st
+
+from playground import keys
 from playground.i18n import t
 
-USER_KEY = "user.id"
-INSTRUCTOR_KEY = "user.instructor"
 PASSWORD_ENV = "LLM_PLAYGROUND_INSTRUCTOR_PASSWORD"
 
 
 def current_user() -> str:
-    if USER_KEY not in st.session_state:
+    if keys.USER not in st.session_state:
         from_link = st.query_params.get("me", "")
         valid = len(from_link) == 12 and all(c in "0123456789abcdef" for c in from_link)
-        st.session_state[USER_KEY] = from_link if valid else uuid.uuid4().hex[:12]
-    st.query_params["me"] = st.session_state[USER_KEY]
-    return st.session_state[USER_KEY]
+        st.session_state[keys.USER] = from_link if valid else uuid.uuid4().hex[:12]
+    st.query_params["me"] = st.session_state[keys.USER]
+    return st.session_state[keys.USER]
 
 
 def is_instructor() -> bool:
-    return bool(st.session_state.get(INSTRUCTOR_KEY))
+    return bool(st.session_state.get(keys.INSTRUCTOR))
 
 
 def identity_box() -> None:
@@ -35,9 +35,9 @@ def identity_box() -> None:
         st.markdown(t("id.key", user=user))
         password = os.environ.get(PASSWORD_ENV)
         if password and not is_instructor():
-            typed = st.text_input(t("id.password"), type="password", key="user.password")
+            typed = st.text_input(t("id.password"), type="password", key=keys.PASSWORD)
             if typed and hmac.compare_digest(typed, password):
-                st.session_state[INSTRUCTOR_KEY] = True
+                st.session_state[keys.INSTRUCTOR] = True
                 st.rerun()
             elif typed:
                 st.error(t("id.wrong"))

@@ -15,11 +15,11 @@ import streamlit as st
 import torch
 
 import core
-from core.checkpoints import bundled_models, default_device, read_card, MODELS_DIR
+from core.model.checkpoints import MODELS_DIR, bundled_models, default_device, read_card
 from playground.i18n import lazy, t
-from playground.server import MODEL_LOADED
+from playground.runs import get_store, model_folder
 
-RUNS_DIR = Path(os.environ.get("LLM_PLAYGROUND_RUNS", Path(__file__).resolve().parent.parent / "runs"))
+MODEL_LOADED = "llm-playground: loaded model"  # logged per model load; the load test counts it
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,6 @@ class ModelChoice:
 @st.cache_data(ttl=2, show_spinner=False)  # the picker draws on every rerun; runs appear within two seconds
 def model_choices(user: str, instructor: bool = False) -> list[ModelChoice]:
     """Bundled models, then the checkpoints of the training runs this user may see (own and shared)."""
-    from playground.runs import get_store, model_folder
-
     choices = [ModelChoice(name, name, "bundled") for name in bundled_models()]
     for run in get_store().visible(user, instructor):
         folder = model_folder(run.folder)

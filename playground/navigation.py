@@ -1,23 +1,27 @@
-"""The pages, in the lecture's order. A page is listed only once it has real content."""
+"""The pages, in the lecture's order. A page is listed only once it has real content.
+
+Each page's url path is also its name everywhere else: the prefix of its widget keys ("attention.layer"), of
+its strings in the locales ("attention.*" in locales/<lang>/attention.json) and of its link parameters."""
 
 from pathlib import Path
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 
-# (file in pages/, title, icon, url path)
+# (url path = file name in pages/ without .py, icon); the title is t("nav.<url path>")
 PAGES = [
-    ("home.py", "Home", ":material/home:", "home"),
-    ("tokens.py", "Tokens", ":material/text_fields:", "tokens"),
-    ("embeddings.py", "Embeddings", ":material/scatter_plot:", "embeddings"),
-    ("attention.py", "Attention", ":material/visibility:", "attention"),
-    ("sampling.py", "Logits & sampling", ":material/casino:", "sampling"),
-    ("generation.py", "Generation", ":material/edit_note:", "generation"),
-    ("training.py", "Training", ":material/model_training:", "training"),
-    ("finetuning.py", "Finetuning", ":material/tune:", "finetuning"),
-    ("anatomy.py", "Model anatomy", ":material/account_tree:", "anatomy"),
-    ("tour.py", "Guided tour", ":material/tour:", "tour"),
+    ("home", ":material/home:"),
+    ("tokens", ":material/text_fields:"),
+    ("embeddings", ":material/scatter_plot:"),
+    ("attention", ":material/visibility:"),
+    ("sampling", ":material/casino:"),
+    ("generation", ":material/edit_note:"),
+    ("training", ":material/model_training:"),
+    ("finetuning", ":material/tune:"),
+    ("anatomy", ":material/account_tree:"),
+    ("tour", ":material/tour:"),
 ]
+PAGE_NAMES = [name for name, _ in PAGES]
 
-# The prefix of each page's widget keys (a snapshot may only set these).
-PAGE_PREFIXES = {"tokens": "tokens", "embeddings": "emb", "attention": "attn", "sampling": "samp",
-                 "generation": "gen", "anatomy": "anat", "tour": "tour"}
+
+def page_file(name: str) -> Path:
+    return PAGES_DIR / f"{name}.py"

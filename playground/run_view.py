@@ -6,9 +6,8 @@ import json
 
 import streamlit as st
 
-from core.estimates import ema
-from core.finetune import load_classifier
-from core.jobs import read_metrics, read_status
+from core.training.estimates import ema
+from core.training.finetune import load_classifier
 from playground import figures
 from playground.i18n import lazy, message_text, t
 from playground.runs import get_store
@@ -34,7 +33,7 @@ def show_reason(run) -> None:
 
 def progress(run) -> tuple[dict, list[dict]]:
     """status.json and metrics so far."""
-    return read_status(run.folder), read_metrics(run.folder)
+    return run.files.read_status(), run.files.read_metrics()
 
 
 def results(run) -> dict | None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import zipfile
 from pathlib import Path
 
 import streamlit as st
 
-from core.jobs import JobStore, read_metrics
-from playground.loaders import RUNS_DIR
+from core.assets import REPO
+from core.jobs import JobStore
+from core.training.runfolder import RunFolder
+
+RUNS_DIR = Path(os.environ.get("LLM_PLAYGROUND_RUNS", REPO / "runs"))
 
 
 @st.cache_resource
@@ -30,7 +34,7 @@ def save_upload(text: str) -> str:
 
 
 def metrics_csv(folder: Path) -> bytes:
-    records = read_metrics(folder)
+    records = RunFolder(folder, write=False).read_metrics()
     columns = ["step", "train_loss", "lr", "grad_norm", "tokens_per_s", "val_loss", "train_loss_eval",
                "perplexity", "time"]
     out = io.StringIO()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from core.generate import prepare_prompt
-from core.sampling import SamplingSettings, parse_logit_bias
+from core.inference.generate import prepare_prompt
+from core.inference.sampling import SamplingSettings, parse_logit_bias
 from playground import loaders
 from playground.i18n import lazy, t
 
@@ -16,24 +16,24 @@ def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: i
     """Widgets for every stage of the pipeline (defaults given per page); raises PlaygroundError for
     impossible combinations."""
     c1, c2, c3, c4 = st.columns(4)
-    temperature = c1.slider(t("samp.temperature"), 0.0, 3.0, temperature, 0.05, key=f"{prefix}.temperature")
-    top_k = c2.number_input(t("samp.top_k"), 0, tokenizer.n_vocab, top_k, key=f"{prefix}.top_k")
-    top_p = c3.slider(t("samp.top_p"), 0.01, 1.0, top_p, 0.01, key=f"{prefix}.top_p")
-    min_p = c4.slider(t("samp.min_p"), 0.0, 0.5, 0.0, 0.01, key=f"{prefix}.min_p")
-    with st.expander(t("samp.penalties")):
+    temperature = c1.slider(t("sampling.temperature"), 0.0, 3.0, temperature, 0.05, key=f"{prefix}.temperature")
+    top_k = c2.number_input(t("sampling.top_k"), 0, tokenizer.n_vocab, top_k, key=f"{prefix}.top_k")
+    top_p = c3.slider(t("sampling.top_p"), 0.01, 1.0, top_p, 0.01, key=f"{prefix}.top_p")
+    min_p = c4.slider(t("sampling.min_p"), 0.0, 0.5, 0.0, 0.01, key=f"{prefix}.min_p")
+    with st.expander(t("sampling.penalties")):
         p1, p2, p3 = st.columns(3)
-        repetition = p1.slider(t("samp.repetition"), 1.0, 3.0, 1.0, 0.05, key=f"{prefix}.repetition",
-                               help=t("samp.repetition_help"))
-        frequency = p2.slider(t("samp.frequency"), 0.0, 2.0, 0.0, 0.05, key=f"{prefix}.frequency",
-                              help=t("samp.frequency_help"))
-        presence = p3.slider(t("samp.presence"), 0.0, 2.0, 0.0, 0.05, key=f"{prefix}.presence",
-                             help=t("samp.presence_help"))
-        bias_text = st.text_area(t("samp.bias"),
+        repetition = p1.slider(t("sampling.repetition"), 1.0, 3.0, 1.0, 0.05, key=f"{prefix}.repetition",
+                               help=t("sampling.repetition_help"))
+        frequency = p2.slider(t("sampling.frequency"), 0.0, 2.0, 0.0, 0.05, key=f"{prefix}.frequency",
+                              help=t("sampling.frequency_help"))
+        presence = p3.slider(t("sampling.presence"), 0.0, 2.0, 0.0, 0.05, key=f"{prefix}.presence",
+                             help=t("sampling.presence_help"))
+        bias_text = st.text_area(t("sampling.bias"),
                                  "", key=f"{prefix}.bias", height=90,
                                  placeholder='" the": -100\n" love": 5')
     bias = parse_logit_bias(bias_text, tokenizer)
     if bias:
-        st.caption(t("samp.bias_ids") + ", ".join(f"{i} ({tokenizer.token_text(i)!r}) {v:+g}" for i, v in bias.items()))
+        st.caption(t("sampling.bias_ids") + ", ".join(f"{i} ({tokenizer.token_text(i)!r}) {v:+g}" for i, v in bias.items()))
     return SamplingSettings(temperature=temperature, top_k=int(top_k) or None, top_p=top_p if top_p < 1 else None,
                             min_p=min_p or None, repetition_penalty=repetition, frequency_penalty=frequency,
                             presence_penalty=presence, logit_bias={i: v for i, v in bias.items() if v != 0})
@@ -42,7 +42,7 @@ def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: i
 def prompt_input(prefix: str, model, example_key: str) -> tuple[str, list[int]]:
     """The prompt box of a page (key "<prefix>.prompt") and its ids; says when it starts from <|endoftext|> or
     keeps only the end of a prompt longer than the context."""
-    prompt = st.text_area(t("samp.prompt"), t(example_key), key=f"{prefix}.prompt", height=90)
+    prompt = st.text_area(t("sampling.prompt"), t(example_key), key=f"{prefix}.prompt", height=90)
     ids, note = prepare_prompt(model.tokenizer, prompt, model.config.context_length)
     if note:
         st.info(note, icon=":material/info:")

@@ -14,8 +14,9 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from core.checkpoints import bundled_models
 from core.errors import PlaygroundError
+from core.model.checkpoints import bundled_models
+from playground import keys
 from playground.i18n import t
 from playground.state import current_model_key
 
@@ -56,7 +57,7 @@ def sampling_params(prefix: str) -> dict[str, Param]:
 
 def restore(page: str, params: dict[str, Param]) -> None:
     """On the first visit of this page in a session, copy the link's values into the widgets' state."""
-    marker = f"share.restored.{page}"
+    marker = keys.restored(page)
     if st.session_state.get(marker):
         return
     st.session_state[marker] = True
@@ -87,7 +88,7 @@ def publish(params: dict[str, Param], extra: dict | None = None, outputs: dict |
     if st.session_state.get("app.presenter"):
         shared["presenter"] = "1"
     if st.session_state.get("app.lang", "en") != "en":
-        shared["lang"] = st.session_state["app.lang"]
+        shared["lang"] = st.session_state[keys.LANG]
     with st.popover(t("share.copy"), icon=":material/link:"):
         base = (st.context.url or "").split("?")[0]
         st.code(f"{base}?{urlencode(shared)}", language=None, wrap_lines=True)
@@ -98,7 +99,7 @@ def publish(params: dict[str, Param], extra: dict | None = None, outputs: dict |
                     "outputs": outputs or {}}
         st.download_button(t("share.snapshot"), json.dumps(snapshot, indent=2, ensure_ascii=False,
                                                                     default=str),
-                           f"snapshot-{snapshot['page']}.json", "application/json", key="share.snapshot")
+                           f"snapshot-{snapshot['page']}.json", "application/json", key=keys.SNAPSHOT_DOWNLOAD)
 
 
 def _page_name() -> str:

@@ -7,8 +7,8 @@ from contextlib import contextmanager
 import pandas as pd
 import streamlit as st
 
-from core.checkpoints import DEFAULT_MODEL
 from core.errors import PlaygroundError
+from core.model.checkpoints import DEFAULT_MODEL
 from playground import loaders, state
 from playground.i18n import error_text, figure_words, language, t
 

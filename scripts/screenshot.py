@@ -12,8 +12,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from playground.navigation import PAGES  # noqa: E402
-from playground.server import CHROMIUM, CHROMIUM_FLAGS, running_app, wait_until_idle  # noqa: E402
+from playground.navigation import PAGE_NAMES  # noqa: E402
+from tests.support.server import CHROMIUM, CHROMIUM_FLAGS, running_app, wait_until_idle  # noqa: E402
 
 
 def shoot(browser, url: str, out: str, height: int = 2400, width: int = 1280, click: str | None = None) -> None:
@@ -33,7 +33,7 @@ def every_page(folder: str) -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         for lang in ("en", "de"):
             (Path(folder) / lang).mkdir(parents=True, exist_ok=True)
-            for *_, path in PAGES:
+            for path in PAGE_NAMES:
                 shoot(browser, f"{url}/{'' if path == 'home' else path}?lang={lang}",
                       str(Path(folder) / lang / f"{path}.png"), height=720)
                 print(lang, path, flush=True)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import core
-from core.model import GPT, GPTConfig
+from core.model.gpt import GPT, GPTConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("LLM_PLAYGROUND_RUNS", str(ROOT / ".pytest_cache" / "runs"))

@@ -1,0 +1,135 @@
+"""Autoregressive generation, one step at a time, with a KV cache.
+
+`generation_steps` is a generator: each step yields the full next-token
+distribution (after the sampling pipeline), the sampled id and the greedy id,
+so the generation page can show and change every choice. `generate` is built
+on it and returns prompt plus new ids.
+
+Once the text is longer than the model's context, the model sees only the
+last `context_length` tokens (learned absolute positions cannot slide), so each
+step then re-reads that window: the same numbers as without the cache.
+
+Left out: batched generation of different prompts, beam search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from core.errors import PlaygroundError
+from core.inference.sampling import SamplingSettings, next_token_distribution, sample
+from core.model.gpt import GPT, KVCache
+
+
+@dataclass
+class Step:
+    index: int  # 0 for the first new token
+    probs: torch.Tensor  # [vocab], after the sampling pipeline (on CPU)
+    logits: torch.Tensor  # [vocab], raw model logits (on CPU)
+    token: int  # the chosen id
+    greedy_token: int
+
+    @property
+    def prob(self) -> float:
+        return float(self.probs[self.token])
+
+
+def _as_id_list(ids) -> list[int]:
+    if isinstance(ids, torch.Tensor):
+        if ids.dim() == 2:
+            if ids.shape[0] != 1:
+                raise PlaygroundError("generate takes one prompt at a time (batch size 1).")
+            ids = ids[0]
+        ids = ids.tolist()
+    return [int(i) for i in ids]
+
+
+@torch.no_grad()
+def generation_steps(model: GPT, ids, max_new_tokens: int, settings: SamplingSettings | None = None,
+                     seed: int | None = None, use_kv_cache: bool = True, stop_ids: set[int] | None = None):
+    """Yield a `Step` per new token. The caller may `send` nothing; choices are the sampler's."""
+    settings = settings or SamplingSettings()
+    tokens = _as_id_list(ids)
+    if not tokens:
+        raise PlaygroundError("The prompt is empty: start from at least one token (e.g. <|endoftext|>).")
+    if max_new_tokens < 0:
+        raise PlaygroundError("max_new_tokens must be 0 or more, not {max_new_tokens}.", max_new_tokens=max_new_tokens)
+    model.eval()
+    device = model.device
+    ctx = model.config.context_length
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    kv = None
+    pending = tokens[-ctx:]  # tokens not yet read by the model
+    for index in range(max_new_tokens):
+        if use_kv_cache and kv is not None and kv.length + len(pending) <= ctx:
+            logits = model(torch.tensor([pending], device=device), kv=kv)[0, -1]
+        else:
+            window = tokens[-ctx:]
+            kv = KVCache(model.config.n_layer, ctx) if use_kv_cache and len(window) < ctx else None
+            logits = model(torch.tensor([window], device=device), kv=kv)[0, -1]
+        logits = logits.float().cpu()
+        probs = next_token_distribution(logits, settings, tokens)
+        greedy_token = int(probs.argmax())
+        token = greedy_token if settings.greedy else sample(probs, generator)
+        tokens.append(token)
+        pending = [token]
+        yield Step(index, probs, logits, token, greedy_token)
+        if stop_ids and token in stop_ids:
+            return
+
+
+@dataclass
+class TextChunk:
+    token: int
+    prob: float  # the probability the token had when it was chosen
+    text: str  # all new text so far (stop sequence cut off)
+    stopped: str | None  # the stop sequence that ended generation, if any
+
+
+def stream_text(model: GPT, ids, max_new_tokens: int, settings: SamplingSettings | None = None,
+                seed: int | None = None, stop_sequences=(), use_kv_cache: bool = True):
+    """Yield a TextChunk per new token; stop at a stop sequence (which is not part of the text) or the end-of-text id."""
+    tokenizer = model.tokenizer
+    new: list[int] = []
+    stop_sequences = [s for s in stop_sequences if s]
+    eot = {tokenizer.eot_id} if tokenizer is not None else None
+    for step in generation_steps(model, ids, max_new_tokens, settings, seed, use_kv_cache, stop_ids=eot):
+        new.append(step.token)
+        text = tokenizer.decode(new)
+        hit = next((s for s in stop_sequences if s in text), None)
+        if hit:
+            yield TextChunk(step.token, step.prob, text[: text.index(hit)], hit)
+            return
+        yield TextChunk(step.token, step.prob, text, None)
+
+
+def generate(model: GPT, ids, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+             top_p: float | None = None, seed: int | None = None, use_kv_cache: bool = True,
+             settings: SamplingSettings | None = None, stop_ids: set[int] | None = None):
+    """Prompt plus up to max_new_tokens new ids. Temperature 0 is greedy; a seed makes sampling repeatable.
+
+    Returns the same kind it was given: a list, or a tensor [1, T] / [T].
+    """
+    settings = settings or SamplingSettings(temperature=temperature, top_k=top_k, top_p=top_p)
+    prompt = _as_id_list(ids)
+    new = [s.token for s in generation_steps(model, prompt, max_new_tokens, settings, seed, use_kv_cache, stop_ids)]
+    out = prompt + new
+    if isinstance(ids, torch.Tensor):
+        result = torch.tensor(out, dtype=torch.long, device=ids.device)
+        return result.unsqueeze(0) if ids.dim() == 2 else result
+    return out
+
+
+def prepare_prompt(tokenizer, text: str, context_length: int) -> tuple[list[int], str | None]:
+    """Prompt ids and a note for the user: empty text starts from <|endoftext|>; a prompt longer than the
+    context keeps its end (the model can only read context_length tokens)."""
+    if not text:
+        return [tokenizer.eot_id], "The prompt is empty, so the model starts from <|endoftext|>, the start of a document."
+    ids = tokenizer.encode(text)
+    if len(ids) > context_length - 1:
+        kept = ids[-(context_length - 1):]
+        return kept, (f"The prompt has {len(ids)} tokens but the model reads at most {context_length}; "
+                      f"it keeps the last {len(kept)}.")
+    return ids, None

@@ -1,0 +1,1 @@
+"""Training: corpora and data sets, the run folder, pretraining, finetuning, estimates before a run starts."""

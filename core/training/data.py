@@ -1,0 +1,122 @@
+"""Corpora and data sets shipped in core/assets, and the sliding-window loader.
+
+`TokenWindows` is the book's data loader without materialising the windows:
+window i is ids[i·stride : i·stride + context] and its targets are the same
+window shifted by one token.
+
+    >>> w = TokenWindows(torch.arange(10), context=4, stride=4)
+    >>> len(w), w[1]
+    (2, (tensor([4, 5, 6, 7]), tensor([5, 6, 7, 8])))
+
+Left out: streaming corpora bigger than memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from core.assets import ASSETS
+from core.errors import PlaygroundError
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str
+    file: str
+    title: str
+    language: str
+    licence: str
+
+
+CORPORA = {
+    c.name: c
+    for c in (
+        Corpus("tinyshakespeare", "tinyshakespeare.txt", "Tiny Shakespeare (40,000 lines of the plays)", "en", "public domain"),
+        Corpus("the-verdict", "the-verdict.txt", "Edith Wharton, The Verdict (1908)", "en", "public domain"),
+        Corpus("goethe-faust-1", "goethe-faust-1.txt", "Goethe, Faust. Eine Tragödie (part one)", "de", "public domain"),
+    )
+}
+
+
+def corpus_path(name: str) -> Path:
+    if name not in CORPORA:
+        raise PlaygroundError(
+            "Unknown corpus '{name}'; choose one of {options}.",
+            name=name, options=', '.join(CORPORA))
+    return ASSETS / "corpora" / CORPORA[name].file
+
+
+def read_text_file(path, limit_bytes: int | None = None) -> str:
+    """A UTF-8 text file, with clear errors for binary files, bad encodings and oversize files."""
+    path = Path(path)
+    if not path.is_file():
+        raise PlaygroundError("There is no text file at {path}.", path=path)
+    return decode_text(path.read_bytes(), path.name, limit_bytes)
+
+
+def decode_text(data: bytes, name: str = "the upload", limit_bytes: int | None = None) -> str:
+    if limit_bytes is not None and len(data) > limit_bytes:
+        raise PlaygroundError(
+            "{name} has {size:,} bytes; the limit is {limit_bytes:,}.",
+            name=name, size=len(data), limit_bytes=limit_bytes)
+    if b"\x00" in data[:4096]:
+        raise PlaygroundError("{name} looks like a binary file, not text.", name=name)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PlaygroundError(
+            "{name} is not valid UTF-8 text (bad byte at position {start}).",
+            name=name, start=e.start) from None
+
+
+def load_corpus(name_or_path: str) -> str:
+    """A shipped corpus by name, or a UTF-8 text file by path."""
+    path = corpus_path(name_or_path) if name_or_path in CORPORA else Path(name_or_path)
+    text = read_text_file(path)
+    if not text.strip():
+        raise PlaygroundError("The corpus {name_or_path} is empty.", name_or_path=name_or_path)
+    return text
+
+
+def split_train_val(ids: torch.Tensor, val_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first part for training, the last val_fraction held out for validation."""
+    if not 0 < val_fraction < 1:
+        raise PlaygroundError(
+            "The validation fraction must be between 0 and 1, not {val_fraction}.",
+            val_fraction=val_fraction)
+    cut = int(len(ids) * (1 - val_fraction))
+    return ids[:cut], ids[cut:]
+
+
+class TokenWindows:
+    """Input/target windows over one token sequence (sliding, with a stride)."""
+
+    def __init__(self, ids: torch.Tensor, context: int, stride: int | None = None, label: str = "text"):
+        self.ids = torch.as_tensor(ids, dtype=torch.long)
+        self.context = int(context)
+        self.stride = int(stride or context)
+        if self.context < 1 or self.stride < 1:
+            raise PlaygroundError("Context length and stride must be at least 1.")
+        if len(self.ids) < self.context + 1:
+            raise PlaygroundError(
+                "The {label} has {n_ids} tokens, too short for a context of {context} (needs at least {needed}); "
+                "use more text or a shorter context.",
+                label=label, n_ids=len(self.ids), context=self.context, needed=self.context + 1)
+
+    def __len__(self) -> int:
+        return (len(self.ids) - self.context - 1) // self.stride + 1
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        start = int(i) * self.stride
+        chunk = self.ids[start:start + self.context + 1]
+        return chunk[:-1], chunk[1:]
+
+    def batch(self, indices) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, ys = zip(*(self[i] for i in indices))
+        return torch.stack(xs), torch.stack(ys)
+
+    def random_batch(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.batch(torch.randint(len(self), (batch_size,), generator=generator).tolist())

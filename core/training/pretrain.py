@@ -1,0 +1,357 @@
+"""Pretraining, UI-agnostic: a function `train(cfg)`, a CLI (`python -m core.train --help`), torchrun-ready.
+
+A run lives in one folder (core.training.runfolder owns its files; the job queue and the app read it while
+it grows). Sliding-window batches over a corpus (last val_fraction held out), AdamW with weight decay on
+matrices only, linear warmup then cosine decay, gradient clipping, bf16 autocast on CUDA and fp32 on CPU.
+A non-finite loss stops the run with that reason and leaves the last whole checkpoint; CUDA out-of-memory
+says what to shrink. Under `torchrun --nproc_per_node=N` it trains with DDP (NCCL on GPUs, gloo on CPU);
+rank 0 writes the files.
+
+Left out: gradient accumulation, mixed precision on CPU, multi-node.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from core.errors import PlaygroundError, message, unexpected
+from core.inference.generate import generate
+from core.model.checkpoints import load_checkpoint, load_model, save_checkpoint
+from core.model.gpt import GPT, GPTConfig
+from core.tokens.encodings import load_tokenizer
+from core.training.common import autocast_for, check_device_name, configure_optimizer, lr_at, pick_device
+from core.training.data import TokenWindows, load_corpus, split_train_val
+from core.training.options import build_parser, command_line
+from core.training.options import option as _f
+from core.training.runfolder import RunFolder
+
+
+@dataclass
+class TrainConfig:
+    out_dir: str = _f("runs/manual", "folder of the run (metrics, status, checkpoints)")
+    corpus: str = _f("tinyshakespeare", "shipped corpus name or path of a UTF-8 .txt file")
+    tokenizer: str = _f("gpt2", "gpt2, cl100k_base or o200k_base")
+    init_from: str = _f("", "start from this model (name or folder) instead of random weights")
+    n_layer: int = _f(4, "transformer blocks")
+    n_head: int = _f(4, "attention heads per block (must divide n_embd)")
+    n_embd: int = _f(128, "width of the residual stream")
+    context_length: int = _f(128, "tokens per training window (model's maximum input)")
+    dropout: float = _f(0.1, "dropout probability while training")
+    bias: bool = _f(True, "biases in LayerNorms and Linears")
+    tied_embeddings: bool = _f(True, "share the token embedding with the output layer")
+    batch_size: int = _f(16, "windows per step (per process under torchrun)")
+    stride: int = _f(1, "tokens between the starts of neighbouring windows")
+    val_fraction: float = _f(0.1, "last part of the corpus held out for validation")
+    steps: int = _f(500, "optimizer steps in total")
+    lr: float = _f(1e-3, "peak learning rate")
+    min_lr: float = _f(1e-4, "learning rate at the end of the cosine decay")
+    warmup_steps: int = _f(50, "steps of linear warmup from 0 to lr")
+    weight_decay: float = _f(0.1, "AdamW weight decay (matrices only)")
+    beta1: float = _f(0.9, "AdamW beta1")
+    beta2: float = _f(0.95, "AdamW beta2")
+    grad_clip: float = _f(1.0, "clip the gradient norm to this (0 = off)")
+    eval_interval: int = _f(100, "evaluate, sample and checkpoint every this many steps")
+    eval_batches: int = _f(20, "batches per loss estimate")
+    log_interval: int = _f(10, "write a metrics line every this many steps")
+    sample_prompt: str = _f("\n", "prompt of the text sample at each evaluation")
+    sample_tokens: int = _f(60, "tokens in each sample")
+    device: str = _f("auto", "auto (cuda, then mps, then cpu), cuda, mps or cpu")
+    precision: str = _f("auto", "auto (bf16 on CUDA, else fp32), bf16 or fp32")
+    compile: bool = _f(False, "torch.compile the model (faster on GPUs after a warm-up)")
+    seed: int = _f(1337, "random seed for weights and batches")
+    resume: bool = _f(False, "continue from out_dir/checkpoint")
+    save_dtype: str = _f("fp32", "dtype of saved weights: fp32, fp16 or bf16")
+
+    def validate(self) -> None:
+        if self.batch_size < 1:
+            raise PlaygroundError(
+                "Impossible training setting: batch size must be at least 1, not {value}.",
+                value=self.batch_size)
+        if self.steps < 1:
+            raise PlaygroundError(
+                "Impossible training setting: steps must be at least 1, not {value}.",
+                value=self.steps)
+        if not (self.lr > 0 and self.min_lr >= 0):
+            raise PlaygroundError("Impossible training setting: learning rates must be positive.")
+        if self.warmup_steps < 0:
+            raise PlaygroundError("Impossible training setting: warmup steps cannot be negative.")
+        if self.eval_interval < 1 or self.log_interval < 1:
+            raise PlaygroundError("Impossible training setting: intervals must be at least 1.")
+        if self.eval_batches < 1:
+            raise PlaygroundError("Impossible training setting: eval batches must be at least 1, not {value}.",
+                                  value=self.eval_batches)
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise PlaygroundError("Impossible training setting: unknown precision {value}.", value=self.precision)
+        if self.save_dtype not in SAVE_DTYPES:
+            raise PlaygroundError("Impossible training setting: unknown save dtype {value}.", value=self.save_dtype)
+        check_device_name(self.device)
+        if not self.init_from:
+            self.model_config()  # raises on heads that do not divide the width, etc.
+
+    def model_config(self, vocab_size: int | None = None) -> GPTConfig:
+        return GPTConfig(
+            vocab_size=vocab_size or load_tokenizer(self.tokenizer).n_vocab, context_length=self.context_length,
+            n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd, dropout=self.dropout, bias=self.bias,
+            qkv_bias=self.bias, tied_embeddings=self.tied_embeddings, tokenizer=self.tokenizer,
+        )
+
+
+SAVE_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@torch.no_grad()
+def estimate_loss(model, windows: TokenWindows, cfg: TrainConfig, device, autocast) -> float:
+    """Mean loss over the same eval_batches batches every time (fixed seed), in eval mode."""
+    model.eval()
+    generator = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(cfg.eval_batches):
+        x, y = windows.random_batch(cfg.batch_size, generator)
+        with autocast:
+            logits = model(x.to(device))
+        losses.append(torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten()).item())
+    model.train()
+    return sum(losses) / len(losses)
+
+
+def _model_for_run(cfg: TrainConfig, vocab_size: int) -> GPT:
+    if cfg.init_from:
+        model = load_model(cfg.init_from, device="cpu")
+        model.config.dropout = cfg.dropout
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = cfg.dropout
+        return model
+    torch.manual_seed(cfg.seed)
+    return GPT(cfg.model_config(vocab_size))
+
+
+def train(cfg: TrainConfig, on_record=None, should_stop=None) -> dict:
+    """Run training to the end (or a fault); return the final status. on_record(record) sees every metrics line;
+    should_stop() returning True cancels after the current step. Impossible settings raise PlaygroundError
+    before anything is written."""
+    cfg.validate()
+    ddp = "RANK" in os.environ and "WORLD_SIZE" in os.environ
+    rank, world = (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])) if ddp else (0, 1)
+    device = pick_device(cfg.device)
+    if ddp:
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        if device.type == "cuda":
+            device = torch.device("cuda", local_rank)
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    files = RunFolder(cfg.out_dir, write=rank == 0)
+    status = {"state": "failed", "reason": message("did not start")}
+    try:
+        status = _train(cfg, files, device, rank, world, ddp, on_record, should_stop)
+    except PlaygroundError as e:
+        status = {"state": "failed", "reason": e.message}
+    except torch.OutOfMemoryError:
+        status = {"state": "failed", "reason": message(
+            "Out of GPU memory: make the batch size or the context length smaller (or the model narrower); the last "
+            "checkpoint is kept.")}
+    except KeyboardInterrupt:
+        status = {"state": "cancelled", "reason": message("interrupted")}
+    except Exception as e:  # recorded with its real reason; the traceback goes to the run's log
+        traceback.print_exc()
+        status = {"state": "failed", "reason": unexpected(e)}
+    finally:
+        files.set_status(status["state"], **{k: v for k, v in status.items() if k != "state"})
+        if ddp:
+            dist.barrier()
+            dist.destroy_process_group()
+    return status
+
+
+def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_stop) -> dict:
+    tokenizer = load_tokenizer(cfg.tokenizer)
+    ids = torch.tensor(tokenizer.encode(load_corpus(cfg.corpus)), dtype=torch.long)
+    train_ids, val_ids = split_train_val(ids, cfg.val_fraction)
+    model = _model_for_run(cfg, tokenizer.n_vocab)
+    if model.config.tokenizer != cfg.tokenizer:
+        raise PlaygroundError(
+            "The starting model uses the {model_tokenizer} tokenizer, not {tokenizer}.",
+            model_tokenizer=model.config.tokenizer, tokenizer=cfg.tokenizer)
+    context = min(cfg.context_length, model.config.context_length)
+    train_windows = TokenWindows(train_ids, context, cfg.stride, label="training part of the corpus")
+    val_windows = TokenWindows(val_ids, context, context, label="validation part of the corpus")
+    model.to(device).train()
+    optimizer = configure_optimizer(model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2), device)
+
+    start_step, best_val = 0, float("inf")
+    if cfg.resume:
+        start_step, best_val = _restore(files, model, optimizer, device)
+        files.truncate_metrics_after(start_step)
+    elif rank == 0:
+        files.write_config(asdict(cfg))
+        files.start_metrics()
+
+    autocast = autocast_for(device, cfg.precision)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    runner = model
+    if ddp:
+        runner = torch.nn.parallel.DistributedDataParallel(runner, device_ids=[device.index] if device.type == "cuda" else None)
+
+    def forward_loss(x, y):
+        with autocast:
+            logits = runner(x)
+        return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+    if cfg.compile:  # compiling the loss with the model lets the compiler fuse the fp32 upcast into cross-entropy
+        forward_loss = torch.compile(forward_loss)
+
+    n_params = model.num_parameters()
+    files.set_status("running", step=start_step, steps=cfg.steps, device=str(device), params=n_params, world=world)
+    started = time.time()
+    window_start, window_tokens = time.time(), 0
+    last_good = start_step
+    last_val = None
+    for step in range(start_step, cfg.steps):
+        if _agree_to_stop(should_stop, ddp, device):
+            return {"state": "cancelled", "reason": message("cancelled by the user"), "step": step, "steps": cfg.steps}
+        lr = lr_at(step, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * 101 + rank)
+        x, y = train_windows.random_batch(cfg.batch_size, generator)
+        if device.type == "cuda":
+            x, y = x.pin_memory(), y.pin_memory()  # so the copy below really overlaps with the GPU's work
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        loss = forward_loss(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
+        optimizer.step()
+        window_tokens += x.numel() * world
+        done = step + 1
+        # Reading the loss waits for the GPU, so it happens only at logging steps; a non-finite loss is caught
+        # there (and at every evaluation), before any checkpoint is written.
+        if done % cfg.log_interval == 0 or done == cfg.steps or done == start_step + 1:
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                files.log("diverged", step=done, train_loss=str(loss_value), lr=lr)
+                return _diverged(loss_value, done, last_good, cfg)
+            elapsed = max(time.time() - window_start, 1e-9)
+            record = files.log("train", step=done, train_loss=loss_value, lr=lr, grad_norm=float(grad_norm),
+                               tokens_per_s=window_tokens / elapsed, time=time.time() - started)
+            if on_record:
+                on_record(record)
+            window_start, window_tokens = time.time(), 0
+        if done % cfg.eval_interval == 0 or done == cfg.steps:
+            val_loss = estimate_loss(model, val_windows, cfg, device, autocast)
+            train_loss = estimate_loss(model, train_windows, cfg, device, autocast)
+            if not (math.isfinite(val_loss) and math.isfinite(train_loss)):
+                return _diverged(val_loss, done, last_good, cfg)
+            sample = sample_text(model, tokenizer, cfg)
+            record = files.log("eval", step=done, val_loss=val_loss, train_loss_eval=train_loss,
+                               perplexity=math.exp(min(val_loss, 50)), sample=sample, time=time.time() - started)
+            if on_record:
+                on_record(record)
+            if rank == 0:
+                card = make_card(cfg, model, done, train_loss, val_loss, sample, time.time() - started, device,
+                                 len(train_ids), len(val_ids))
+                save_training_state(files, model, optimizer, card, done, min(best_val, val_loss), cfg)
+                if val_loss < best_val:
+                    files.save_folder(files.BEST, lambda f, c=card: save_checkpoint(model, f, c, SAVE_DTYPES[cfg.save_dtype]))
+            best_val = min(best_val, val_loss)
+            last_good, last_val = done, val_loss
+            window_start = time.time()  # evaluation time is not training time: keep it out of tokens/s
+            files.set_status("running", step=done, steps=cfg.steps, device=str(device), params=n_params, world=world,
+                         val_loss=val_loss)
+    return {"state": "finished", "step": cfg.steps, "steps": cfg.steps, "world": world, "val_loss": last_val,
+            "best_val_loss": best_val, "wall_time_s": time.time() - started}
+
+
+def _diverged(value: float, step: int, last_good: int, cfg: TrainConfig) -> dict:
+    reason = message("The loss became {value} at step {step}: training diverged (try a smaller learning rate); "
+                     "the checkpoint of step {last_good} is kept.", value=value, step=step, last_good=last_good)
+    return {"state": "failed", "reason": reason, "step": step, "steps": cfg.steps}
+
+
+def _agree_to_stop(should_stop, ddp: bool, device) -> bool:
+    """Under DDP every process must stop at the same step, or the others wait for it forever."""
+    stop = bool(should_stop is not None and should_stop())
+    if ddp:
+        flag = torch.tensor([1.0 if stop else 0.0], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        stop = bool(flag.item())
+    return stop
+
+
+@torch.no_grad()
+def sample_text(model: GPT, tokenizer, cfg: TrainConfig) -> str:
+    prompt = tokenizer.encode(cfg.sample_prompt) or [tokenizer.eot_id]
+    ids = generate(model, prompt, cfg.sample_tokens, temperature=0.8, top_k=200, seed=cfg.seed)
+    model.train()
+    return tokenizer.decode(ids)
+
+
+def make_card(cfg, model, step, train_loss, val_loss, sample, wall, device, n_train, n_val) -> dict:
+    return {
+        "name": Path(cfg.out_dir).name,
+        "command": command_line("core.train", cfg),
+        "corpus": cfg.corpus, "tokenizer": cfg.tokenizer, "init_from": cfg.init_from or None,
+        "data_split": f"first {1 - cfg.val_fraction:.0%} of the corpus for training ({n_train:,} tokens), "
+                      f"last {cfg.val_fraction:.0%} held out for validation ({n_val:,} tokens)",
+        "step": step, "steps": cfg.steps, "wall_time_s": round(wall, 1), "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
+        "parameters": model.num_parameters(), "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4),
+        "sample": sample, "torch": torch.__version__,
+    }
+
+
+def save_training_state(files: RunFolder, model, optimizer, card, step, best_val, cfg) -> None:
+    """Weights, optimizer state and step as one whole folder (swapped in atomically)."""
+    def write(folder):
+        save_checkpoint(model, folder, card)
+        torch.save(optimizer.state_dict(), folder / "optimizer.pt")
+        (folder / "state.json").write_text(json.dumps({"step": step, "best_val": best_val}))
+    files.save_folder(files.CHECKPOINT, write)
+
+
+def _restore(files: RunFolder, model, optimizer, device) -> tuple[int, float]:
+    folder = files.folder(files.CHECKPOINT)
+    if folder is None or not (folder / "state.json").exists():
+        raise PlaygroundError("{folder} has no checkpoint to resume from yet.", folder=files.dir)
+    saved = load_checkpoint(folder)
+    model.load_state_dict(saved.state_dict())
+    optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location=device, weights_only=True))
+    state = json.loads((folder / "state.json").read_text())
+    return int(state["step"]), float(state.get("best_val", float("inf")))
+
+
+def main(argv=None) -> int:
+    """The command line; returns the exit status (0 finished, 1 stopped early, 2 refused)."""
+    cfg = TrainConfig(**vars(build_parser(TrainConfig, "python -m core.train",
+                                          "Pretrain a small GPT on a text corpus.").parse_args(argv)))
+    try:
+        cfg.validate()
+    except PlaygroundError as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
+
+    def show(record):
+        if record["kind"] == "eval":
+            print(f"step {record['step']}: val loss {record['val_loss']:.4f}, train {record['train_loss_eval']:.4f}")
+        else:
+            print(f"step {record['step']}: loss {record['train_loss']:.4f}, lr {record['lr']:.2e}, "
+                  f"{record['tokens_per_s']:,.0f} tok/s", flush=True)
+
+    run = RunFolder(cfg.out_dir, write=False)
+    status = train(cfg, on_record=show if int(os.environ.get("RANK", 0)) == 0 else None,
+                   should_stop=run.cancel_requested)
+    if status["state"] != "finished":
+        print(f"{status['state']}: {status.get('reason', '')}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,26 @@
+"""The app's session-state names, once. A page's own widgets are keyed "<page>.<name>" (page = its url path),
+so a snapshot or a link for that page may only set keys with that prefix."""
+
+LANG = "app.lang"  # "en" or "de"
+MODEL = "app.model"  # what core.load_model takes
+MODEL_SELECT = "app.model_select"  # the sidebar's model picker
+MODEL_FROM_LINK = "app.model_from_link"  # the link's model was looked at once
+FOLDER = "app.folder"  # the "load a folder" box
+LOAD_ERROR = "app.load_error"
+FIGURE_FORMAT = "app.figure_format"  # png or svg for figure downloads
+SNAPSHOT = "app.snapshot"  # the snapshot uploader
+SNAPSHOT_ID = "app.snapshot_id"  # the upload already applied
+PRESENTER = "app.presenter"
+USER = "user.id"  # the participant key
+INSTRUCTOR = "user.instructor"
+PASSWORD = "user.password"
+SNAPSHOT_DOWNLOAD = "share.snapshot"
+
+
+def restored(page: str) -> str:
+    """Marks that a page's link (or snapshot) values were applied in this session."""
+    return f"share.restored.{page}"
+
+
+def widget(page: str, name: str) -> str:
+    return f"{page}.{name}"

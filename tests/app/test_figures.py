@@ -1,0 +1,121 @@
+"""Figures are built from plain data: each has a title, axis titles and hover values, shows the numbers it was
+given, and reads fully German after the translation step."""
+
+import json
+
+import numpy as np
+import plotly.io as pio
+import pytest
+import streamlit as st
+
+from playground import figures, keys
+from tests.support.app import english_left
+
+PATTERN = [[1.0, 0.0, 0.0], [0.3, 0.7, 0.0], [0.01, 0.5, 0.49]]
+PIECES = ["The", " cat", " sat"]
+STAGES = [{"key": "wte", "name": "Token", "shape": [3, 8], "params": 800, "per_block": False},
+          {"key": "attn", "name": "Attention", "shape": [3, 8], "params": 288, "per_block": True},
+          {"key": "mlp", "name": "MLP", "shape": [3, 8], "params": 552, "per_block": True}]
+
+BUILDERS = {
+    "encodings_bar": lambda: figures.encodings_bar(["gpt2", "cl100k_base"], [12, 10], [4.1, 4.9], [0.8, 0.9]),
+    "heatmap": lambda: figures.heatmap([[1, 2], [3, 4]], ["d0", "d1"], ["a", "b"], "Token vectors", "dimension",
+                                       "token"),
+    "attention_heatmap": lambda: figures.attention_heatmap(PATTERN, PIECES, "Layer 0, head 0"),
+    "attention_grid": lambda: figures.attention_grid([[PATTERN, PATTERN]] * 2, 2, 2, (1, 0)),
+    "head_view": lambda: figures.head_view({0: PATTERN, 1: PATTERN}, PIECES, "Layer 0 as lines"),
+    "score_heatmap": lambda: figures.score_heatmap([[0.1, 0.9]], "Previous token score", "score"),
+    "scatter_projection": lambda: figures.scatter_projection([[0, 1], [1, 0]], [" a", " b"], ["your text"] * 2,
+                                                             "PCA", ["PC 1", "PC 2"]),
+    "bars": lambda: figures.bars(["a", "b"], {"token vector": [1.0, 2.0], "sum": [2.0, 3.0]}, "Norms", "token",
+                                 "norm"),
+    "distribution_bars": lambda: figures.distribution_bars([" the", " a"], [0.7, 0.3], [2.0, 1.2],
+                                                           "Next-token probabilities", marked=1),
+    "pipeline_figure": lambda: figures.pipeline_figure(["logits", "top-k"], [" the", " a"], [[0.6, 1.0], [0.4, None]]),
+    "dice_histogram": lambda: figures.dice_histogram([" the", " a"], [0.7, 0.3], [0.68, 0.32], 1000),
+    "temperature_bars": lambda: figures.temperature_bars(["a", "b"], [0.5, 1.0], [[0.9, 0.1], [0.7, 0.3]]),
+    "loss_curves": lambda: figures.loss_curves([1, 2], [5.0, 4.0], [5.0, 4.5], [2], [4.6]),
+    "metric_line": lambda: figures.metric_line([1, 2], [1e-3, 5e-4], "Learning rate", "step", "learning rate"),
+    "confusion_matrix": lambda: figures.confusion_matrix([[40, 2], [3, 45]], ["ham", "spam"]),
+    "accuracy_curves": lambda: figures.accuracy_curves([1, 2], [0.6, 0.8], [0.55, 0.75]),
+    "architecture_diagram": lambda: figures.architecture_diagram(STAGES, 6, "attn"),
+    "logit_lens_figure": lambda: figures.logit_lens_figure([[" the", " a"]], [[0.5, 0.2]], ["0: The", "1: ·cat"]),
+    "activation_curves": figures.activation_curves,
+}
+
+
+def spec(fig) -> dict:
+    return json.loads(pio.to_json(fig, validate=False))
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_every_figure_has_title_axes_and_hover(name):
+    s = spec(BUILDERS[name]())
+    assert s["layout"]["title"]["text"]
+    assert s["layout"]["font"]["size"] >= 16  # readable from the back row
+    for trace in s["data"]:
+        assert trace.get("hovertemplate") or trace.get("hoverinfo") == "skip", (name, trace["type"])
+    if name not in ("attention_grid", "head_view", "architecture_diagram"):  # diagrams without value axes
+        assert s["layout"]["xaxis"]["title"]["text"] and s["layout"]["yaxis"]["title"]["text"]
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_every_figure_reads_german(name):
+    st.session_state[keys.LANG] = "de"
+    try:
+        fig = BUILDERS[name]()
+    finally:
+        del st.session_state[keys.LANG]
+    assert not english_left(spec(fig)), english_left(spec(fig))
+
+
+def test_attention_grid_shows_each_pattern_with_the_future_masked():
+    patterns = [[np.random.default_rng(layer * 2 + h).dirichlet(np.ones(3), 3).tolist() for h in range(2)]
+                for layer in range(3)]
+    s = spec(figures.attention_grid(patterns, 3, 2, selected=(2, 1)))
+    fig = figures.attention_grid(patterns, 3, 2, selected=(2, 1))
+    assert len(fig.data) == 6
+    for layer in range(3):
+        for h in range(2):
+            z = np.array(fig.data[layer * 2 + h].z, dtype=float)
+            expected = np.array(patterns[layer][h])
+            assert np.allclose(np.tril(z), np.tril(expected), atol=1e-4)
+            assert np.isnan(z[np.triu_indices(3, 1)]).all()
+            assert f"layer {layer} head {h}" in fig.data[layer * 2 + h].hovertemplate
+    chosen = s["layout"]["xaxis6"]  # layer 2, head 1 is the 6th cell
+    assert chosen["linewidth"] == 4 and "linewidth" not in s["layout"]["xaxis"]
+    titles = [a["text"] for a in s["layout"]["annotations"]]
+    assert titles == ["layer 0", "layer 1", "layer 2", "head 0", "head 1"]
+
+
+def test_head_view_draws_every_weight_above_the_threshold_once():
+    fig = figures.head_view({0: PATTERN}, PIECES, "lines", threshold=0.02)
+    drawn = []
+    for trace in fig.data:
+        if trace.mode != "lines":
+            continue
+        info = [row for row in trace.customdata if row[0] is not None]
+        drawn += [(row[0], row[1], row[2]) for row in info[::2]]  # two ends per line
+        for row in info:  # thicker for more attention: the width is the band's, within 1/8 of the weight
+            assert abs(trace.line.width - (0.5 + 8 * row[2])) <= 0.5 + 1e-9
+    expected = [(PIECES[q].replace(" ", "·"), PIECES[k].replace(" ", "·"), w)
+                for q, row in enumerate(PATTERN) for k, w in enumerate(row[:q + 1]) if w >= 0.02]
+    assert sorted(drawn) == sorted(expected)  # 0.01 (below the threshold) is left out
+    assert sum(t.showlegend for t in fig.data if t.mode == "lines") == 1  # one legend entry per head
+
+
+def test_architecture_diagram_boxes_and_selection():
+    s = spec(figures.architecture_diagram(STAGES, 6, "attn"))
+    rects = s["layout"]["shapes"]
+    assert len(rects) == len(STAGES) + 1  # a box per stage and the dashed frame around the block
+    widths = [r["line"]["width"] for r in rects[1:]]
+    assert widths == [2, 4, 2]  # the chosen stage stands out
+    texts = [a["text"] for a in s["layout"]["annotations"]]
+    assert "× 6<br>blocks" in texts and "[3 × 8] · 288 parameters" in texts
+    assert s["data"][0]["customdata"][1] == ["Attention", 288]
+
+
+def test_distribution_bars_marks_the_sampled_token():
+    fig = figures.distribution_bars([" the", " a"], [0.7, 0.3], [2.0, 1.2], "p", marked=1)
+    assert list(fig.data[0].marker.color) == [figures.OKABE_ITO[0], figures.OKABE_ITO[1]]
+    assert list(fig.data[0].x) == ["·the", "·a"] and list(fig.data[0].customdata) == [2.0, 1.2]

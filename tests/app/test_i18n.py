@@ -1,0 +1,160 @@
+"""German and English: the same keys in both, every key used in the code exists, and the switch works."""
+
+import ast
+import re
+
+from core.errors import PlaygroundError
+from playground import keys
+from playground.i18n import error_templates, error_text, strings
+from tests.support.app import assert_clean, english_left, english_words, open_page
+from tests.support.server import ROOT
+
+
+def test_both_languages_have_the_same_keys():
+    assert set(strings("en")) == set(strings("de"))
+    assert all(strings("de")[k].strip() for k in strings("de"))
+
+
+def test_every_key_used_in_the_code_exists():
+    used = set()
+    for path in list((ROOT / "pages").glob("*.py")) + list((ROOT / "playground").glob("*.py")):
+        used |= set(re.findall(r"""\b(?:t|lazy|template)\(\s*["']([a-z_]+\.[A-Za-z_]+)["']""", path.read_text()))
+    assert used and not used - set(strings("en")), sorted(used - set(strings("en")))
+
+
+def test_placeholders_match():
+    for key, text in strings("en").items():
+        assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", strings("de")[key])), key
+
+
+def test_switch_to_german():
+    at = open_page("home")
+    at.radio(key="app.lang").set_value("de").run()
+    assert_clean(at)
+    assert at.title[0].value == "LLM-Spielplatz"
+    at.switch_page("../pages/tour.py").run()
+    assert_clean(at)
+    assert at.subheader[0].value.startswith("Schritt 1 von 7")
+
+
+def test_figures_follow_the_language():
+    at = open_page("home")
+    at.radio(key="app.lang").set_value("de").run()
+    at.switch_page("../pages/sampling.py").run()
+    assert_clean(at)
+    specs = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
+    assert "Die Temperatur formt dieselben Logits um" in specs and "Wahrscheinlichkeit" in specs
+
+
+def raised_templates() -> set[str]:
+    """Every message template the code can show: the first argument of each PlaygroundError(...) and
+    core.errors.message(...) call."""
+    found = set()
+    for folder in ("core", "playground", "pages"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("PlaygroundError", "message") \
+                        and node.args:
+                    first = node.args[0]
+                    if isinstance(first, ast.Call) and getattr(first.func, "id", None) == "t":
+                        continue  # already a translated string of the app
+                    assert isinstance(first, ast.Constant), f"{path.name}:{node.lineno}: use a template with named values"
+                    found.add(first.value)
+    return found
+
+
+def test_every_error_message_has_a_german_translation():
+    templates, german = raised_templates(), error_templates("de")
+    assert len(templates) > 60
+    assert not templates - set(german), sorted(templates - set(german))
+    assert not set(german) - templates, f"translations of messages no longer raised: {sorted(set(german) - templates)}"
+    for english, translated in german.items():
+        assert set(re.findall(r"{(\w+)", english)) == set(re.findall(r"{(\w+)", translated)), english
+
+
+def test_run_reasons_written_as_text_are_translated():
+    import streamlit as st
+
+    from core.errors import message
+    from playground.i18n import message_text
+    diverged = message("The loss became {value} at step {step}: training diverged (try a smaller learning rate); "
+                       "the checkpoint of step {last_good} is kept.", value=float("nan"), step=12, last_good=10)
+    st.session_state[keys.LANG] = "de"
+    try:
+        assert message_text(diverged) == ("Der Verlust wurde nan in Schritt 12: Das Training ist divergiert (versuchen "
+                                          "Sie eine kleinere Lernrate); der Checkpoint von Schritt 10 bleibt erhalten.")
+        assert message_text("cancelled by the user") == "von Hand abgebrochen"
+        assert message_text("something core never says") == "something core never says"
+    finally:
+        del st.session_state[keys.LANG]
+    assert message_text("cancelled by the user") == "cancelled by the user"
+
+
+def test_errors_show_in_the_session_language():
+    import streamlit as st
+
+    from core.inference.sampling import SamplingSettings, validate
+    try:
+        validate(SamplingSettings(top_p=1.5))
+    except PlaygroundError as e:
+        error = e
+    assert error_text(error) == str(error) == "top-p must be in (0, 1], not 1.5."
+    st.session_state[keys.LANG] = "de"
+    try:
+        assert error_text(error) == "top-p muss in (0, 1] liegen, nicht 1.5."
+    finally:
+        del st.session_state[keys.LANG]
+
+
+ENGLISH_GLUE = {"the", "and", "has", "with", "from", "of", "is", "are", "this", "that", "your", "you", "to", "for"}
+
+
+def test_figures_and_tables_follow_the_language():
+    import json
+
+    from playground.navigation import PAGE_NAMES
+    left = {}
+    for url in PAGE_NAMES:
+        at = open_page("home")
+        at.radio(key="app.lang").set_value("de").run()
+        if url != "home":
+            at.switch_page(f"../pages/{url}.py").run()
+        assert_clean(at)
+        words = set()
+        for chart in at.get("plotly_chart"):
+            words |= english_left(json.loads(chart.proto.spec))
+        for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader", "title"):
+            for element in at.get(kind):  # sentences built in code: English function words give them away
+                text = re.sub(r"`[^`]*`", " ", str(element.value))  # quoted tokens and code are the text itself
+                words |= set(re.findall(r"(?<![\w'])[a-z]+(?![\w'])", text)) & ENGLISH_GLUE
+        for frame in at.dataframe:
+            # Column headers the app names; columns that are tokens ("3: ·king") are the text itself.
+            words |= english_words(str(c) for c in frame.value.columns if not re.match(r"\d+: ", str(c)))
+        if words:
+            left[url] = sorted(words)
+    assert not left, left
+
+
+def test_lazy_texts_are_read_in_the_session_language():
+    import streamlit as st
+
+    from playground.i18n import lazy
+    spinner = lazy("spin.model")
+    assert isinstance(spinner, str) and spinner == "Loading the model…" and str(spinner) == "Loading the model…"
+    st.session_state[keys.LANG] = "de"
+    try:
+        assert str(spinner) == "Lade das Modell…"  # what Streamlit's spinner shows: it calls str() on the text
+    finally:
+        del st.session_state[keys.LANG]
+
+
+def test_every_bundled_corpus_has_a_title_in_both_languages():
+    from core.training.data import CORPORA
+    for name, corpus in CORPORA.items():
+        assert strings("en")[f"corpus.{name}"] == corpus.title and strings("de")[f"corpus.{name}"]
+
+
+def test_every_token_example_has_a_label_in_both_languages():
+    from playground.examples import TOKEN_EXAMPLE_FIRST, TOKEN_EXAMPLES
+    assert all(f"tokex.{name}" in strings("en") for name in TOKEN_EXAMPLES)
+    assert set(TOKEN_EXAMPLE_FIRST.values()) <= set(TOKEN_EXAMPLES)

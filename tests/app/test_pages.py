@@ -1,0 +1,29 @@
+"""AppTest: every page runs without an exception, and its main numbers come from core."""
+
+import pytest
+
+from playground.navigation import PAGE_NAMES
+from tests.support.app import assert_clean, open_page
+
+
+@pytest.mark.parametrize("url", PAGE_NAMES)
+def test_every_page_runs(url):
+    assert_clean(open_page(url))
+
+
+def test_home_shows_the_bundled_model(bundled):
+    at = open_page("home")
+    assert_clean(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Parameters"] == f"{bundled.num_parameters():,}"
+    assert metrics["Layers × heads"] == f"{bundled.config.n_layer} × {bundled.config.n_head}"
+    assert metrics["Validation loss"].startswith("4.")
+
+
+def test_home_with_unknown_folder_says_so():
+    at = open_page("home")
+    at.text_input(key="app.folder").set_value("/no/such/folder")
+    at.button(key="app.folder_load").click()
+    at.run()
+    assert_clean(at)
+    assert any("Unknown model" in e.value for e in at.error)

@@ -1,0 +1,106 @@
+"""Every stage of the sampling pipeline against hand-computed values, the lecture's table, and the two pages."""
+
+import math
+
+import pytest
+import torch
+
+from core import PlaygroundError, SamplingSettings
+from core.inference.sampling import (
+    apply_logit_bias,
+    apply_penalties,
+    apply_temperature,
+    entropy_bits,
+    min_p_filter,
+    next_token_distribution,
+    parse_logit_bias,
+    pipeline_stages,
+    softmax,
+    stage_summary,
+    top_k_filter,
+    top_p_filter,
+)
+from core.tokens.encodings import load_tokenizer
+
+INF = float("-inf")
+LECTURE = torch.tensor([3.23, -7.1, 5.57, 0.39, 2.4])
+
+
+def test_lecture_softmax_table():
+    assert softmax(LECTURE, 1.0).tolist() == pytest.approx([0.084, 2.75e-6, 0.874, 0.0049, 0.0367], rel=0.02)
+    by_hand = [math.exp(v) for v in LECTURE.tolist()]
+    assert softmax(LECTURE, 1.0).tolist() == pytest.approx([v / sum(by_hand) for v in by_hand], rel=1e-6)
+    assert softmax(LECTURE, 0.01)[2].item() == pytest.approx(1.0)
+    assert softmax(LECTURE, 5.0).tolist() == pytest.approx([0.2417, 0.0306, 0.3860, 0.1370, 0.2047], abs=1e-4)
+    assert softmax(LECTURE, 0).tolist() == [0, 0, 1, 0, 0]
+
+
+def test_temperature():
+    assert apply_temperature(torch.tensor([2.0, 4.0]), 2.0).tolist() == [1.0, 2.0]
+    assert apply_temperature(torch.tensor([2.0, 4.0]), 0).tolist() == [INF, 4.0]
+
+
+def test_logit_bias():
+    out = apply_logit_bias(torch.tensor([1.0, 2.0, 3.0]), {0: 5.0, 2: -100})
+    assert out.tolist() == [6.0, 2.0, INF]
+    with pytest.raises(PlaygroundError, match="outside the vocabulary"):
+        apply_logit_bias(torch.tensor([1.0]), {3: 1.0})
+
+
+def test_penalties_by_hand():
+    logits = torch.tensor([2.0, -1.0, 0.5, 3.0])
+    context = [0, 0, 1]  # token 0 twice, token 1 once
+    assert apply_penalties(logits, context, repetition=2.0).tolist() == [1.0, -2.0, 0.5, 3.0]
+    assert apply_penalties(logits, context, frequency=0.5).tolist() == [1.0, -1.5, 0.5, 3.0]
+    assert apply_penalties(logits, context, presence=0.5).tolist() == [1.5, -1.5, 0.5, 3.0]
+
+
+def test_top_k_top_p_min_p_by_hand():
+    logits = torch.log(torch.tensor([0.5, 0.3, 0.15, 0.05]))
+    assert torch.isneginf(top_k_filter(logits, 2)).tolist() == [False, False, True, True]
+    # top-p 0.7: 0.5 < 0.7, 0.5 + 0.3 = 0.8 ≥ 0.7 → keep two
+    assert torch.isneginf(top_p_filter(logits, 0.7)).tolist() == [False, False, True, True]
+    assert torch.isneginf(top_p_filter(logits, 0.5)).tolist() == [False, True, True, True]
+    assert torch.isneginf(top_p_filter(logits, 0.81)).tolist() == [False, False, False, True]
+    # min-p 0.25: threshold 0.25 × 0.5 = 0.125 → drop 0.05
+    assert torch.isneginf(min_p_filter(logits, 0.25)).tolist() == [False, False, False, True]
+
+
+def test_pipeline_in_order_and_renormalised():
+    logits = torch.log(torch.tensor([0.5, 0.3, 0.15, 0.05]))
+    settings = SamplingSettings(temperature=1.0, top_k=3, top_p=0.7)
+    probs = next_token_distribution(logits, settings)
+    assert probs.tolist() == pytest.approx([0.5 / 0.8, 0.3 / 0.8, 0, 0])
+    rows = stage_summary(pipeline_stages(logits, settings))
+    assert [r["tokens left"] for r in rows] == [4, 4, 4, 4, 3, 2, 2]
+    assert rows[4]["mass kept"] == pytest.approx(0.95) and rows[5]["mass kept"] == pytest.approx(0.8 / 0.95)
+
+
+def test_everything_removed_is_a_clear_error():
+    with pytest.raises(PlaygroundError, match="removed every token"):
+        next_token_distribution(torch.zeros(3), SamplingSettings(logit_bias={0: -100, 1: -100, 2: -100}))
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(temperature=-1), "Temperature"), (dict(top_p=0), "top-p"), (dict(top_p=1.5), "top-p"),
+    (dict(top_k=0), "top-k"), (dict(repetition_penalty=0), "repetition"),
+])
+def test_impossible_settings(kwargs, message):
+    with pytest.raises(PlaygroundError, match=message):
+        SamplingSettings(**kwargs)
+
+
+def test_entropy():
+    assert entropy_bits(torch.tensor([0.5, 0.5])) == pytest.approx(1.0)
+    assert entropy_bits(torch.tensor([1.0, 0.0])) == 0.0
+
+
+def test_parse_logit_bias():
+    tok = load_tokenizer("gpt2")
+    assert parse_logit_bias('" the": -100\n" love": 5\n995: 1', tok) == {262: -100.0, 1842: 5.0, 995: 1.0}
+    with pytest.raises(PlaygroundError, match="not one"):
+        parse_logit_bias('" wherefore": 1', tok)
+    with pytest.raises(PlaygroundError, match="not in the vocabulary"):
+        parse_logit_bias("99999: 1", tok)
+    with pytest.raises(PlaygroundError, match="not a number"):
+        parse_logit_bias('" the": lots', tok)

@@ -1,0 +1,119 @@
+"""The training loop: a tiny run end to end, its files, the schedule, faults, resume, the CLI."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from core import PlaygroundError, load_model
+from core.training.common import lr_at
+from core.training.options import build_parser, to_argv
+from core.training.pretrain import TrainConfig, train
+from core.training.runfolder import RunFolder
+
+
+def tiny(tmp_path, **overrides):
+    base = dict(out_dir=str(tmp_path / "run"), corpus="the-verdict", n_layer=1, n_head=2, n_embd=16,
+                context_length=16, batch_size=4, steps=12, warmup_steps=2, eval_interval=6, eval_batches=2,
+                log_interval=1, sample_tokens=5, device="cpu", dropout=0.0)
+    return TrainConfig(**{**base, **overrides})
+
+
+def read_metrics(folder, kind=None):
+    return RunFolder(folder, write=False).read_metrics(kind)
+
+
+def test_tiny_run_end_to_end(tmp_path):
+    cfg = tiny(tmp_path)
+    status = train(cfg)
+    assert status["state"] == "finished"
+    run = tmp_path / "run"
+    records = read_metrics(run)
+    steps = [r["step"] for r in records if "train_loss" in r and "val_loss" not in r]
+    assert steps == list(range(1, 13))
+    evals = [r for r in records if "val_loss" in r]
+    assert [r["step"] for r in evals] == [6, 12] and all(isinstance(r["sample"], str) for r in evals)
+    assert records[-2]["train_loss"] < records[0]["train_loss"]  # it learns
+    assert json.loads((run / "status.json").read_text())["state"] == "finished"
+    model = load_model(run / "checkpoint", device="cpu")
+    assert model.config.n_embd == 16
+    card = json.loads((run / "best" / "card.json").read_text())
+    assert card["command"].startswith("python -m core.train ") and "--corpus the-verdict" in card["command"]
+
+
+def test_learning_rate_schedule():
+    cfg = TrainConfig(lr=1e-3, min_lr=1e-4, warmup_steps=10, steps=110)
+    assert lr_at(0, cfg) == pytest.approx(1e-4)
+    assert lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(60, cfg) == pytest.approx(1e-4 + 0.5 * (1 + math.cos(math.pi * 50 / 99)) * 9e-4)
+    assert lr_at(109, cfg) == 1e-4  # the last step (steps - 1) reaches min_lr exactly
+
+
+def test_nan_loss_stops_and_keeps_last_checkpoint(tmp_path, monkeypatch):
+    cfg = tiny(tmp_path, steps=20)
+    real = torch.nn.functional.cross_entropy
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        loss = real(*args, **kwargs)
+        if torch.is_grad_enabled():
+            calls["n"] += 1
+            if calls["n"] > 8:
+                return loss * float("nan")
+        return loss
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", poisoned)
+    status = train(cfg)
+    assert status["state"] == "failed" and "nan" in str(status["reason"]).lower()
+    assert "checkpoint of step 6" in str(status["reason"])
+    state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 6
+    assert json.loads((tmp_path / "run" / "status.json").read_text())["state"] == "failed"
+    assert len(read_metrics(tmp_path / "run")) >= 8  # the metrics are still there
+
+
+def test_resume_continues_the_same_curve(tmp_path):
+    full = tiny(tmp_path / "a", steps=12)
+    train(full)
+    first_half = tiny(tmp_path / "b", steps=12)
+    first_half.steps = 12
+    calls = {"n": 0}
+
+    def stop_after_six():
+        calls["n"] += 1
+        return calls["n"] > 7  # checked before each step: stops before step 8, checkpoint at 6
+    assert train(first_half, should_stop=stop_after_six)["state"] == "cancelled"
+    resumed = tiny(tmp_path / "b", steps=12, resume=True)
+    assert train(resumed)["state"] == "finished"
+    a = [r["train_loss"] for r in read_metrics(tmp_path / "a" / "run") if "lr" in r]
+    b = [r["train_loss"] for r in read_metrics(tmp_path / "b" / "run") if "lr" in r]
+    assert len(a) == len(b) == 12
+    assert a == pytest.approx(b, rel=1e-4, abs=1e-4)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(n_head=3), "divisible"),
+    (dict(batch_size=0), "batch size"),
+    (dict(lr=-1.0), "learning rates"),
+])
+def test_impossible_settings_refused_before_starting(tmp_path, overrides, message):
+    with pytest.raises(PlaygroundError, match=message):
+        train(tiny(tmp_path, **overrides))
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_corpus_too_short_for_the_context(tmp_path):
+    status = train(tiny(tmp_path, context_length=100_000))
+    assert status["state"] == "failed" and "too short" in str(status["reason"])
+
+
+def test_cli_has_help_for_every_flag_and_round_trips():
+    parser = build_parser(TrainConfig, "python -m core.train", "")
+    assert all(action.help for action in parser._actions)
+    cfg = TrainConfig(n_layer=3, compile=True, corpus="goethe-faust-1")
+    assert TrainConfig(**vars(parser.parse_args(to_argv(cfg)))) == cfg
+
+
+def test_resume_without_checkpoint_is_clear(tmp_path):
+    status = train(tiny(tmp_path, resume=True))
+    assert status["state"] == "failed" and "no checkpoint" in str(status["reason"])

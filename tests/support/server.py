@@ -1,0 +1,72 @@
+"""Start the app in a subprocess (the browser test, the load test, the screenshot script) and drive Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from playground.loaders import MODEL_LOADED  # noqa: F401  (the load test counts it in the server log)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(port: int | None = None, log: Path | None = None, env: dict | None = None):
+    """`streamlit run playground/app.py` on 127.0.0.1; yields (url, process) once /_stcore/health answers."""
+    port = port or free_port()
+    out = open(log, "w") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "playground" / "app.py"), "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1"],
+        cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("streamlit did not become healthy in 60 s")
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if log:
+            out.close()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; never a browser downloaded by a tool
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+
+
+def wait_until_idle(page, timeout_s: float = 90, quiet_s: float = 1.0) -> None:
+    """Wait (Playwright page) until the page has a title and Streamlit's running indicator has been gone a moment."""
+    deadline = time.time() + timeout_s
+    # Every page opens with a title; before the script's first message the app is an empty shell.
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout_s * 1000)
+    quiet_since = None
+    while time.time() < deadline:
+        if page.query_selector("[data-testid='stStatusWidget']") or page.query_selector("[data-testid='stSkeleton']"):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif time.time() - quiet_since > quiet_s:
+            return
+        time.sleep(0.2)
+    raise TimeoutError("the page kept running for too long")
