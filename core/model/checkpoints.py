@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from core.assets import ASSETS
 from core.errors import PlaygroundError
 from core.model.gpt import GPT, GPTConfig
-from core.tokens.encodings import load_tokenizer
+from core.tokens.encodings import TOKENIZER_NAMES, load_tokenizer
 
 FORMAT, VERSION = "llm-playground", 1
 MODELS_DIR = ASSETS / "models"
@@ -129,23 +129,34 @@ def read_card(folder) -> dict:
 
 # --- Hugging Face GPT-2 layout -------------------------------------------------------------
 
+TOKENIZER_KEY = "llm_playground_tokenizer"  # our tokenizer's name in an exported config.json (transformers keeps it)
+
+
 def config_from_hf(hf: dict) -> GPTConfig:
+    """A GPT-2 config.json as our config; its tokenizer is the one we exported with, else GPT-2's."""
+    tokenizer = hf.get(TOKENIZER_KEY, "gpt2")
+    if tokenizer not in TOKENIZER_NAMES:
+        raise PlaygroundError("config.json names the tokenizer '{name}', which this playground does not have.",
+                              name=str(tokenizer)[:40])
     return GPTConfig(
         vocab_size=hf["vocab_size"], context_length=hf.get("n_positions", hf.get("n_ctx", 1024)),
         n_layer=hf["n_layer"], n_head=hf["n_head"], n_embd=hf["n_embd"], dropout=0.0,
-        bias=True, qkv_bias=True, tied_embeddings=hf.get("tie_word_embeddings", True), tokenizer="gpt2",
+        bias=True, qkv_bias=True, tied_embeddings=hf.get("tie_word_embeddings", True), tokenizer=tokenizer,
     )
 
 
 def config_to_hf(config: GPTConfig) -> dict:
+    """GPT2LMHeadModel's config.json; the end-of-text id is the model's own tokenizer's (50256 for GPT-2,
+    100257 for cl100k_base), and the tokenizer's name travels along so the folder reloads with it."""
+    eot = load_tokenizer(config.tokenizer).eot_id
     return {
         "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "activation_function": "gelu_new",
         "vocab_size": config.vocab_size, "n_positions": config.context_length, "n_ctx": config.context_length,
         "n_embd": config.n_embd, "n_layer": config.n_layer, "n_head": config.n_head, "n_inner": None,
         "layer_norm_epsilon": 1e-5, "initializer_range": 0.02,
         "resid_pdrop": config.dropout, "embd_pdrop": config.dropout, "attn_pdrop": config.dropout,
-        "tie_word_embeddings": config.tied_embeddings, "bos_token_id": 50256, "eos_token_id": 50256,
-        "scale_attn_weights": True, "use_cache": True,
+        "tie_word_embeddings": config.tied_embeddings, "bos_token_id": eot, "eos_token_id": eot,
+        "scale_attn_weights": True, "use_cache": True, TOKENIZER_KEY: config.tokenizer,
     }
 
 

@@ -104,3 +104,37 @@ def test_parse_logit_bias():
         parse_logit_bias("99999: 1", tok)
     with pytest.raises(PlaygroundError, match="not a number"):
         parse_logit_bias('" the": lots', tok)
+
+
+def exact_nucleus(logits: torch.Tensor, p: float) -> set[int]:
+    """The smallest set of most likely tokens whose probability sums to at least p, summed in float64 by numpy
+    (pairwise summation of the sorted probabilities, independent of our code)."""
+    import numpy as np
+    probs = np.exp(logits.double().numpy() - logits.double().numpy().max())
+    probs /= probs.sum()
+    order = np.argsort(-probs, kind="stable")
+    mass_before = np.concatenate([[0.0], np.cumsum(probs[order])[:-1]])
+    return set(order[mass_before < p].tolist())
+
+
+def test_top_p_matches_the_exact_nucleus_and_transformers_at_high_p():
+    transformers = pytest.importorskip("transformers")
+    warper = transformers.TopPLogitsWarper(top_p=0.999)
+    generator = torch.Generator().manual_seed(0)
+    for case in range(80):
+        logits = torch.randn(50257, generator=generator) * (1 + case % 5)
+        ours = set(torch.nonzero(~torch.isneginf(top_p_filter(logits, 0.999))).flatten().tolist())
+        theirs = warper(None, logits.double()[None])[0]
+        assert ours == exact_nucleus(logits, 0.999), case
+        assert ours == set(torch.nonzero(~torch.isneginf(theirs)).flatten().tolist()), case
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_a_non_finite_logit_bias_is_refused(value):
+    with pytest.raises(PlaygroundError, match="finite"):
+        SamplingSettings(logit_bias={5: value})
+    with pytest.raises(PlaygroundError, match="finite"):
+        apply_logit_bias(torch.zeros(10), {5: value})
+    with pytest.raises(PlaygroundError, match="not allowed"):
+        parse_logit_bias(f"5: {value}", load_tokenizer("gpt2"))
+    assert torch.isneginf(apply_logit_bias(torch.zeros(10), {5: float("-inf")})[5])  # −inf still bans

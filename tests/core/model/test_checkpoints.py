@@ -102,3 +102,19 @@ def test_hub_name_offline_says_so(monkeypatch, tmp_path):
     monkeypatch.setenv("LLM_PLAYGROUND_CACHE", str(tmp_path))
     with pytest.raises(PlaygroundError, match="offline"):
         load_model("gpt2")
+
+
+def test_export_keeps_the_tokenizer_and_its_end_of_text(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    model = core.GPT(core.GPTConfig(vocab_size=100277, context_length=16, n_layer=1, n_head=2, n_embd=16,
+                                    tokenizer="cl100k_base")).eval()
+    export_hf(model, tmp_path / "hf")
+    theirs = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "hf")
+    eot = core.load_tokenizer("cl100k_base").eot_id
+    assert theirs.config.eos_token_id == theirs.config.bos_token_id == eot == 100257
+    back = load_model(tmp_path / "hf", device="cpu")
+    assert back.config.tokenizer == "cl100k_base" and back.tokenizer.eot_id == 100257
+    ids = torch.tensor([[eot, 1, 2, 3]])
+    with torch.no_grad():
+        assert torch.allclose(theirs(ids).logits, model(ids), atol=1e-5)
