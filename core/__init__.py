@@ -1,6 +1,7 @@
-"""llm-playground core: a GPT-2 you can read, run, capture, sample from and train.
+"""llm-playground core: a GPT-2 and the Llama family you can read, run, capture, sample from and train.
 
-Pure PyTorch + tiktoken; never imports streamlit, so notebooks and scripts use it alone:
+Pure PyTorch + tiktoken (+ tokenizers for Hugging Face tokenizer.json); never imports streamlit, so notebooks
+and scripts use it alone:
 
     >>> import core
     >>> model = core.load_model("shakespeare")
@@ -14,11 +15,14 @@ from core.errors import PlaygroundError
 from core.inference.generate import generate, generation_steps
 from core.inference.sampling import SamplingSettings
 from core.model.cache import Cache
-from core.model.checkpoints import DEFAULT_MODEL, export_hf, load_model, save_checkpoint
-from core.model.gpt import GPT, GPTConfig, count_parameters
+from core.model.checkpoints import DEFAULT_MODEL, export_hf, load_model, requirements, save_checkpoint
+from core.model.families import count_parameters
+from core.model.gpt import GPT, GPTConfig
+from core.model.llama import Llama, LlamaConfig
 from core.tokens.encodings import load_tokenizer
 
 __all__ = [
-    "Cache", "DEFAULT_MODEL", "GPT", "GPTConfig", "PlaygroundError", "SamplingSettings", "count_parameters",
-    "export_hf", "generate", "generation_steps", "load_model", "load_tokenizer", "save_checkpoint",
+    "Cache", "DEFAULT_MODEL", "GPT", "GPTConfig", "Llama", "LlamaConfig", "PlaygroundError", "SamplingSettings",
+    "count_parameters", "export_hf", "generate", "generation_steps", "load_model", "load_tokenizer", "requirements",
+    "save_checkpoint",
 ]

@@ -43,3 +43,18 @@ def hf_folder(tmp_path_factory):
     model.save_pretrained(folder, safe_serialization=True)
     assert json.loads((folder / "config.json").read_text())["model_type"] == "gpt2"
     return folder
+
+
+@pytest.fixture(scope="session")
+def llama_folders(tmp_path_factory):
+    """Random-weight Hugging Face folders of the Llama family, written by transformers: {family: folder}."""
+    pytest.importorskip("transformers")
+    from tests.support.llama import write_folder
+    root = tmp_path_factory.mktemp("hf-llama")
+    return {family: write_folder(root / family, family) for family in ("llama", "qwen2", "qwen3")}
+
+
+@pytest.fixture(scope="session")
+def llama_folder(llama_folders):
+    """The Llama 3-style one: grouped-query attention, llama3 rope scaling, untied head, a start token."""
+    return llama_folders["llama"]

@@ -1,8 +1,10 @@
 """One attention head computed step by step, and what each head tends to do.
 
-`head_steps` takes the head's slice of the weights and the cached LayerNorm output and redoes the
+`head_steps` takes the head's slice of the weights and the cached norm output (ln1) and redoes the
 head with explicit matrices, so a page can show every intermediate with its real numbers; a test
-proves each one equals the model's own cache (q, k, v, attn_scores, pattern, z, attn_out).
+proves each one equals the model's own cache (q, k, v, q_rot, k_rot, attn_scores, pattern, z,
+attn_out). For a Llama-family model the query head reads its group's key/value head and Q, K are
+rotated by position before Q·Kᵀ (`model.rotate_qk`); for GPT-2 the rotation is the identity.
 
 `head_scores` measures, per layer and head, how much attention goes to the previous token, the
 first token (the "attention sink"), the token itself, and — on a random token sequence repeated
@@ -17,27 +19,18 @@ import math
 
 import torch
 
-from core.model.gpt import GPT
+from core.errors import PlaygroundError
+from core.model.base import LanguageModel
 
 
-def head_weights(model: GPT, layer: int, head: int) -> dict[str, torch.Tensor]:
-    """W_Q, W_K, W_V as [d_model, d_head] and their biases for one head (nn.Linear stores [out, in])."""
+def head_weights(model: LanguageModel, layer: int, head: int) -> dict[str, torch.Tensor]:
+    """W_Q, W_K, W_V as [d_model, d_head] and their biases for one (query) head, W_O [d_head, d_model], b_O."""
     check_layer_head(model, layer, head)
-    attn = model.transformer.h[layer].attn
-    d, dh = model.config.n_embd, model.config.d_head
-    weight = attn.c_attn.weight.detach()  # (3d, d)
-    bias = attn.c_attn.bias.detach() if attn.c_attn.bias is not None else torch.zeros(3 * d, device=weight.device)
-    cols = slice(head * dh, (head + 1) * dh)
-    out = {}
-    for i, name in enumerate("QKV"):
-        rows = weight[i * d:(i + 1) * d][cols]  # (dh, d)
-        out[f"W_{name}"] = rows.T
-        out[f"b_{name}"] = bias[i * d:(i + 1) * d][cols]
-    return out
+    return model.head_weights(layer, head)
 
 
-def head_steps(model: GPT, cache, layer: int, head: int, batch: int = 0) -> dict[str, torch.Tensor]:
-    """Every intermediate of one head for one input, from the cached block input after ln_1."""
+def head_steps(model: LanguageModel, cache, layer: int, head: int, batch: int = 0) -> dict[str, torch.Tensor]:
+    """Every intermediate of one head for one input, from the cached block input after the first norm."""
     w = head_weights(model, layer, head)
     device = w["W_Q"].device
     x = cache["ln1", layer][batch].to(device)  # (T, d)
@@ -45,23 +38,24 @@ def head_steps(model: GPT, cache, layer: int, head: int, batch: int = 0) -> dict
     q = x @ w["W_Q"] + w["b_Q"]
     k = x @ w["W_K"] + w["b_K"]
     v = x @ w["W_V"] + w["b_V"]
-    qk = q @ k.T
+    with torch.no_grad():
+        q_rot, k_rot = model.rotate_qk(layer, q, k, torch.arange(T, device=device))
+    qk = q_rot @ k_rot.T
     scaled = qk / math.sqrt(model.config.d_head)
     mask = torch.triu(torch.ones(T, T, dtype=torch.bool, device=x.device), diagonal=1)
     masked = scaled.masked_fill(mask, float("-inf"))
     pattern = torch.softmax(masked, dim=-1)
     z = pattern @ v
     all_heads = cache["z", layer][batch].to(device).transpose(0, 1).reshape(T, -1)  # every head's z, side by side
-    attn = model.transformer.h[layer].attn
-    with torch.no_grad():
-        out = attn.c_proj(all_heads)
-    steps = {"x_ln": x, **w, "Q": q, "K": k, "V": v, "QK": qk, "scaled": scaled, "masked": masked,
-             "pattern": pattern, "z": z, "concat": all_heads, "W_O": attn.c_proj.weight.detach().T, "out": out}
+    W_O = torch.cat([model.head_weights(layer, h)["W_O"] for h in range(model.config.n_head)])  # (H·dh, d)
+    out = all_heads @ W_O + w["b_O"]
+    steps = {"x_ln": x, **w, "Q": q, "K": k, "V": v, "Q_rot": q_rot, "K_rot": k_rot, "QK": qk, "scaled": scaled,
+             "masked": masked, "pattern": pattern, "z": z, "concat": all_heads, "W_O": W_O, "out": out,
+             "kv_head": torch.tensor(model.kv_head(head))}
     return {name: value.detach().cpu() for name, value in steps.items()}
 
 
-def check_layer_head(model: GPT, layer: int, head: int) -> None:
-    from core.errors import PlaygroundError
+def check_layer_head(model: LanguageModel, layer: int, head: int) -> None:
     if not 0 <= layer < model.config.n_layer:
         raise PlaygroundError(
             "Layer {layer} does not exist: this model has layers 0 to {last}.",
@@ -70,6 +64,12 @@ def check_layer_head(model: GPT, layer: int, head: int) -> None:
         raise PlaygroundError(
             "Head {head} does not exist: this model has heads 0 to {last}.",
             head=head, last=model.config.n_head - 1)
+
+
+def kv_groups(config) -> list[list[int]]:
+    """Which query heads share each key/value head: [[0, 1, 2], [3, 4, 5], ...] (GPT-2: one head each)."""
+    size = config.n_head // config.n_kv_head
+    return [list(range(g * size, (g + 1) * size)) for g in range(config.n_kv_head)]
 
 
 def pattern_scores(patterns: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -85,7 +85,7 @@ def pattern_scores(patterns: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def induction_scores(model: GPT, length: int = 40, seed: int = 0) -> torch.Tensor:
+def induction_scores(model: LanguageModel, length: int = 40, seed: int = 0) -> torch.Tensor:
     """[layer, head]: mean attention from each token of a repeated random sequence to the token after its first copy."""
     length = min(length, (model.config.context_length - 1) // 2)
     g = torch.Generator().manual_seed(seed)
@@ -98,7 +98,7 @@ def induction_scores(model: GPT, length: int = 40, seed: int = 0) -> torch.Tenso
     return patterns[:, :, q, k].mean(-1).cpu()
 
 
-def head_scores(model: GPT, cache, induction: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def head_scores(model: LanguageModel, cache, induction: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """All four scores [layer, head]. Induction does not depend on the input: pass it in when already measured."""
     scores = pattern_scores(cache.stack("pattern")[:, 0].cpu())
     scores["induction"] = induction_scores(model) if induction is None else induction

@@ -6,8 +6,10 @@ so the generation page can show and change every choice. `generate` is built
 on it and returns prompt plus new ids.
 
 Once the text is longer than the model's context, the model sees only the
-last `context_length` tokens (learned absolute positions cannot slide), so each
-step then re-reads that window: the same numbers as without the cache.
+last `context_length` tokens (learned absolute positions cannot slide, and a
+rotary model's positions would restart), so each step then re-reads that
+window: the same numbers as without the cache. Only the last position goes
+through the unembedding (for a 50k–150k vocabulary it is most of a step's work).
 
 Left out: batched generation of different prompts, beam search.
 """
@@ -20,7 +22,7 @@ import torch
 
 from core.errors import PlaygroundError
 from core.inference.sampling import SamplingSettings, next_token_distribution, sample
-from core.model.gpt import GPT, KVCache
+from core.model.base import KVCache, LanguageModel
 
 
 @dataclass
@@ -47,7 +49,7 @@ def _as_id_list(ids) -> list[int]:
 
 
 @torch.no_grad()
-def generation_steps(model: GPT, ids, max_new_tokens: int, settings: SamplingSettings | None = None,
+def generation_steps(model: LanguageModel, ids, max_new_tokens: int, settings: SamplingSettings | None = None,
                      seed: int | None = None, use_kv_cache: bool = True, stop_ids: set[int] | None = None):
     """Yield a `Step` per new token. The caller may `send` nothing; choices are the sampler's."""
     settings = settings or SamplingSettings()
@@ -64,11 +66,13 @@ def generation_steps(model: GPT, ids, max_new_tokens: int, settings: SamplingSet
     pending = tokens[-ctx:]  # tokens not yet read by the model
     for index in range(max_new_tokens):
         if use_kv_cache and kv is not None and kv.length + len(pending) <= ctx:
-            logits = model(torch.tensor([pending], device=device), kv=kv)[0, -1]
+            read = pending
         else:
-            window = tokens[-ctx:]
-            kv = KVCache(model.config.n_layer, ctx) if use_kv_cache and len(window) < ctx else None
-            logits = model(torch.tensor([window], device=device), kv=kv)[0, -1]
+            read = tokens[-ctx:]
+            # room for every token this call can still read, not the whole context (128k for Llama 3.2)
+            room = min(ctx, len(tokens) + max_new_tokens - index)
+            kv = KVCache(model.config.n_layer, room) if use_kv_cache and len(read) < ctx else None
+        logits = model.unembed(model.hidden(torch.tensor([read], device=device), kv=kv)[0, -1])
         logits = logits.float().cpu()
         probs = next_token_distribution(logits, settings, tokens)
         greedy_token = int(probs.argmax())
@@ -88,7 +92,7 @@ class TextChunk:
     stopped: str | None  # the stop sequence that ended generation, if any
 
 
-def stream_text(model: GPT, ids, max_new_tokens: int, settings: SamplingSettings | None = None,
+def stream_text(model: LanguageModel, ids, max_new_tokens: int, settings: SamplingSettings | None = None,
                 seed: int | None = None, stop_sequences=(), use_kv_cache: bool = True):
     """Yield a TextChunk per new token; stop at a stop sequence (which is not part of the text) or the end-of-text id."""
     tokenizer = model.tokenizer
@@ -105,7 +109,7 @@ def stream_text(model: GPT, ids, max_new_tokens: int, settings: SamplingSettings
         yield TextChunk(step.token, step.prob, text, None)
 
 
-def generate(model: GPT, ids, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+def generate(model: LanguageModel, ids, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
              top_p: float | None = None, seed: int | None = None, use_kv_cache: bool = True,
              settings: SamplingSettings | None = None, stop_ids: set[int] | None = None):
     """Prompt plus up to max_new_tokens new ids. Temperature 0 is greedy; a seed makes sampling repeatable.

@@ -1,5 +1,9 @@
-"""The models: GPT-2 (gpt.py), activation capture and editing (cache.py), checkpoints, LoRA."""
+"""The models: the shared interface (base.py), GPT-2 (gpt.py), the Llama family (llama.py), activation capture
+and editing (cache.py), checkpoints and Hugging Face folders, LoRA."""
 
-from core.model.gpt import GPT, GPTConfig, KVCache, count_parameters
+from core.model.base import KVCache, LanguageModel
+from core.model.families import count_parameters
+from core.model.gpt import GPT, GPTConfig
+from core.model.llama import Llama, LlamaConfig
 
-__all__ = ["GPT", "GPTConfig", "KVCache", "count_parameters"]
+__all__ = ["GPT", "GPTConfig", "KVCache", "LanguageModel", "Llama", "LlamaConfig", "count_parameters"]

@@ -1,9 +1,11 @@
-"""Checkpoints: our folder format, the Hugging Face GPT-2 layout, and `load_model`.
+"""Checkpoints: our folder format, the Hugging Face GPT-2 layout, and `load_model` for every kind of folder.
 
 Our format (version 1), a folder with
-    model.safetensors   the weights (lm_head left out when tied to wte)
-    config.json         {"format": "llm-playground", "version": 1, "config": GPTConfig fields}
+    model.safetensors   the weights (lm_head left out when tied to the token embedding)
+    config.json         {"format": "llm-playground", "version": 1, "arch": "gpt2" | "llama",
+                        "config": GPTConfig or LlamaConfig fields}; no arch means gpt2
     card.json           the model card: how it was trained, losses, a sample
+    tokenizer.json      when the model's tokenizer is a Hugging Face file (config "tokenizer": "tokenizer.json")
 No pickle anywhere: safetensors only (optimizer state, in core.train, uses
 `torch.load(weights_only=True)`).
 
@@ -11,15 +13,17 @@ The Hugging Face layout is what `GPT2LMHeadModel.save_pretrained` writes:
 config.json (model_type "gpt2") + model.safetensors, with Conv1D matrices
 stored [in, out], i.e. transposed against our nn.Linear.
 
-Left out: sharded checkpoints, other architectures than GPT-2.
+Hugging Face folders of the Llama family are core.model.hf_llama's; names like "HuggingFaceTB/SmolLM2-135M"
+come from the Hub (core.model.hub) when the machine is online.
+
+Left out: sharded checkpoints of our own format.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
+import shutil
 from pathlib import Path
 
 import torch
@@ -28,8 +32,12 @@ from safetensors.torch import load_file, save_file
 
 from core.assets import ASSETS
 from core.errors import PlaygroundError
-from core.model.gpt import GPT, GPTConfig
+from core.model import hf_llama, hub
+from core.model.base import LanguageModel
+from core.model.families import build, config_from_dict, count_parameters
+from core.model.gpt import GPTConfig
 from core.tokens.encodings import TOKENIZER_NAMES, load_tokenizer
+from core.tokens.hf_tokenizer import TOKENIZER_FILE
 
 FORMAT, VERSION = "llm-playground", 1
 MODELS_DIR = ASSETS / "models"
@@ -42,8 +50,9 @@ def bundled_models() -> list[str]:
     return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "config.json").exists()) if MODELS_DIR.exists() else []
 
 
-def save_checkpoint(model: GPT, folder, card: dict | None = None, dtype: torch.dtype | None = None) -> Path:
-    """Write model.safetensors + config.json + card.json. dtype (e.g. torch.float16) shrinks the file."""
+def save_checkpoint(model: LanguageModel, folder, card: dict | None = None, dtype: torch.dtype | None = None) -> Path:
+    """Write model.safetensors + config.json + card.json (+ tokenizer.json when the model's tokenizer is one).
+    dtype (e.g. torch.float16) shrinks the file."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {}
@@ -53,11 +62,27 @@ def save_checkpoint(model: GPT, folder, card: dict | None = None, dtype: torch.d
         t = tensor.detach().to("cpu")
         state[name] = (t.to(dtype) if dtype is not None and t.is_floating_point() else t).contiguous()
     _atomic(folder / "model.safetensors", lambda p: save_file(state, str(p), metadata={"format": FORMAT}))
-    config = {"format": FORMAT, "version": VERSION, "config": model.config.to_dict()}
+    config = {"format": FORMAT, "version": VERSION, "arch": model.arch, "config": model.config.to_dict()}
     _atomic(folder / "config.json", lambda p: p.write_text(json.dumps(config, indent=2)))
+    if model.config.tokenizer == TOKENIZER_FILE:
+        _copy_tokenizer(model.tokenizer, folder)
     if card is not None:
         _atomic(folder / "card.json", lambda p: p.write_text(json.dumps(card, indent=2, ensure_ascii=False)))
     return folder
+
+
+def _copy_tokenizer(tokenizer, folder: Path) -> None:
+    """The tokenizer.json (and the tokenizer_config.json naming its end-of-text token) beside the weights."""
+    source = Path(getattr(tokenizer, "name", ""))
+    if not source.is_file():
+        raise PlaygroundError("The model's tokenizer.json is not known, so {folder} would have no tokenizer.",
+                              folder=folder)
+    for name in (TOKENIZER_FILE, "tokenizer_config.json"):
+        if (source.parent / name).is_file() and (source.parent / name).resolve() != (folder / name).resolve():
+            _atomic(folder / name, lambda p, n=name: shutil.copyfile(source.parent / n, p))
+    if not (folder / "tokenizer_config.json").exists():
+        eos = tokenizer.token_text(tokenizer.eot_id)
+        _atomic(folder / "tokenizer_config.json", lambda p: p.write_text(json.dumps({"eos_token": eos})))
 
 
 def _atomic(path: Path, write) -> None:
@@ -87,8 +112,8 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
             path=path, problem=str(e)[:80]) from None
 
 
-def _build(config: GPTConfig, state: dict[str, torch.Tensor], source: str) -> GPT:
-    model = GPT(config)
+def _build(config, state: dict[str, torch.Tensor], source: str) -> LanguageModel:
+    model = build(config)
     expected = model.state_dict()
     if config.tied_embeddings:
         state.pop("lm_head.weight", None)
@@ -106,7 +131,7 @@ def _build(config: GPTConfig, state: dict[str, torch.Tensor], source: str) -> GP
     return model
 
 
-def load_checkpoint(folder) -> GPT:
+def load_checkpoint(folder) -> LanguageModel:
     """A checkpoint folder of ours."""
     folder = Path(folder)
     meta = _read_json(folder / "config.json")
@@ -118,7 +143,7 @@ def load_checkpoint(folder) -> GPT:
         raise PlaygroundError(
             "{folder} was written by a newer llm-playground (format version {version}).",
             folder=folder, version=meta['version'])
-    config = GPTConfig.from_dict(meta["config"])
+    config = config_from_dict(meta["config"], meta.get("arch", "gpt2"))
     return _build(config, _read_safetensors(folder / "model.safetensors"), str(folder))
 
 
@@ -160,7 +185,7 @@ def config_to_hf(config: GPTConfig) -> dict:
     }
 
 
-def load_hf_folder(folder) -> GPT:
+def load_hf_folder(folder) -> LanguageModel:
     """A folder as GPT2LMHeadModel.save_pretrained writes it (config.json + model.safetensors)."""
     folder = Path(folder)
     hf = _read_json(folder / "config.json")
@@ -182,8 +207,11 @@ def load_hf_folder(folder) -> GPT:
     return _build(config, state, str(folder))
 
 
-def export_hf(model: GPT, folder) -> Path:
-    """Write our model so `transformers.GPT2LMHeadModel.from_pretrained(folder)` opens it."""
+def export_hf(model: LanguageModel, folder) -> Path:
+    """Write our model so transformers opens it: `GPT2LMHeadModel.from_pretrained(folder)` for a GPT, and
+    `LlamaForCausalLM` (Qwen2/Qwen3 for their options) for the Llama family, with the same logits."""
+    if model.arch == "llama":
+        return hf_llama.export_folder(model, folder)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     c = model.config
@@ -209,55 +237,76 @@ def export_hf(model: GPT, folder) -> Path:
 
 def download_hub_model(name: str, cache_dir: Path | None = None) -> Path:
     """Fetch a GPT-2 model from the Hugging Face Hub (online only) into a local cache folder."""
-    cache_dir = cache_dir or Path(os.environ.get("LLM_PLAYGROUND_CACHE", Path.home() / ".cache" / "llm-playground"))
-    folder = cache_dir / name
-    if (folder / "model.safetensors").exists() and (folder / "config.json").exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        for file in ("config.json", "model.safetensors"):
-            url = f"https://huggingface.co/openai-community/{name}/resolve/main/{file}"
-            with urllib.request.urlopen(url, timeout=10) as response:
-                tmp = folder / (file + ".part")
-                with open(tmp, "wb") as out:
-                    while chunk := response.read(1 << 20):
-                        out.write(chunk)
-                os.replace(tmp, folder / file)
-    except (urllib.error.URLError, OSError, TimeoutError):
-        raise PlaygroundError(
-            "'{name}' must be downloaded from the Hugging Face Hub, and this machine is offline; use the bundled "
-            "model or a local GPT-2 folder.",
-            name=name) from None
-    return folder
+    return hub.download(f"openai-community/{name}", tokenizer=False, cache_dir=cache_dir)
 
 
-def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device=None) -> GPT:
-    """The bundled model by name, a checkpoint folder of ours, a Hugging Face GPT-2 folder,
-    or (online) a GPT-2 name from the Hub. Returns the model in eval mode with .tokenizer set."""
+def _check_hub_config(hf: dict, name: str) -> None:
+    """Refuse a Hub model before its weights are downloaded: unsupported, or too big for this server."""
+    config = hf_llama.config_from_hf(hf, name)
+    hf_llama.check_memory(count_parameters(config), name)
+
+
+def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device=None) -> LanguageModel:
+    """The bundled model by name, a checkpoint folder of ours, a Hugging Face folder (GPT-2 or the Llama family),
+    or (online) a Hub name: a GPT-2 size, or a repository such as "HuggingFaceTB/SmolLM2-135M". Returns the
+    model in eval mode with .tokenizer set."""
     key = str(name_or_path)
     path = Path(key).expanduser()
     if key in bundled_models():
-        model = load_checkpoint(MODELS_DIR / key)
+        path = MODELS_DIR / key
+        model = load_checkpoint(path)
     elif path.is_dir():
         meta = _read_json(path / "config.json") if (path / "config.json").exists() else None
         if meta is None:
             raise PlaygroundError("{path} has no config.json: it is not a model folder.", path=path)
-        model = load_checkpoint(path) if meta.get("format") == FORMAT else load_hf_folder(path)
+        model = _load_folder(path, meta)
     elif key in HUB_MODELS:
-        model = load_hf_folder(download_hub_model(key))
+        path = download_hub_model(key)
+        model = load_hf_folder(path)
     elif path.exists():
         raise PlaygroundError(
             "{path} is a file; give the folder that holds config.json and model.safetensors.",
             path=path)
+    elif hub.is_repo_id(key):
+        path = hub.download(key, check=lambda hf: _check_hub_config(hf, key))
+        model = _load_folder(path, _read_json(path / "config.json"))
     else:
-        options = ", ".join(bundled_models() + list(HUB_MODELS[:2]))
+        options = ", ".join(bundled_models() + list(HUB_MODELS[:2]) + ["HuggingFaceTB/SmolLM2-135M"])
         raise PlaygroundError(
             "Unknown model '{key}': give a model folder or one of {options}.",
             key=key, options=options)
     device = torch.device(device) if device else default_device()
     model.to(device).eval()
-    model.tokenizer = load_tokenizer(model.config.tokenizer)
+    tokenizer = model.config.tokenizer
+    model.tokenizer = load_tokenizer(path / TOKENIZER_FILE if tokenizer == TOKENIZER_FILE else tokenizer)
     return model
+
+
+def _load_folder(path: Path, meta: dict) -> LanguageModel:
+    if meta.get("format") == FORMAT:
+        return load_checkpoint(path)
+    if meta.get("model_type") == "gpt2":
+        return load_hf_folder(path)
+    if not (path / TOKENIZER_FILE).is_file():  # checked first: the pages cannot show a model without it
+        hf_llama.read_config(path)  # an unsupported model says so before the missing file does
+        raise PlaygroundError("{path} has no tokenizer.json; the playground needs the model's tokenizer.", path=path)
+    return hf_llama.load_folder(path)
+
+
+def requirements(name_or_path) -> hf_llama.Requirements:
+    """What loading a local model folder (or the bundled model) costs, read from its config and the weights'
+    headers without loading it: parameters, bytes on disk, memory needed."""
+    key = str(name_or_path)
+    path = MODELS_DIR / key if key in bundled_models() else Path(key).expanduser()
+    meta = _read_json(path / "config.json")
+    if meta.get("format") != FORMAT and meta.get("model_type") != "gpt2":
+        return hf_llama.requirements(path)
+    config = config_from_dict(meta["config"], meta.get("arch", "gpt2")) if meta.get("format") == FORMAT \
+        else config_from_hf(meta)
+    weights = path / "model.safetensors"
+    n = count_parameters(config)
+    return hf_llama.Requirements(n, weights.stat().st_size if weights.exists() else 0, n * hf_llama.BYTES_PER_PARAMETER,
+                                 "")
 
 
 def default_device() -> torch.device:

@@ -3,7 +3,9 @@
     y = x Wᵀ + b + (alpha / r) · x Aᵀ Bᵀ,   A: [r, in] (random), B: [out, r] (zeros at the start)
 
 so a fresh adapter changes nothing, and training touches only r·(in + out) numbers per layer.
-`merge_lora` folds the update into W, which gives a plain GPT again (same logits, a test proves it).
+`merge_lora` folds the update into W, which gives a plain model again (same logits, a test proves it).
+The adapters go on every projection of attention and the MLP: GPT-2's c_attn, c_proj, c_fc; the Llama
+family's q/k/v/o_proj, gate/up/down_proj (the choice of the LoRA paper's follow-ups, e.g. QLoRA).
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ import math
 import torch
 import torch.nn as nn
 
-DEFAULT_TARGETS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
+TARGETS = {
+    "gpt2": ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"),
+    "llama": ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+              "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"),
+}
+
+
+def targets_of(model: nn.Module, targets=None) -> tuple[str, ...]:
+    """The Linears to adapt: the ones given, else those of the model's family."""
+    return tuple(targets) if targets is not None else TARGETS[getattr(model, "arch", "gpt2")]
 
 
 class LoRALinear(nn.Module):
@@ -35,11 +46,12 @@ class LoRALinear(nn.Module):
         return self.base
 
 
-def apply_lora(model: nn.Module, rank: int = 8, alpha: float = 16.0, targets=DEFAULT_TARGETS) -> int:
+def apply_lora(model: nn.Module, rank: int = 8, alpha: float = 16.0, targets=None) -> int:
     """Freeze everything, wrap the target Linears with adapters; returns the number of trainable parameters."""
     if rank < 1:
         from core.errors import PlaygroundError
         raise PlaygroundError("The LoRA rank must be at least 1, not {rank}.", rank=rank)
+    targets = targets_of(model, targets)
     for p in model.parameters():
         p.requires_grad_(False)
     for name, module in list(model.named_modules()):
@@ -59,9 +71,9 @@ def merge_lora(model: nn.Module) -> nn.Module:
     return model
 
 
-def lora_parameter_count(model: nn.Module, rank: int, targets=DEFAULT_TARGETS) -> int:
+def lora_parameter_count(model: nn.Module, rank: int, targets=None) -> int:
     """r·(in + out) for each target Linear, from the formula."""
-    total = 0
+    targets, total = targets_of(model, targets), 0
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear) and name.endswith(tuple(targets)):
             total += rank * (module.in_features + module.out_features)

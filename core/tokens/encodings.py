@@ -5,6 +5,8 @@ build each `tiktoken.Encoding` ourselves from the gzip-compressed rank files in
 core/assets/tokenizers (sha256 of the uncompressed file checked at load). The
 split patterns and special tokens are those of tiktoken's `openai_public.py`.
 
+`load_tokenizer` also opens a Hugging Face tokenizer.json (core.tokens.hf_tokenizer).
+
 Left out: training tokenizers (see core.bpe for the teaching BPE) and any
 encoding we do not ship.
 
@@ -27,6 +29,7 @@ import tiktoken
 
 from core.assets import ASSETS as ASSETS_ROOT
 from core.errors import PlaygroundError
+from core.tokens.hf_tokenizer import TOKENIZER_FILE, HFTokenizer, eos_beside
 
 TOKENIZER_FILES = ASSETS_ROOT / "tokenizers"
 
@@ -109,6 +112,7 @@ class Tokenizer:
 
     def __init__(self, name: str, encoding: tiktoken.Encoding, description: str = ""):
         self.name = name
+        self.label = name  # what a page shows (a tokenizer.json's name is its path)
         self.encoding = encoding
         self.description = description
         self.n_vocab = encoding.n_vocab
@@ -164,10 +168,15 @@ def bytes_to_display(data: bytes) -> str:
 
 
 @cache
-def load_tokenizer(name: str = "gpt2") -> Tokenizer:
-    """One of the shipped encodings by name: gpt2 (= r50k_base), cl100k_base, o200k_base."""
-    key = ALIASES.get(name, name)
+def load_tokenizer(name: str = "gpt2") -> Tokenizer | HFTokenizer:
+    """One of the shipped encodings by name: gpt2 (= r50k_base), cl100k_base, o200k_base; or a Hugging Face
+    tokenizer.json (its path, or the folder that holds it)."""
+    key = ALIASES.get(str(name), str(name))
     if key not in SPECS:
+        path = Path(key).expanduser()
+        path = path / TOKENIZER_FILE if path.is_dir() else path
+        if path.name.endswith(".json") and path.is_file():
+            return HFTokenizer(path, eos_beside(path))
         raise PlaygroundError(
             "Unknown tokenizer '{name}'; choose one of {options}.",
             name=name, options=', '.join(TOKENIZER_NAMES))

@@ -115,7 +115,7 @@ def set_trainable(model: nn.Module, backbone: GPT, how: str, rank: int, alpha: f
         for p in backbone.parameters():
             p.requires_grad_(how == "all layers")
         if how == "last block + head":
-            for p in list(backbone.transformer.h[-1].parameters()) + list(backbone.transformer.ln_f.parameters()):
+            for p in list(backbone.blocks[-1].parameters()) + list(backbone.final_norm.parameters()):
                 p.requires_grad_(True)
     for module in model.modules():
         if module is not backbone and isinstance(module, nn.Linear) and module not in backbone.modules():
