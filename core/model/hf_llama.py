@@ -11,7 +11,7 @@ shards' headers only and compared with what the config implies; the memory the m
 against the limit; only then is the model allocated and each tensor copied from its shard into place, one
 at a time, so there is never a second full copy in memory.
 
-Left out: quantised weights (GPTQ, AWQ, bitsandbytes), .bin (pickle) checkpoints, adapters.
+Left out: quantised weights (GPTQ, AWQ, bitsandbytes), PyTorch .bin checkpoints (unsafe to read), adapters.
 """
 
 from __future__ import annotations
