@@ -14,6 +14,7 @@ provides the forward pass (`hidden`) and a few accessors, so no caller needs to 
     model.unembed(x)            d_model -> vocabulary logits (lm_head)
     model.head_weights(l, h)    W_Q, b_Q, W_K, b_K, W_V, b_V [d_model, d_head] of query head h and its key/value
                                 head, W_O [d_head, d_model] of head h, b_O
+    model.output_projection(l)  W_O of every head [n_head, d_head, d_model] and b_O (from head_weights)
     model.kv_head(h)            the key/value head query head h reads (grouped-query attention; GPT: h)
     model.rotate_qk(l, q, k, positions)  what happens to q and k between the projection and Q·Kᵀ
                                 (GPT: nothing; Llama: rotary embedding, Qwen3 also its q/k norms)
@@ -158,22 +159,33 @@ class LanguageModel(nn.Module):
         """
         return self._run(ids, Cache(names))
 
-    def run_with_hooks(self, ids, fwd_hooks=(), return_cache: bool = False, names=None):
+    def run_with_hooks(self, ids, fwd_hooks=(), return_cache: bool = False, names=None, positions=None):
         """Forward pass with edited activations: `fwd_hooks=[(name, layer, fn)]`, `name` a cache name (`layer`
         None for the names without a layer, e.g. embed, ln_final), `fn(activation)` returning the value to use
         instead (or None to keep it). The hooks live for this one call. Returns the logits, or (logits, cache)
-        with return_cache (the cache holds the edited activations; `names` limits what it keeps)."""
+        with return_cache (the cache holds the edited activations; `names` limits what it keeps). `positions`
+        (an index of the time axis, e.g. -1) unembeds only those positions, `logits[:, positions]`: for
+        analyses that read the prediction alone and run many edited copies at once."""
         edits = hook_edits(fwd_hooks, self.hook_names[1], self.hook_names[0], self.config.n_layer)
-        logits, cache = self._run(ids, Cache(names if return_cache else set(), edits))
+        logits, cache = self._run(ids, Cache(names if return_cache else set(), edits), positions)
         return (logits, cache) if return_cache else logits
 
     @torch.no_grad()
-    def _run(self, ids, cache: Cache) -> tuple[torch.Tensor, Cache]:
+    def _run(self, ids, cache: Cache, positions=None) -> tuple[torch.Tensor, Cache]:
         ids = torch.as_tensor(ids, device=self.device)
         was_training = self.training
         self.eval()
         try:
-            logits = self(ids, cache=cache)
+            if positions is None:
+                logits = self(ids, cache=cache)
+            else:  # the unembedding (vocab × d_model per position) is most of a small model's work
+                logits = self.unembed(self.hidden(ids, cache=cache)[:, positions])
         finally:
             self.train(was_training)
         return logits, cache
+
+    def output_projection(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every head's share of a layer's attention output projection, W_O [n_head, d_head, d_model], and its
+        bias b_O [d_model] (zeros without one): attn_out = Σ_h z_h · W_O[h] + b_O."""
+        per_head = [self.head_weights(layer, h) for h in range(self.config.n_head)]
+        return torch.stack([w["W_O"] for w in per_head]), per_head[0]["b_O"]

@@ -4,8 +4,9 @@ Every activation of the forward pass goes through a named hook point, `value = c
 A point first applies the edits asked for that name and layer (each `fn(activation)` returns the value to use
 instead, or None to leave it), then keeps the result if the cache captures that name; the model goes on with
 the edited value. So `model.run_with_cache(ids)` reads and `model.run_with_hooks(ids, fwd_hooks=[(name, layer,
-fn)])` edits through the same code path, and nothing is recomputed afterwards. Names per layer
-(`cache[name, layer]`):
+fn)])` edits through the same code path, and nothing is recomputed afterwards. An edit receives its own copy of
+the activation, so editing it in place changes nothing else (the same tensor is one layer's resid_post and the
+next layer's resid_pre; q, k and v are views of one buffer). Names per layer (`cache[name, layer]`):
 
     resid_pre   [batch, pos, d_model]   input of block `layer`
     ln1         [batch, pos, d_model]   after ln_1 (what attention reads)
@@ -80,14 +81,14 @@ class Cache:
     def point(self, name: str, layer: int | None, value: torch.Tensor) -> torch.Tensor:
         """The hook point `name` (of `layer`): edits applied, the result kept if captured, and returned."""
         for fn in self.edits.get((name, layer), ()):
-            replaced = fn(value)
+            replaced = fn(value.clone())
             if replaced is not None:
                 if not isinstance(replaced, torch.Tensor) or replaced.shape != value.shape:
                     raise PlaygroundError(
                         "A hook on {name} must return a tensor of shape {shape} (or None), not {got}.",
                         name=name, shape=tuple(value.shape),
                         got=tuple(replaced.shape) if isinstance(replaced, torch.Tensor) else type(replaced).__name__)
-                value = replaced.to(value.dtype)
+                value = replaced.to(device=value.device, dtype=value.dtype)
         if self.wants(name):
             self.store[(name, layer)] = value.detach()
         return value

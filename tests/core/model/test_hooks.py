@@ -55,3 +55,30 @@ def test_bad_hooks_are_one_sentence(tiny_model):
         tiny_model.run_with_hooks(ids, [("embed", 0, lambda x: x)])
     with pytest.raises(PlaygroundError, match="shape"):
         tiny_model.run_with_hooks(ids, [("resid_pre", 0, lambda x: x[:, :1])])
+
+
+def test_an_edit_in_place_changes_only_its_own_point(tiny_model):
+    """resid_post of one layer and resid_pre of the next are the same tensor: an edit of the second, made in place,
+    leaves the captured first as it was."""
+    ids = torch.randint(0, 97, (1, 6), generator=torch.Generator().manual_seed(2))
+    _, plain = tiny_model.run_with_cache(ids)
+
+    def zero_in_place(x):
+        x.zero_()
+        return x
+    _, cache = tiny_model.run_with_hooks(ids, [("resid_pre", 1, zero_in_place)], return_cache=True)
+    assert torch.equal(cache["resid_post", 0], plain["resid_post", 0])
+    assert torch.equal(cache["resid_pre", 1], torch.zeros_like(plain["resid_pre", 1]))
+    # returning None keeps the activation, even after an edit of the copy in place
+    def zero_and_keep(x):
+        x.zero_()
+    logits = tiny_model.run_with_hooks(ids, [("resid_pre", 1, zero_and_keep)])
+    assert torch.equal(logits, tiny_model.run_with_cache(ids)[0])
+
+
+def test_logits_of_chosen_positions_only(tiny_model):
+    ids = torch.randint(0, 97, (3, 8), generator=torch.Generator().manual_seed(3))
+    hooks = [("z", 0, lambda z: z * 0.5)]
+    full = tiny_model.run_with_hooks(ids, hooks)
+    assert torch.allclose(tiny_model.run_with_hooks(ids, hooks, positions=-1), full[:, -1], atol=1e-6)
+    assert torch.allclose(tiny_model.run_with_hooks(ids, hooks, positions=[0, 5]), full[:, [0, 5]], atol=1e-6)
