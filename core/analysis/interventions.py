@@ -33,19 +33,6 @@ CHUNK_TOKENS = 8192  # tokens per batched forward pass: bounds memory for long p
 ABLATIONS = ("zero", "mean")
 
 
-def one_token(tokenizer, text: str) -> int:
-    """The id of `text`, which must be exactly one token for this tokenizer (the experiments compare tokens)."""
-    if not text:
-        raise PlaygroundError("The target token is empty: type one token, e.g. ' Mary' with its leading space.")
-    ids = tokenizer.encode(text)
-    if len(ids) != 1:
-        raise PlaygroundError(
-            "'{text}' is {n} tokens for this model's tokenizer ({pieces}); the experiments compare single tokens, "
-            "so choose one of them (a leading space is part of a token).",
-            text=text, n=len(ids), pieces=" | ".join(tokenizer.pieces(ids)))
-    return ids[0]
-
-
 @dataclass(frozen=True)
 class Replace:
     """One edit of one copy of the prompt: `value` put at `where` of activation `name` (of `layer`); `where`

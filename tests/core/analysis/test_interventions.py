@@ -8,10 +8,10 @@ import torch
 
 import core
 from core import PlaygroundError
+from core.analysis.vectors import single_token
 from core.analysis.interventions import (
     ablate_heads,
     direct_logit_attribution,
-    one_token,
     patch_heads,
     patch_residual,
 )
@@ -171,7 +171,7 @@ def test_direct_logit_attribution_adds_up_and_matches_transformers(gpt2_pair):
 
 def test_direct_logit_attribution_adds_up_on_the_bundled_model(bundled):
     ids = bundled.tokenizer.encode("When Mary and John went to the store, John gave a drink to")
-    result = direct_logit_attribution(bundled, ids, one_token(bundled.tokenizer, " Mary"))
+    result = direct_logit_attribution(bundled, ids, single_token(bundled.tokenizer, " Mary"))
     assert abs(result.total - result.logit) <= TOL and result.residual_error <= TOL
 
 
@@ -213,14 +213,8 @@ def test_batched_copies_are_split_into_chunks_with_the_same_result(gpt2_pair, mo
                           atol=1e-5)
 
 
-def test_bad_experiments_are_one_sentence(gpt2_pair, bundled):
+def test_bad_experiments_are_one_sentence(gpt2_pair):
     _, model = gpt2_pair
-    tokenizer = bundled.tokenizer
-    assert one_token(tokenizer, " Mary") == 5335
-    with pytest.raises(PlaygroundError, match="is 3 tokens"):
-        one_token(tokenizer, " Mercutio")
-    with pytest.raises(PlaygroundError, match="empty"):
-        one_token(tokenizer, "")
     with pytest.raises(PlaygroundError, match="same number of tokens"):
         patch_residual(model, CLEAN, CORRUPTED[:-1], TARGET, DISTRACTOR)
     with pytest.raises(PlaygroundError, match="nothing to restore"):
