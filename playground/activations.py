@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.analysis.attention import head_scores, induction_scores
+from core.analysis.interventions import ablate_heads, direct_logit_attribution, patch_heads, patch_residual
 from core.errors import PlaygroundError
 from core.tokens.stats import cap_tokens
 from playground import loaders, state
@@ -54,3 +55,28 @@ def current_run(model, text: str, limit: int = MAX_TOKENS):
     ids = text_to_model_input(model, text, limit)
     logits, cache = run_cached(state.current_model_key(), tuple(ids))
     return ids, logits, cache
+
+
+# --- the Experiments page: each experiment once per (model, prompts, tokens), as plain lists ------------------
+
+@st.cache_data(max_entries=32, show_spinner=lazy("experiments.running"))
+def ablation_cached(model_key: str, ids: tuple[int, ...], target: int, kind: str, reference: tuple[int, ...]):
+    result = ablate_heads(loaders.get_model(model_key), list(ids), target, kind, list(reference))
+    return {"base": result.base, "change": result.change.tolist()}
+
+
+@st.cache_data(max_entries=32, show_spinner=lazy("experiments.running"))
+def patching_cached(model_key: str, clean: tuple[int, ...], corrupted: tuple[int, ...], target: int,
+                    distractor: int):
+    model = loaders.get_model(model_key)
+    resid = patch_residual(model, list(clean), list(corrupted), target, distractor)
+    heads = patch_heads(model, list(clean), list(corrupted), target, distractor)
+    return {"clean": resid.clean, "corrupted": resid.corrupted, "resid": resid.restored.tolist(),
+            "heads": heads.restored.tolist()}
+
+
+@st.cache_data(max_entries=32, show_spinner=lazy("experiments.running"))
+def attribution_cached(model_key: str, ids: tuple[int, ...], target: int, minus: int | None):
+    result = direct_logit_attribution(loaders.get_model(model_key), list(ids), target, minus)
+    return {"logit": result.logit, "total": result.total, "heads": result.heads.tolist(),
+            "mlps": result.mlps.tolist(), "other": result.other}

@@ -17,3 +17,15 @@ TOKEN_EXAMPLES = {  # id -> text; the labels are "tokex.<id>" in the locales
     "special": "The end of one document.<|endoftext|>The start of the next.",
 }
 TOKEN_EXAMPLE_FIRST = {"en": "prose_en", "de": "prose_de"}  # what the page opens with, per language
+
+# The Experiments page's prompt pairs: the clean prompt, a corrupted one of the same token length whose answer
+# should differ, the token the clean prompt should lead to and the one the corrupted should. Labels are
+# "experiments.example_<id>" in the locales.
+EXPERIMENT_EXAMPLES = {
+    "ioi": {"clean": "When Mary and John went to the store, John gave a drink to",
+            "corrupted": "When Mary and John went to the store, Mary gave a drink to",
+            "target": " Mary", "distractor": " John"},
+    "copy": {"clean": "Good morrow, my lord. Good morrow, my",
+             "corrupted": "Good morrow, my lady. Good morrow, my",
+             "target": " lord", "distractor": " lady"},
+}

@@ -18,6 +18,7 @@ PAGES = [
     ("training", ":material/model_training:"),
     ("finetuning", ":material/tune:"),
     ("anatomy", ":material/account_tree:"),
+    ("experiments", ":material/science:"),
     ("tour", ":material/tour:"),
 ]
 PAGE_NAMES = [name for name, _ in PAGES]

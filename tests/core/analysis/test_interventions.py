@@ -8,13 +8,13 @@ import torch
 
 import core
 from core import PlaygroundError
-from core.analysis.vectors import single_token
 from core.analysis.interventions import (
     ablate_heads,
     direct_logit_attribution,
     patch_heads,
     patch_residual,
 )
+from core.analysis.vectors import single_token
 
 TOL = 1e-4
 
