@@ -40,8 +40,8 @@ def signed_map(values, x_labels, y_labels, title: str, x_title: str, y_title: st
                   colorbar={"title": {"text": value_name}, **({"tickformat": ".0%"} if "%" in value_format else {})},
                   hoverongaps=False,
                   hovertemplate=hover + "<extra></extra>", **extra)
-    row_px = 80 if state.presenter() else 56
-    return figure(cells, title, x_title, y_title, max(320, row_px * rows + 150),
+    row_px, least = (80, 440) if state.presenter() else (56, 320)
+    return figure(cells, title, x_title, y_title, max(least, row_px * rows + 150),
                   xaxis={"type": "category"}, yaxis={"type": "category", "autorange": "reversed"})
 
 

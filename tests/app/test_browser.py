@@ -1,4 +1,5 @@
-"""One real-browser smoke test: headless Chromium opens every page and fails on any exception shown.
+"""One real-browser smoke test: headless Chromium opens every page, in English and in German, and fails on any
+exception shown.
 
 Starts the app with `streamlit run` on a free port, waits for /_stcore/health, then for each page waits
 until Streamlit's running indicator is gone. Screenshots land in .pytest_cache/screenshots/.
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from playground.i18n import strings
 from playground.navigation import PAGE_NAMES
 from tests.support.server import (
     CHROMIUM,
@@ -40,6 +42,27 @@ def browser():
         b.close()
 
 
+def visit_every_page(page, server: str, lang: str) -> list[str]:
+    """Open each listed page in one language; what went wrong, one line per page."""
+    problems = []
+    for url_path in PAGE_NAMES:
+        title = f"{url_path} ({lang})"
+        page.goto(f"{server}/{'' if url_path == 'home' else url_path}?lang={lang}", wait_until="domcontentloaded")
+        wait_until_idle(page)
+        page.screenshot(path=str(SHOTS / f"{url_path}{'' if lang == 'en' else '-' + lang}.png"), full_page=True)
+        shown = page.query_selector_all("[data-testid='stException']")
+        if shown:
+            problems.append(f"{title}: {shown[0].inner_text()[:300]}")
+        body = page.inner_text("body")
+        if "Page not found" in body:
+            problems.append(f"{title}: page not found")
+        if strings(lang)[f"nav.{url_path}"] not in body:  # the navigation speaks the language of the link
+            problems.append(f"{title}: not in {lang}")
+        if not page.query_selector("[data-testid='stMain']"):
+            problems.append(f"{title}: no main area rendered")
+    return problems
+
+
 def test_every_page_in_chromium(server, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 720})
@@ -47,19 +70,7 @@ def test_every_page_in_chromium(server, browser):
     errors, requests = [], []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: requests.append(r.url))
-    problems = []
-    for url_path in PAGE_NAMES:
-        title = url_path
-        page.goto(f"{server}/{'' if url_path == 'home' else url_path}", wait_until="domcontentloaded")
-        wait_until_idle(page)
-        page.screenshot(path=str(SHOTS / f"{url_path}.png"), full_page=True)
-        shown = page.query_selector_all("[data-testid='stException']")
-        if shown:
-            problems.append(f"{title}: {shown[0].inner_text()[:300]}")
-        if "Page not found" in page.inner_text("body"):
-            problems.append(f"{title}: page not found")
-        if not page.query_selector("[data-testid='stMain']"):
-            problems.append(f"{title}: no main area rendered")
+    problems = visit_every_page(page, server, "en") + visit_every_page(page, server, "de")
     # Presenter mode at a projector's 1280×720, for the screenshot of the back-row view.
     page.goto(f"{server}/tour?presenter=1", wait_until="domcontentloaded")
     wait_until_idle(page)
