@@ -95,7 +95,7 @@ def ablate_heads(model, ids: list[int], target: int, kind: str = "zero",
     c = model.config
     base, _ = _last_logits(model, ids)
     if kind == "mean":
-        _, ref = model.run_with_cache([reference or ids], names={"z"})
+        _, ref = _last_logits(model, reference or ids, {"z"})
         values = [ref["z", layer][0].mean(1) for layer in range(c.n_layer)]  # [head, d_head] each
     else:
         zero = torch.zeros(c.d_head, device=model.device)
@@ -183,13 +183,12 @@ def direct_logit_attribution(model, ids: list[int], token: int, minus: int | Non
     Measures only the direct path of each part to the logits: a head that works by changing what later layers
     do gets little credit here even when ablating it changes the prediction a lot."""
     c = model.config
-    names = {"embed", "pos_embed", "z", "mlp_out", "resid_post"}
-    logits, cache = model.run_with_cache([ids], names=names)
+    logits, cache = _last_logits(model, ids, {"embed", "pos_embed", "z", "mlp_out", "resid_post"})
     direction = model.unembed.weight[token].float()
-    logit = logits[0, -1, token].float()
+    logit = logits[token]
     if minus is not None:
         direction = direction - model.unembed.weight[minus].float()
-        logit = logit - logits[0, -1, minus].float()
+        logit = logit - logits[minus]
     norm = model.final_norm
     centred = isinstance(norm, nn.LayerNorm)  # LayerNorm subtracts the mean; RMSNorm does not
 
