@@ -2,14 +2,11 @@
 
 import pandas as pd
 import streamlit as st
-import torch
 
 from core.errors import PlaygroundError
-from core.inference.generate import generate
-from core.inference.sampling import softmax
 from core.model.lora import lora_parameter_count
-from core.training.data import decode_text
-from core.training.finetune import FinetuneConfig, classify, respond
+from core.training.data import check_size
+from core.training.finetune import DEFAULT_LR, FinetuneConfig
 from core.training.finetune_data import (
     balanced_split,
     collate_instructions,
@@ -19,11 +16,21 @@ from core.training.finetune_data import (
     load_sms,
     read_instructions,
     read_labelled_table,
+    split_instructions,
 )
-from playground import figures, identity, loaders, state, ui
+from core.training.runfolder import FINAL_STATES
+from playground import figures, identity, runs, state, ui
 from playground.i18n import t
-from playground.run_view import classifier, loss_figure, pick_run, progress, results, show_reason
-from playground.runs import get_store, save_upload
+from playground.run_view import (
+    cached_classify,
+    cached_next_tokens,
+    cached_respond,
+    loss_figure,
+    pick_run,
+    progress,
+    results,
+    show_reason,
+)
 from playground.tokens_view import masked_example_html
 
 UPLOAD_LIMIT = 5 * 1024 * 1024
@@ -32,19 +39,23 @@ st.title(t("nav.finetuning"))
 ui.explain(t("finetuning.explain1"))
 user, instructor = identity.current_user(), identity.is_instructor()
 identity.identity_box()
-store = get_store()
-store.tick()
+store = runs.store_or_stop()
+with ui.friendly_errors():
+    store.tick()
 model = ui.current_model()
 base_key = state.current_model_key()
 
 
-def training_options(prefix: str, epochs: int, lr: float) -> dict:
+def training_options(prefix: str, epochs: int, task: str) -> dict:
+    def lr_follows_choice():  # LoRA wants a larger learning rate than training the weights themselves
+        st.session_state[f"{prefix}.lr"] = DEFAULT_LR[task, st.session_state[f"{prefix}.what"]]
+
     o1, o2, o3, o4 = st.columns(4)
     trainable = o1.radio(t("finetuning.what"), ["last block + head", "all layers", "lora"], index=1, key=f"{prefix}.what",
                          format_func=lambda o: t({"last block + head": "finetuning.opt_last", "all layers": "finetuning.opt_all",
-                                                  "lora": "finetuning.opt_lora"}[o]))
+                                                  "lora": "finetuning.opt_lora"}[o]), on_change=lr_follows_choice)
     n_epochs = o2.number_input(t("finetuning.epochs"), 1, 50, epochs, key=f"{prefix}.epochs")
-    rate = o3.number_input(t("finetuning.lr"), 1e-6, 1e-1, lr, format="%.5f", key=f"{prefix}.lr")
+    rate = o3.number_input(t("finetuning.lr"), 1e-6, 1e-1, DEFAULT_LR[task, trainable], format="%.5f", key=f"{prefix}.lr")
     batch = o4.number_input(t("finetuning.batch"), 1, 128, 8, key=f"{prefix}.batch")
     rank, alpha = 8, 16.0
     total = model.num_parameters()
@@ -58,21 +69,29 @@ def training_options(prefix: str, epochs: int, lr: float) -> dict:
                 batch_size=int(batch), lora_rank=int(rank), lora_alpha=float(alpha))
 
 
-def start(cfg: FinetuneConfig, name: str, key: str) -> None:
+def start(cfg: FinetuneConfig, name: str, key: str, upload: bytes | None) -> None:
     with ui.friendly_errors():
-        run = store.submit(cfg, owner=user, name=name)
+        run = store.submit(cfg, owner=user, name=name, upload=upload)
         store.tick()
-        st.session_state[f"{key}.last"] = run.id
+        st.session_state[key] = run.id  # the run picker below shows the new run
         st.success(t("finetuning.started", name=name))
 
 
-def run_progress(run_id: str):
+def live(view, run) -> None:
+    """A run's view, redrawn every two seconds while it is queued or running, drawn once when it has ended."""
+    st.fragment(view, run_every=2.0 if run.state not in FINAL_STATES else None)(run.id, run.state not in FINAL_STATES)
+
+
+def run_progress(run_id: str, polling: bool):
     """Shared top of both live views: the run's state, progress, loss curves and truncation counts."""
-    store.tick()
+    with ui.friendly_errors():
+        store.tick()
     run = store.get(run_id)
+    if polling and run.state in FINAL_STATES:
+        st.rerun(scope="app")  # once: the polling stops and the page shows the results
     status, records = progress(run)
-    train_rows = [r for r in records if "train_loss" in r and "val_loss" not in r]
-    evals = [r for r in records if "val_loss" in r]
+    train_rows = [r for r in records if r["kind"] == "train"]
+    evals = [r for r in records if r["kind"] == "eval"]
     total = max(1, status.get("steps") or 1)
     step = train_rows[-1]["step"] if train_rows else 0
     st.progress(min(1.0, step / total), text=t("finetuning.progress", state=ui.word(run.state), step=step, total=total))
@@ -84,18 +103,24 @@ def run_progress(run_id: str):
     return run, records
 
 
+def checked_upload(upload) -> bytes | None:
+    """The uploaded file's bytes, refused by its size before anything reads or parses it."""
+    if upload is None:
+        return None
+    check_size(upload.size, upload.name, UPLOAD_LIMIT)
+    return upload.getvalue()
+
+
 classify_tab, instruct_tab, compare_tab = st.tabs([t("finetuning.tab_cls"), t("finetuning.tab_ins"), t("finetuning.tab_cmp")])
 
 with classify_tab:
     ui.explain(t("finetuning.explain2"))
     upload = st.file_uploader(t("finetuning.upload_cls"),
                               type=["tsv", "csv", "txt"], key="finetuning.cls_upload", max_upload_size=5)
-    data_path = ""
     with ui.friendly_errors():
-        if upload is not None:
-            raw = upload.getvalue()
+        raw = checked_upload(upload)
+        if raw is not None:
             rows, classes = read_labelled_table(raw, upload.name)
-            data_path = save_upload(decode_text(raw, upload.name, UPLOAD_LIMIT))
         else:
             rows, classes = load_sms()
         train_rows, val_rows, test_rows = balanced_split(rows)
@@ -103,17 +128,15 @@ with classify_tab:
         st.markdown(t("finetuning.data", n=f"{len(rows):,}", counts=", ".join(f"{c}: {n:,}" for c, n in counts.items()),
                       train=len(train_rows), val=len(val_rows), test=len(test_rows)))
         ui.table(st, [{"label": classes[r.label], "text": r.text} for r in train_rows[:6]])
-        options = training_options("finetuning.cls", 5, 5e-4)
+        options = training_options("finetuning.cls", 5, "classify")
         if st.button(t("finetuning.start_cls"), key="finetuning.cls_start", type="primary"):
-            start(FinetuneConfig(task="classify", init_from=base_key, data=data_path, **options),
-                  t("finetuning.run_cls", base=base_key.split("/")[-1]), "finetuning.cls_run")
+            start(FinetuneConfig(task="classify", init_from=base_key, **options),
+                  t("finetuning.run_cls", base=base_key.split("/")[-1]), "finetuning.cls_run", raw)
     run = pick_run("classify", user, instructor, "finetuning.cls_run")
 
 
-@st.fragment(run_every=2.0)
-def classification_view(run_id: str) -> None:
-    """Refreshes every two seconds while the page is open; the run lives in its own process."""
-    run, records = run_progress(run_id)
+def classification_view(run_id: str, polling: bool) -> None:
+    run, records = run_progress(run_id, polling)
     evals = [r for r in records if "val_accuracy" in r]
     if evals:
         ui.chart(st, figures.accuracy_curves([r["step"] for r in evals], [r["train_accuracy"] for r in evals],
@@ -132,28 +155,25 @@ def classification_view(run_id: str) -> None:
         message = st.text_input(t("finetuning.message"), "Congratulations! You won a free cruise. Call 0800 now to claim.",
                                 key="finetuning.cls_try")
         if message.strip():
-            clf, labels = classifier(str(run.folder / "best"))
-            probs = classify(clf, model.tokenizer, message)
-            st.markdown(" · ".join(f"**{label}**: {p:.1%}" for label, p in zip(labels, probs)))
+            with ui.friendly_errors():
+                labels, probs = cached_classify(str(run.folder / "best"), message)
+                st.markdown(" · ".join(f"**{label}**: {p:.1%}" for label, p in zip(labels, probs)))
     elif run.state not in ("queued", "running"):
         st.caption(t("finetuning.no_results"))
 
 
 with classify_tab:
     if run is not None:
-        classification_view(run.id)
+        live(classification_view, run)
 
 with instruct_tab:
     ui.explain(t("finetuning.explain3"))
     upload = st.file_uploader(t("finetuning.upload_ins"),
                               type=["json"], key="finetuning.ins_upload", max_upload_size=5)
-    data_path = ""
     with ui.friendly_errors():
-        if upload is not None:
-            records_in = read_instructions(upload.getvalue(), upload.name)
-            data_path = save_upload(decode_text(upload.getvalue(), upload.name, UPLOAD_LIMIT))
-        else:
-            records_in = load_instructions()
+        raw = checked_upload(upload)
+        records_in = read_instructions(raw, upload.name) if raw is not None else load_instructions()
+        split_instructions(records_in)  # too few records: one sentence here, not a failed run
         st.markdown(t("finetuning.template"))
         st.code(format_prompt("{instruction}", "{input}") + "{output}<|endoftext|>", language=None, wrap_lines=True)
         st.markdown(t("finetuning.batch_view"))
@@ -163,17 +183,15 @@ with instruct_tab:
         for row in range(x.shape[0]):
             length = len(examples[row][0])
             st.html(masked_example_html(tok.pieces(x[row].tolist()), y[row].tolist(), length))
-        options = training_options("finetuning.ins", 2, 3e-4)
+        options = training_options("finetuning.ins", 2, "instruct")
         if st.button(t("finetuning.start_ins"), key="finetuning.ins_start", type="primary"):
-            start(FinetuneConfig(task="instruct", init_from=base_key, data=data_path, max_tokens=200,
-                                 eval_interval=100, **options), t("finetuning.run_ins", base=base_key.split("/")[-1]),
-                  "finetuning.ins_run")
+            start(FinetuneConfig(task="instruct", init_from=base_key, max_tokens=200, eval_interval=100, **options),
+                  t("finetuning.run_ins", base=base_key.split("/")[-1]), "finetuning.ins_run", raw)
     run = pick_run("instruct", user, instructor, "finetuning.ins_run")
 
 
-@st.fragment(run_every=2.0)
-def instruction_view(run_id: str) -> None:
-    run, records = run_progress(run_id)
+def instruction_view(run_id: str, polling: bool) -> None:
+    run, records = run_progress(run_id, polling)
     res = results(run)
     if res:
         st.metric(t("finetuning.best_val"), f"{res['best_val_loss']:.3f}")
@@ -185,37 +203,32 @@ def instruction_view(run_id: str) -> None:
                                     key="finetuning.ins_try")
         extra = st.text_input(t("finetuning.input"), "The chef cooked the meal.", key="finetuning.ins_try_input")
         if instruction.strip():
-            tuned = loaders.get_model(str(run.folder / "best"))
-            st.code(respond(tuned, instruction, extra), language=None, wrap_lines=True)
+            with ui.friendly_errors():
+                st.code(cached_respond(str(run.folder / "best"), instruction, extra), language=None, wrap_lines=True)
 
 
 with instruct_tab:
     if run is not None:
-        instruction_view(run.id)
+        live(instruction_view, run)
 
 with compare_tab:
     ui.explain(t("finetuning.explain4"))
     finetuned = [r for r in store.visible(user, instructor) if r.kind in ("instruct", "classify")
-                 and (r.folder / "best" / "model.safetensors").exists()]
+                 and r.state == "finished" and r.files.folder(r.files.BEST) is not None]
     if not finetuned:
         st.info(t("finetuning.first"))
     else:
         chosen = st.selectbox(t("finetuning.model"), [r.id for r in finetuned], key="finetuning.cmp_run",
                               format_func=lambda i: next(f"{r.name} · {r.id}" for r in finetuned if r.id == i))
-        tuned = loaders.get_model(str(store.get(chosen).folder / "best"))
+        tuned_key = str(store.get(chosen).folder / "best")
         prompt = st.text_area(t("finetuning.prompt"), format_prompt("Name a fruit that is yellow."), key="finetuning.cmp_prompt")
         with ui.friendly_errors():
             if not prompt.strip():
                 raise PlaygroundError(t("finetuning.need_prompt"))
             c1, c2 = st.columns(2)
-            for col, (label, m) in zip((c1, c2), (("base", model), ("finetuned", tuned))):
-                ids = m.tokenizer.encode(prompt)[-(m.config.context_length - 41):]
-                with torch.no_grad():
-                    logits = m(torch.tensor([ids], device=m.device))[0, -1].float().cpu()
-                probs = softmax(logits)
-                top = torch.argsort(probs, descending=True)[:10].tolist()
-                ui.chart(col, figures.distribution_bars(m.tokenizer.pieces(top), probs[top].tolist(),
-                                                           logits[top].tolist(), t("finetuning.next_token", label=label)),
-                                 key=f"finetuning.cmp.{label}")
-                continuation = generate(m, ids, 40, temperature=0, stop_ids={m.tokenizer.eot_id})[len(ids):]
-                col.code(m.tokenizer.decode(continuation), language=None, wrap_lines=True)
+            for col, (label, key) in zip((c1, c2), (("base", base_key), ("finetuned", tuned_key))):
+                answer = cached_next_tokens(key, prompt)  # computed once per model and prompt
+                ui.chart(col, figures.distribution_bars(answer["pieces"], answer["probs"], answer["logits"],
+                                                        t("finetuning.next_token", label=label)),
+                         key=f"finetuning.cmp.{label}")
+                col.code(answer["continuation"], language=None, wrap_lines=True)

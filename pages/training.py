@@ -8,12 +8,13 @@ import torch
 
 from core.model.gpt import count_parameters
 from core.tokens.encodings import TOKENIZER_NAMES
-from core.training.data import CORPORA, decode_text
-from core.training.estimates import eta_seconds, measure_step_seconds, memory_estimate_bytes
+from core.training.common import pick_device
+from core.training.data import CORPORA, check_size, decode_text
+from core.training.estimates import check_memory, eta_seconds, measure_in_subprocess, memory_estimate_bytes
 from core.training.pretrain import TrainConfig
-from playground import figures, identity, run_view, ui
+from core.training.runfolder import FINAL_STATES
+from playground import figures, identity, run_view, runs, ui
 from playground.i18n import t
-from playground.runs import checkpoint_zip, get_store, metrics_csv, save_upload
 
 PRESETS = {  # name: (layers, heads, width, context)
     "tiny (2 layers, width 64)": (2, 2, 64, 64),
@@ -28,8 +29,9 @@ ui.explain(t("training.explain1"))
 user = identity.current_user()
 instructor = identity.is_instructor()
 identity.identity_box()
-store = get_store()
-store.tick()
+store = runs.store_or_stop()
+with ui.friendly_errors():
+    store.tick()
 
 new_tab, runs_tab = st.tabs([t("training.tab_new"), t("training.tab_runs")])
 
@@ -40,21 +42,26 @@ with new_tab:
                                                "upload a .txt file": "training.src_upload",
                                                "paste text": "training.src_paste"}[o]),
                       horizontal=True, key="training.source")
-    corpus, corpus_label = None, ""
+    corpus, corpus_label, upload_bytes = None, "", None  # an upload or pasted text is written only on Start
     if source == "a bundled corpus":
         corpus = st.selectbox(t("training.corpus"), list(CORPORA), format_func=ui.corpus_title, key="training.corpus")
         corpus_label = CORPORA[corpus].title
     elif source == "upload a .txt file":
         upload = st.file_uploader(t("training.upload"), type=["txt"], key="training.upload",
-                                  max_upload_size=5)
+                                  max_upload_size=UPLOAD_LIMIT // 2**20)
         if upload is not None:
             with ui.friendly_errors():
-                corpus = save_upload(decode_text(upload.getvalue(), upload.name, UPLOAD_LIMIT))
-                corpus_label = upload.name
+                check_size(upload.size, upload.name, UPLOAD_LIMIT)
+                upload_bytes = upload.getvalue()
+                decode_text(upload_bytes, upload.name, UPLOAD_LIMIT)
+                corpus, corpus_label = upload.name, upload.name
     else:
-        pasted = st.text_area(t("training.your_text"), key="training.pasted", height=150)
+        pasted = st.text_area(t("training.your_text"), key="training.pasted", height=150, max_chars=UPLOAD_LIMIT // 4)
         if pasted.strip():
-            corpus, corpus_label = save_upload(pasted), "pasted text"
+            with ui.friendly_errors():
+                upload_bytes = pasted.encode("utf-8", "replace")
+                check_size(len(upload_bytes), t("training.src_paste"), UPLOAD_LIMIT)
+                corpus, corpus_label = "pasted text", "pasted text"
 
     st.markdown(t("training.model"))
     m1, m2 = st.columns(2)
@@ -73,7 +80,7 @@ with new_tab:
     h1, h2, h3, h4 = st.columns(4)
     lr = h1.number_input(t("training.lr"), 1e-6, 1.0, 1e-3, format="%.5f", key="training.lr")
     batch = h2.number_input(t("training.batch"), 1, 512, 16, key="training.batch")
-    steps = h3.number_input(t("training.steps"), 1, 1_000_000, 300, key="training.steps")
+    steps = h3.number_input(t("training.steps"), 1, store.limits.max_steps, 300, key="training.steps")
     warmup = h4.number_input(t("training.warmup"), 0, 100_000, 30, key="training.warmup")
     h5, h6, h7, h8 = st.columns(4)
     weight_decay = h5.number_input(t("training.wd"), 0.0, 1.0, 0.1, key="training.wd")
@@ -90,49 +97,58 @@ with new_tab:
 
     cfg = None
     with ui.friendly_errors():
-        candidate = TrainConfig(corpus=corpus or "tinyshakespeare", tokenizer=tokenizer, n_layer=int(layers),
-                          n_head=int(heads), n_embd=int(width), context_length=int(context), dropout=float(dropout),
-                          batch_size=int(batch), steps=int(steps), lr=float(lr), min_lr=float(lr) / 10,
-                          warmup_steps=int(warmup), weight_decay=float(weight_decay),
-                          eval_interval=int(eval_interval), device=device, precision=precision,
-                          compile=bool(compile_model), log_interval=max(1, int(steps) // 500))
+        candidate = TrainConfig(corpus=corpus if source == "a bundled corpus" else "tinyshakespeare", tokenizer=tokenizer,
+                                n_layer=int(layers), n_head=int(heads), n_embd=int(width), context_length=int(context),
+                                dropout=float(dropout), batch_size=int(batch), steps=int(steps), lr=float(lr),
+                                min_lr=float(lr) / 10, warmup_steps=int(warmup), weight_decay=float(weight_decay),
+                                eval_interval=int(eval_interval), device=device, precision=precision,
+                                compile=bool(compile_model), log_interval=max(1, int(steps) // 500))
         candidate.validate()
-        cfg = candidate  # only settings that passed the checks can be started
-        model_config = cfg.model_config()
+        model_config = candidate.model_config()
         e1, e2, e3 = st.columns(3)
         e1.metric(t("training.parameters"), f"{count_parameters(model_config):,}")
+        run_device = pick_device(device)
         e2.metric(t("training.memory"), f"{memory_estimate_bytes(model_config, int(batch)) / 2**30:.2f} GiB")
-        key = ("training.speed", str(model_config), int(batch), device)
+        check_memory(model_config, int(batch), run_device)  # a run that cannot fit is refused here, before Start
+        cfg = candidate  # only settings that passed the checks can be started
+        key = ("training.speed", str(model_config), int(batch), str(run_device))
         if st.session_state.get("training.speed_key") == key:
             per_step = st.session_state["training.speed"]
             e3.metric(t("training.time"), f"{per_step * int(steps) / 60:.1f} min",
                       help=t("training.per_step_help", ms=f"{per_step * 1000:.0f}"))
-        elif e3.button(t("training.measure"), key="training.measure"):
-            with st.spinner(t("training.timing")):
-                dev = "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
-                st.session_state["training.speed"] = measure_step_seconds(model_config, int(batch), dev)
+        elif e3.button(t("training.measure"), key="training.measure", help=t("training.measure_help")):
+            with st.spinner(t("training.timing")):  # in its own short-lived process, never in this server
+                st.session_state["training.speed"] = measure_in_subprocess(model_config, int(batch), str(run_device))
                 st.session_state["training.speed_key"] = key
             st.rerun()
     if st.button(t("training.start"), key="training.start", type="primary", disabled=cfg is None or corpus is None):
         with ui.friendly_errors():
-            run = store.submit(cfg, owner=user, name=name.strip() or corpus_label)
+            run = store.submit(cfg, owner=user, name=name.strip() or corpus_label, upload=upload_bytes)
             store.tick()
-            st.session_state["training.selected"] = run.id
-            st.success(t("training.started", name=run.name, state=store.get(run.id).state))
+            st.session_state["training.run_select"] = run.id  # the new run is the one shown under 'Your runs'
+            st.success(t("training.started", name=run.name, state=ui.word(store.get(run.id).state)))
 
 
 def run_label(run) -> str:
     return f"{run.name} · {run.id}"  # stable: a label that changed with the state would reset the choice
 
 
-@st.fragment(run_every=1.0)
 def live_view(run_id: str) -> None:
-    """Refreshes every second while the page is open; the run itself lives in its own process."""
-    store.tick()
+    """The chosen run, redrawn every second while it is queued or running (its process lives on its own); a run
+    that has ended is drawn once and not polled."""
+    active = store.get(run_id).state not in FINAL_STATES
+    st.fragment(_live_body, run_every=1.0 if active else None)(run_id, active)
+
+
+def _live_body(run_id: str, polling: bool) -> None:
+    with ui.friendly_errors():
+        store.tick()
     run = store.get(run_id)
+    if polling and run.state in FINAL_STATES:
+        st.rerun(scope="app")  # once: the buttons and downloads above follow the new state, the polling stops
     status, records = run_view.progress(run)
-    train_rows = [r for r in records if "lr" in r]
-    evals = [r for r in records if "val_loss" in r]
+    train_rows = [r for r in records if r["kind"] == "train"]
+    evals = [r for r in records if r["kind"] == "eval"]
     total = max(1, status.get("steps") or run.config.get("steps") or 1)
     step = train_rows[-1]["step"] if train_rows else 0
     elapsed = train_rows[-1]["time"] if train_rows else 0.0
@@ -151,52 +167,54 @@ def live_view(run_id: str) -> None:
         steps_x = [r["step"] for r in train_rows]
         ui.chart(st, run_view.loss_figure(train_rows, evals, smoothing=0.1), key=f"training.loss.{run_id}")
         g1, g2 = st.columns(2)
-        ui.chart(g1, figures.metric_line([r["step"] for r in evals], [r["perplexity"] for r in evals],
-                                            t("training.ppl"), "step", "perplexity", log_y=True),
-                        key=f"training.ppl.{run_id}")
+        if evals:  # no empty frame before the first evaluation
+            ui.chart(g1, figures.metric_line([r["step"] for r in evals], [r["perplexity"] for r in evals],
+                                             t("training.ppl"), "step", "perplexity", log_y=True),
+                     key=f"training.ppl.{run_id}")
+        else:
+            g1.caption(t("training.ppl_later", n=run.config.get("eval_interval", "–")))
         ui.chart(g2, figures.metric_line(steps_x, [r["lr"] for r in train_rows], t("training.lr"),
-                                            "step", "learning rate", figures.OKABE_ITO[3]), key=f"training.lr.{run_id}")
+                                         "step", "learning rate", figures.OKABE_ITO[3]), key=f"training.lr.{run_id}")
         g3, g4 = st.columns(2)
-        ui.chart(g3, figures.metric_line(steps_x, [r["grad_norm"] for r in train_rows], t("training.grad_norm"), "step", "norm",
-                                          figures.OKABE_ITO[5]), key=f"training.gn.{run_id}")
-        ui.chart(g4, figures.metric_line(steps_x, [r["tokens_per_s"] for r in train_rows], t("training.speed_title"), "step",
-                                            "tokens per second", figures.OKABE_ITO[4]), key=f"training.tps.{run_id}")
+        ui.chart(g3, figures.metric_line(steps_x, [r["grad_norm"] for r in train_rows], t("training.grad_norm"), "step",
+                                         "norm", figures.OKABE_ITO[5]), key=f"training.gn.{run_id}")
+        ui.chart(g4, figures.metric_line(steps_x, [r["tokens_per_s"] for r in train_rows], t("training.speed_title"),
+                                         "step", "tokens per second", figures.OKABE_ITO[4]), key=f"training.tps.{run_id}")
     if evals:
         st.markdown(t("training.samples"))
         for r in reversed(evals[-6:]):
             st.markdown(t("training.sample_head", step=r["step"], loss=f"{r['val_loss']:.3f}"))
             st.code(r["sample"], language=None, wrap_lines=True)
-    if run.state not in ("queued", "running"):
+    if run.state in FINAL_STATES:
         st.caption(t("training.device_used", device=status.get("device", run.device)))
-        return
 
 
 with runs_tab:
-    runs = [r for r in store.visible(user, instructor) if r.kind == "pretrain"]
-    if not runs:
+    runs_list = [r for r in store.visible(user, instructor) if r.kind == "pretrain"]
+    if not runs_list:
         st.info(t("training.no_runs"))
     else:
         table = pd.DataFrame([{
             "run": r.name, "id": r.id, "state": ui.word(r.state),
             "owner": ui.word("you") if r.owner == user else (ui.word("shared") if r.shared else r.owner),
-            "device": r.device, "steps": r.config["steps"],
+            "device": r.device, "steps": r.config.get("steps", ""),
             "queue position": store.queue_position(r.id) or "",
-            "started": time.strftime("%H:%M:%S", time.localtime(r.started)) if r.started else ""} for r in runs])
+            "started": time.strftime("%H:%M:%S", time.localtime(r.started)) if r.started else ""} for r in runs_list])
         ui.table(st, table)
-        ids = [r.id for r in runs]
-        chosen = st.session_state.get("training.selected")
-        selected = st.selectbox(t("training.run"), ids, index=ids.index(chosen) if chosen in ids else 0,
-                                key="training.run_select",
-                                format_func=lambda i: run_label(store.get(i)))
-        run = store.get(selected)
+        by_id = {r.id: r for r in runs_list}
+        if st.session_state.get("training.run_select") not in by_id:
+            st.session_state.pop("training.run_select", None)  # a run deleted meanwhile: show the newest
+        selected = st.selectbox(t("training.run"), list(by_id), key="training.run_select",
+                                format_func=lambda i: run_label(by_id[i]))
+        run = by_id[selected]
         mine = run.owner == user or instructor
         b1, b2, b3, b4, b5, b6 = st.columns(6)
         with ui.friendly_errors():
             if b1.button(t("training.cancel"), key="training.cancel",
-                         disabled=not mine or run.state not in ("queued", "running")):
+                         disabled=not mine or run.state in FINAL_STATES):
                 store.cancel(run.id, user, instructor)
                 st.rerun()
-            if b2.button(t("training.resume"), key="training.resume", disabled=not mine or run.state in ("queued", "running")):
+            if b2.button(t("training.resume"), key="training.resume", disabled=not mine or run.state not in FINAL_STATES):
                 store.resume(run.id, user, instructor)
                 store.tick()
                 st.rerun()
@@ -206,11 +224,12 @@ with runs_tab:
             if instructor and b4.button(t("training.unshare") if run.shared else t("training.share"), key="training.share"):
                 store.share(run.id, not run.shared, instructor)
                 st.rerun()
-        b5.download_button(t("training.csv"), metrics_csv(run.folder), f"{run.id}-metrics.csv", "text/csv",
-                           key="training.csv")
-        archive = checkpoint_zip(run.folder)
-        b6.download_button(t("training.zip"), archive or b"", f"{run.id}.zip", "application/zip",
-                           key="training.zip", disabled=archive is None)
-        if archive is not None:
+        # Both files are made only when their button is clicked (a checkpoint zip can be large).
+        b5.download_button(t("training.csv"), lambda folder=run.folder: runs.metrics_csv(folder),
+                           f"{run.id}-metrics.csv", "text/csv", key="training.csv")
+        has_weights = run.files.model_folder() is not None
+        b6.download_button(t("training.zip"), lambda folder=run.folder: runs.checkpoint_zip(folder) or b"",
+                           f"{run.id}.zip", "application/zip", key="training.zip", disabled=not has_weights)
+        if has_weights:
             st.caption(t("training.in_picker"))
         live_view(selected)

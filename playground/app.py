@@ -23,10 +23,11 @@ def _pick() -> None:
 
 
 def _load_folder() -> None:
-    folder = st.session_state.get("app.folder", "").strip()
-    if not folder:
+    typed = st.session_state.get(keys.FOLDER, "").strip()
+    if not typed:
         return
     try:
+        folder = loaders.allowed_folder(typed, identity.current_user(), identity.is_instructor())
         loaders.get_model(folder)
     except PlaygroundError as e:
         st.session_state[keys.LOAD_ERROR] = error_text(e)
@@ -49,10 +50,9 @@ def snapshot_box() -> None:
             st.error(error_text(e), icon=":material/warning:")
             return
         page = snapshot["page"]
-        for key, value in snapshot["widgets"].items():
-            if key.startswith(f"{page}."):  # only that page's own widgets
-                st.session_state[key] = value
-        st.session_state[keys.restored(page)] = True  # the link must not override the snapshot
+        # The page itself applies the values, through the same checks as a link's (share.restore): only its own
+        # controls, each type-checked and clamped.
+        st.session_state[keys.snapshot_pending(page)] = snapshot["widgets"]
         st.switch_page(str(page_file(page)))
 
 
@@ -74,7 +74,7 @@ def model_picker() -> None:
         st.selectbox(t("app.model_select"), options, format_func=labels.get, key=keys.MODEL_SELECT,
                      on_change=_pick)
         with st.expander(t("app.load_folder")):
-            st.text_input(t("app.folder_label"), key=keys.FOLDER, help=t("app.folder_help"))
+            st.text_input(t("app.folder_label"), key=keys.FOLDER, help=t("app.folder_help"), max_chars=1000)
             st.button(t("app.load"), key="app.folder_load", on_click=_load_folder)
             if st.session_state.get("app.load_error"):
                 st.error(st.session_state[keys.LOAD_ERROR], icon=":material/warning:")
@@ -120,6 +120,7 @@ def main() -> None:
     if keys.PRESENTER not in st.session_state:
         st.session_state[keys.PRESENTER] = st.query_params.get("presenter") == "1"
     model_picker()
+    identity.remember()
     if st.session_state[keys.PRESENTER]:
         st.html(PRESENTER_STYLE)
         st.query_params["presenter"] = "1"

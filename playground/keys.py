@@ -11,15 +11,25 @@ FIGURE_FORMAT = "app.figure_format"  # png or svg for figure downloads
 SNAPSHOT = "app.snapshot"  # the snapshot uploader
 SNAPSHOT_ID = "app.snapshot_id"  # the upload already applied
 PRESENTER = "app.presenter"
-USER = "user.id"  # the participant key
+USER = "user.id"  # the participant key (kept in a cookie of the browser, never in a URL)
 INSTRUCTOR = "user.instructor"
 PASSWORD = "user.password"
+PASSWORD_ERROR = "user.password_error"
+SESSION = "user.session"  # this session's id for counting wrong passwords
+SHOW_KEY = "user.show_key"
+KEY_INPUT = "user.key_input"  # "continue with my key" in another browser
+KEY_ERROR = "user.key_error"
 SNAPSHOT_DOWNLOAD = "share.snapshot"
 
 
 def restored(page: str) -> str:
     """Marks that a page's link (or snapshot) values were applied in this session."""
     return f"share.restored.{page}"
+
+
+def snapshot_pending(page: str) -> str:
+    """A snapshot's widget values waiting for their page to check and apply them."""
+    return f"share.pending.{page}"
 
 
 def widget(page: str, name: str) -> str:

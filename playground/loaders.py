@@ -15,11 +15,13 @@ import streamlit as st
 import torch
 
 import core
+from core.errors import PlaygroundError
 from core.model.checkpoints import MODELS_DIR, bundled_models, default_device, read_card
 from playground.i18n import lazy, t
-from playground.runs import get_store, model_folder
+from playground.runs import get_store
 
 MODEL_LOADED = "llm-playground: loaded model"  # logged per model load; the load test counts it
+MODEL_DIRS_ENV = "LLM_PLAYGROUND_MODEL_DIRS"  # folders (separated by ":") the operator offers to every participant
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,41 @@ class ModelChoice:
 def model_choices(user: str, instructor: bool = False) -> list[ModelChoice]:
     """Bundled models, then the checkpoints of the training runs this user may see (own and shared)."""
     choices = [ModelChoice(name, name, "bundled") for name in bundled_models()]
-    for run in get_store().visible(user, instructor):
-        folder = model_folder(run.folder)
+    try:
+        runs = get_store().visible(user, instructor)
+    except PlaygroundError:  # a runs folder that cannot be used leaves the bundled models (the training pages say why)
+        runs = []
+    for run in runs:
+        folder = run.files.model_folder()
         if folder is not None:
             choices.append(ModelChoice(str(folder), run.name, "run", folder.name))
     return choices
+
+
+def operator_dirs() -> list[Path]:
+    return [Path(p).expanduser().resolve() for p in os.environ.get(MODEL_DIRS_ENV, "").split(os.pathsep) if p.strip()]
+
+
+def allowed_folder(typed: str, user: str, instructor: bool = False) -> str:
+    """The folder the "load a folder" box may open, with every link resolved: inside one of this user's runs, a run
+    shared with them, or a folder the operator lists in LLM_PLAYGROUND_MODEL_DIRS. Anything else gets the same
+    sentence whether or not it exists, so the box cannot be used to explore the server."""
+    roots = operator_dirs()
+    try:
+        roots += [run.folder.resolve() for run in get_store().visible(user, instructor)]
+    except PlaygroundError:
+        pass  # the runs folder cannot be used: the operator's folders still can
+    try:
+        if not typed or len(typed) > 1000 or "\x00" in typed:
+            raise ValueError
+        path = Path(typed).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        path = None
+    if path is not None and any(path == root or path.is_relative_to(root) for root in roots):
+        return str(path)
+    raise PlaygroundError(
+        "This box opens only your own runs, runs shared with you and the model folders this server offers "
+        "({folders}).", folders=", ".join(map(str, operator_dirs())) or "none")
 
 
 @st.cache_resource(show_spinner=lazy("spin.model"), max_entries=4)

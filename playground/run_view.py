@@ -1,14 +1,17 @@
-"""Shared pieces for pages that start and follow runs: run picker and cached finetuned models."""
+"""Shared pieces for pages that start and follow runs: run picker, finetuned models and their answers (computed
+once per model and input, so a rerun of the page costs nothing)."""
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
+import torch
 
+from core.inference.generate import generate
+from core.inference.sampling import softmax
+from core.tokens.encodings import load_tokenizer
 from core.training.estimates import ema
-from core.training.finetune import load_classifier
-from playground import figures
+from core.training.finetune import classify, load_classifier, respond
+from playground import figures, loaders
 from playground.i18n import lazy, message_text, t
 from playground.runs import get_store
 
@@ -18,11 +21,11 @@ def pick_run(kind: str, user: str, instructor: bool, key: str):
     runs = [r for r in get_store().visible(user, instructor) if r.kind == kind]
     if not runs:
         return None
-    ids = [r.id for r in runs]
-    chosen = st.session_state.get(f"{key}.last")
-    run_id = st.selectbox(t("runs.pick"), ids, index=ids.index(chosen) if chosen in ids else 0, key=key,
-                          format_func=lambda i: next(f"{r.name} · {r.id}" for r in runs if r.id == i))
-    return get_store().get(run_id)
+    by_id = {r.id: r for r in runs}
+    if st.session_state.get(key) not in by_id:  # never chosen, or deleted meanwhile: the newest
+        st.session_state.pop(key, None)
+    run_id = st.selectbox(t("runs.pick"), list(by_id), key=key, format_func=lambda i: f"{by_id[i].name} · {i}")
+    return by_id[run_id]
 
 
 def show_reason(run) -> None:
@@ -37,13 +40,39 @@ def progress(run) -> tuple[dict, list[dict]]:
 
 
 def results(run) -> dict | None:
-    path = run.folder / "results.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return run.files.read_results()
 
 
 @st.cache_resource(max_entries=4, show_spinner=lazy("spin.classifier"))
 def classifier(folder: str):
     return load_classifier(folder)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_classify(folder: str, text: str) -> tuple[list[str], list[float]]:
+    """A finetuned classifier's class probabilities for one text."""
+    model, labels = classifier(folder)
+    return labels, classify(model, load_tokenizer(model.backbone.config.tokenizer), text)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_respond(folder: str, instruction: str, input_text: str) -> str:
+    return respond(loaders.get_model(folder), instruction, input_text)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_next_tokens(key: str, prompt: str, top: int = 10, continuation: int = 40) -> dict:
+    """A model's ten most likely next tokens after the prompt and its greedy continuation, as plain data."""
+    model = loaders.get_model(key)
+    tok = model.tokenizer
+    ids = tok.encode(prompt)[-model.config.context_length:]
+    with torch.no_grad():
+        logits = model(torch.tensor([ids], device=model.device))[0, -1].float().cpu()
+    probs = softmax(logits)
+    best = torch.argsort(probs, descending=True)[:top].tolist()
+    new = generate(model, ids, continuation, temperature=0, stop_ids={tok.eot_id})[len(ids):]
+    return {"pieces": tok.pieces(best), "probs": probs[best].tolist(), "logits": logits[best].tolist(),
+            "continuation": tok.decode(new)}
 
 
 def loss_figure(train_rows: list[dict], evals: list[dict], smoothing: float = 0.2):

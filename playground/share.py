@@ -1,13 +1,17 @@
 """Shareable views: a page's important controls live in the URL's query parameters, so a link in a slide
-reopens exactly that view. Values from a link are checked and clamped before any widget sees them.
+reopens exactly that view; a snapshot (JSON) does the same from a file. Values from a link or a snapshot go through
+one mechanism, `Param.parse`: type-checked, clamped to the page's range, text cut to 5,000 characters and made
+encodable (a lone surrogate becomes "?"), before any widget sees them; a snapshot sets only the keys its page
+declares in its PARAMS.
 
-A page calls `restore(PARAMS)` before its widgets and `publish(PARAMS)` after them. The participant key
-(`me`) is never part of a shared link.
+A page calls `restore(PARAMS)` before its widgets and `publish(PARAMS)` after them. The participant key is never
+part of a link (it lives in a cookie, see playground.identity).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -21,31 +25,50 @@ from playground.i18n import t
 from playground.state import current_model_key
 
 PRIVATE = {"me"}
+TEXT_LIMIT = 5000
 
 
 @dataclass(frozen=True)
 class Param:
     key: str  # the widget's session-state key
-    kind: type = str  # str, int or float
+    kind: type = str  # str, int, float or bool
     lo: float | None = None
     hi: float | None = None
     choices: tuple = ()
 
-    def parse(self, raw: str):
-        """The value from a link, or None when it cannot be used."""
-        try:
-            value = self.kind(raw)
-        except ValueError:
-            return None
-        if self.choices and value not in self.choices:
-            return None
-        if self.lo is not None:
-            value = max(self.kind(self.lo), value)
-        if self.hi is not None:
-            value = min(self.kind(self.hi), value)
-        if self.kind is str:
-            value = value[:5000]
-        return value
+    def parse(self, raw) -> object | None:
+        """The value from a link (text) or a snapshot (a JSON value), or None when it cannot be used."""
+        return self.read(raw)[0]
+
+    def read(self, raw) -> tuple[object | None, bool]:
+        """(value or None, whether it was clamped into the page's range)."""
+        value = _typed(self.kind, raw)
+        if value is None or (self.choices and value not in self.choices):
+            return None, False
+        clamped = value
+        if self.lo is not None and self.kind in (int, float):
+            clamped = max(self.kind(self.lo), clamped)
+        if self.hi is not None and self.kind in (int, float):
+            clamped = min(self.kind(self.hi), clamped)
+        return clamped, clamped != value
+
+
+def _typed(kind: type, raw):
+    """raw as a value of kind: text made encodable and cut to TEXT_LIMIT; numbers finite; never bool for a number."""
+    if kind is str:
+        return raw[:TEXT_LIMIT].encode("utf-8", "replace").decode("utf-8") if isinstance(raw, str) else None
+    if kind is bool:
+        return raw if isinstance(raw, bool) else {"true": True, "1": True, "false": False, "0": False}.get(
+            str(raw).lower()) if isinstance(raw, str) else None
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        return None
+    try:
+        value = kind(raw.strip()) if isinstance(raw, str) else raw
+        if kind is int and isinstance(value, float):
+            value = int(value) if value.is_integer() else None
+        return value if value is None or math.isfinite(value) else None
+    except (ValueError, OverflowError):
+        return None
 
 
 def sampling_params(prefix: str) -> dict[str, Param]:
@@ -56,23 +79,37 @@ def sampling_params(prefix: str) -> dict[str, Param]:
 
 
 def restore(page: str, params: dict[str, Param]) -> None:
-    """On the first visit of this page in a session, copy the link's values into the widgets' state."""
+    """On the first visit of this page in a session, copy the link's values into the widgets' state; after a
+    snapshot was opened, its values instead (only the keys in params)."""
     marker = keys.restored(page)
-    if st.session_state.get(marker):
+    pending = st.session_state.pop(keys.snapshot_pending(page), None)
+    if pending is None and st.session_state.get(marker):
         return
     st.session_state[marker] = True
+    if pending is not None:
+        by_key = {p.key: (name, p) for name, p in params.items()}
+        ignored = [k for k in pending if k not in by_key]
+        for key, raw in pending.items():
+            if key in by_key:
+                _apply(*by_key[key], raw)
+        if ignored:
+            st.warning(t("share.ignored", keys=", ".join(sorted(ignored))[:200]))
+        return
     for name, param in params.items():
         raw = st.query_params.get(name)
-        if raw is None:
-            continue
-        value = param.parse(raw)
-        if value is None:
-            st.warning(t("share.unusable", name=name, raw=raw[:40]))
-            continue
-        st.session_state[param.key] = value
-        if param.kind is not str and value != param.kind(raw):
-            st.warning(t("share.clamped", name=name, raw=raw, lo=param.kind(param.lo), hi=param.kind(param.hi),
-                         value=value))
+        if raw is not None:
+            _apply(name, param, raw)
+
+
+def _apply(name: str, param: Param, raw) -> None:
+    value, clamped = param.read(raw)
+    if value is None:
+        st.warning(t("share.unusable", name=name, raw=str(raw)[:40]))
+        return
+    st.session_state[param.key] = value
+    if clamped:
+        st.warning(t("share.clamped", name=name, raw=str(raw)[:40], lo=param.kind(param.lo) if param.lo is not None
+                     else "–", hi=param.kind(param.hi) if param.hi is not None else "–", value=value))
 
 
 def publish(params: dict[str, Param], extra: dict | None = None, outputs: dict | None = None,
@@ -110,18 +147,21 @@ SNAPSHOT_LIMIT = 1024 * 1024
 
 
 def read_snapshot(data: bytes, known_pages: set[str]) -> dict:
-    """A snapshot file, checked: its page must exist and its widget values be plain JSON values."""
+    """A snapshot file, checked in its form: its page must exist and its widgets be a mapping of names to plain JSON
+    values. Each value is checked against its page's Param when the page restores it."""
     if len(data) > SNAPSHOT_LIMIT:
         raise PlaygroundError("That snapshot is larger than 1 MB; it is not one of ours.")
     try:
         snapshot = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise PlaygroundError("That file is not a snapshot (not valid JSON).") from None
     if not isinstance(snapshot, dict) or snapshot.get("format") != "llm-playground-snapshot":
         raise PlaygroundError("That JSON file is not an llm-playground snapshot.")
-    if snapshot.get("page") not in known_pages:
-        raise PlaygroundError("The snapshot is for a page this app does not have ({page}).", page=snapshot.get('page'))
+    page = snapshot.get("page")
+    if not isinstance(page, str) or page not in known_pages:
+        raise PlaygroundError("The snapshot is for a page this app does not have ({page}).", page=str(page)[:40])
     widgets = snapshot.get("widgets", {})
-    if not all(isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in widgets.items()):
+    if not isinstance(widgets, dict) or not all(
+            isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool))) for k, v in widgets.items()):
         raise PlaygroundError("The snapshot's settings are damaged.")
-    return snapshot
+    return {"page": page, "widgets": {k: v for k, v in widgets.items() if v is not None}}

@@ -3,21 +3,29 @@
 Each run is a folder `runs/<id>/` (core.training.runfolder owns its files) plus one row in `runs/jobs.sqlite3`:
 who owns it, its settings, its state (queued → running → finished | failed | cancelled), its process id.
 SQLite in WAL mode with `BEGIN IMMEDIATE` transactions lets many Streamlit sessions and training processes
-agree on who starts what without file-lock races.
+agree on who starts what without file-lock races: every decision (start, cancel, delete, resume) reads the state
+inside the transaction that changes it, so a cancel and a start can never both win.
 
 A run executes as its own process (`python -m core.train ...`, started in a new session so it survives the
-server). `tick()` — called by any page showing runs, and by a training process when it ends — notices
-finished or vanished processes (killed runs become `failed` with their metrics and checkpoint intact) and
-starts queued runs while a device has a free slot (default: one run per GPU, one on the CPU).
+server, with an environment that holds no secrets). `tick()` — called by any page showing runs, and by a training
+process when it ends — reaps finished children, notices finished or vanished processes (killed runs become `failed`
+with their metrics and checkpoint intact, with the last error of their log as the reason), stops runs past the
+server's time limit, and starts queued runs while a device has a free slot (default: one run per GPU, one on the
+CPU). A queued row that no longer fits the code is marked failed with its reason; it never stops the others.
 
-Workshop rules: participants see and stop only their own runs and runs an instructor shared; an instructor
-sees and stops all. A participant may have at most `per_user_limit` runs queued or running.
+Workshop rules (server configuration, `Limits.from_env`): participants see and stop only their own runs and runs an
+instructor shared; an instructor sees and stops all. A participant may have at most `per_user_limit` runs queued
+or running and `LLM_PLAYGROUND_DISK_QUOTA_MB` on disk; a run has at most `LLM_PLAYGROUND_MAX_STEPS` steps and
+`LLM_PLAYGROUND_MAX_RUN_MINUTES` of wall time; at most `LLM_PLAYGROUND_MAX_QUEUED` runs wait or run at once. Before a
+run is queued its memory estimate must fit the device and its disk estimate the free space and the quota.
+A full or read-only runs folder gives one PlaygroundError sentence, never a raw sqlite3 or OS error.
 
 Left out: several machines sharing one queue (the database is local), GPU assignment beyond "cuda".
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -25,19 +33,22 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
 from core.assets import REPO
 from core.errors import Message, PlaygroundError, message
-from core.tokens.encodings import load_tokenizer
-from core.training.common import pick_device
-from core.training.data import TokenWindows, load_corpus, split_train_val
+from core.model.checkpoints import saved_config
+from core.model.families import count_parameters
+from core.training.common import child_env, pick_device
+from core.training.data import CORPORA, corpus_path
+from core.training.estimates import check_memory, disk_estimate_bytes
 from core.training.finetune import FinetuneConfig
 from core.training.options import to_argv
 from core.training.pretrain import TrainConfig
@@ -47,6 +58,29 @@ KINDS = {"pretrain": ("core.train", TrainConfig), "classify": ("core.finetune", 
          "instruct": ("core.finetune", FinetuneConfig)}
 STATES = ("queued", "running", "finished", "failed", "cancelled")
 ACTIVE = ("queued", "running")
+CANCEL_GRACE_S = 120  # a run that has not stopped this long after a cancel is stopped by force
+UPLOAD_NAMES = {"pretrain": "corpus.txt", "classify": "data.tsv", "instruct": "data.json"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the server allows (environment variables, read when the store is made)."""
+    max_steps: int = 20_000  # LLM_PLAYGROUND_MAX_STEPS
+    max_seconds: float = 2 * 3600  # LLM_PLAYGROUND_MAX_RUN_MINUTES
+    quota_bytes: int = 2_000 * 10**6  # LLM_PLAYGROUND_DISK_QUOTA_MB, per participant
+    max_queued: int = 60  # LLM_PLAYGROUND_MAX_QUEUED, all participants together
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        def number(name, default, scale=1):
+            try:
+                return type(default)(float(os.environ[name]) * scale) if name in os.environ else default
+            except ValueError:
+                return default
+        return cls(max_steps=number("LLM_PLAYGROUND_MAX_STEPS", cls.max_steps),
+                   max_seconds=number("LLM_PLAYGROUND_MAX_RUN_MINUTES", cls.max_seconds / 60) * 60,
+                   quota_bytes=number("LLM_PLAYGROUND_DISK_QUOTA_MB", cls.quota_bytes // 10**6) * 10**6,
+                   max_queued=number("LLM_PLAYGROUND_MAX_QUEUED", cls.max_queued))
 
 
 @dataclass
@@ -74,29 +108,54 @@ class Run:
         return RunFolder(self.folder, write=False)
 
 
+_children: dict[int, subprocess.Popen] = {}  # runs this process started, so they are reaped when they end
+_children_lock = threading.Lock()
+
+
 class JobStore:
-    def __init__(self, root, cpu_slots: int = 1, gpu_slots: int | None = None, per_user_limit: int = 2):
+    def __init__(self, root, cpu_slots: int = 1, gpu_slots: int | None = None, per_user_limit: int = 2,
+                 limits: Limits | None = None):
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.db_path = self.root / "jobs.sqlite3"
         self.slots = {"cpu": cpu_slots, "cuda": gpu_slots if gpu_slots is not None else max(1, torch.cuda.device_count()),
                       "mps": 1}
         self.per_user_limit = per_user_limit
+        self.limits = limits or Limits.from_env()
+        self.db_path = self.root / "jobs.sqlite3"
+        with self._storage():
+            self.root.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
             db.execute("""CREATE TABLE IF NOT EXISTS runs (
                 id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
                 config TEXT NOT NULL, state TEXT NOT NULL, device TEXT NOT NULL, created REAL NOT NULL,
                 started REAL, ended REAL, pid INTEGER, reason TEXT NOT NULL DEFAULT '', shared INTEGER NOT NULL DEFAULT 0)""")
 
     @contextmanager
-    def _connect(self):
-        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
+    def _storage(self):
+        """sqlite3 and OS errors of the runs folder as one sentence a participant understands."""
         try:
-            yield db
-        finally:
-            db.close()
+            yield
+        except (sqlite3.Error, OSError) as e:
+            text = str(e).lower()
+            if getattr(e, "errno", None) == errno.ENOSPC or "full" in text:
+                raise PlaygroundError("The disk of the runs folder is full: no run can start or change until the "
+                                      "operator frees space (runs and their files are kept).") from None
+            if getattr(e, "errno", None) in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text \
+                    or "read-only" in text or "unable to open" in text:
+                raise PlaygroundError("The runs folder cannot be written (read-only): training is unavailable until "
+                                      "the operator fixes it; every other page works.") from None
+            raise PlaygroundError("The runs database cannot be used ({problem}).", problem=str(e)[:120]) from None
+
+    @contextmanager
+    def _connect(self):
+        with self._storage():
+            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            try:
+                yield db
+            finally:
+                db.close()
 
     @contextmanager
     def _transaction(self):
@@ -106,22 +165,32 @@ class JobStore:
                 yield db
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                with suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
                 raise
 
-    @staticmethod
-    def _run(row) -> Run:
-        return Run(row["id"], row["owner"], row["name"], row["kind"], json.loads(row["config"]), row["state"],
+    def _run(self, row) -> Run:
+        """A row as a Run; a row whose stored settings cannot be read keeps its folder (and is failed by tick)."""
+        try:
+            config = json.loads(row["config"])
+        except (TypeError, ValueError):
+            config = None
+        if not isinstance(config, dict) or not isinstance(config.get("out_dir"), str):
+            config = {"out_dir": str(self.root / row["id"]), "damaged": True}
+        return Run(row["id"], row["owner"], row["name"], row["kind"], config, row["state"],
                    row["device"], row["created"], row["started"], row["ended"], row["pid"],
                    Message.from_stored(_json_or_text(row["reason"])), bool(row["shared"]))
+
+    def _row(self, db, run_id: str) -> Run:
+        row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise PlaygroundError("There is no run '{run_id}'.", run_id=run_id)
+        return self._run(row)
 
     # --- reading -------------------------------------------------------------------------------------------
     def get(self, run_id: str) -> Run:
         with self._connect() as db:
-            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise PlaygroundError("There is no run '{run_id}'.", run_id=run_id)
-        return self._run(row)
+            return self._row(db, run_id)
 
     def visible(self, user: str, instructor: bool = False) -> list[Run]:
         """The runs this user may see: their own and shared ones (all for an instructor), newest first."""
@@ -139,85 +208,152 @@ class JobStore:
                                (run.device, run.created)).fetchone()[0]
         return ahead + 1
 
+    def disk_used(self, owner: str) -> int:
+        """Bytes this participant's runs hold, counting what active runs are still going to write."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM runs WHERE owner = ?", (owner,)).fetchall()
+        used = 0
+        for run in map(self._run, rows):
+            now = RunFolder(run.folder, write=False).disk_bytes()
+            used += max(now, self._disk_estimate(run.kind, run.config)) if run.state in ACTIVE else now
+        return used
+
     # --- changing ------------------------------------------------------------------------------------------
-    def submit(self, cfg, owner: str, name: str = "") -> Run:
-        """Check the settings (a TrainConfig or a FinetuneConfig), then queue the run; it starts at the next
-        tick when a slot is free."""
+    def submit(self, cfg, owner: str, name: str = "", upload: bytes | None = None) -> Run:
+        """Check the settings (a TrainConfig or a FinetuneConfig) and that the run fits (steps, memory, disk,
+        quota, the participant's limit), keep an uploaded corpus or data set inside the run's folder, then queue
+        the run; it starts at the next tick when a slot is free."""
         cfg.validate()
         kind = getattr(cfg, "task", "pretrain")
-        check_disk(self.root)
-        if kind == "pretrain":
-            check_corpus(cfg)
+        cfg = replace(cfg)  # the caller's settings stay as they were
+        self._check_fits(cfg, kind)
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        cfg.out_dir = str(self.root / run_id)
+        folder = self.root / run_id
+        cfg.out_dir = str(folder)
+        cfg.max_seconds = min(cfg.max_seconds or self.limits.max_seconds, self.limits.max_seconds)
+        if kind != "pretrain":
+            cfg.max_steps = min(cfg.max_steps or self.limits.max_steps, self.limits.max_steps)
         device = pick_device(cfg.device).type
-        with self._transaction() as db:
-            mine = db.execute("SELECT COUNT(*) FROM runs WHERE owner = ? AND state IN ('queued', 'running')",
-                              (owner,)).fetchone()[0]
-            if mine >= self.per_user_limit:
-                raise PlaygroundError(
-                    "You already have {mine} runs queued or running (the limit is {per_user_limit}); wait for one "
-                    "to finish or cancel one.",
-                    mine=mine, per_user_limit=self.per_user_limit)
-            db.execute("INSERT INTO runs (id, owner, name, kind, config, state, device, created) "
-                       "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
-                       (run_id, owner, name or run_id, kind, json.dumps(asdict(cfg)), device, time.time()))
-        Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
+        needed = self._disk_estimate(kind, asdict(cfg)) + len(upload or b"")
+        with self._connect() as db:  # early and cheap; the limit is decided again in the transaction below
+            self._check_room(db, owner, needed)
+        try:
+            with self._storage():
+                folder.mkdir(parents=True)
+                if upload is not None:
+                    path = folder / UPLOAD_NAMES[kind]
+                    path.write_bytes(upload)
+                    if kind == "pretrain":
+                        cfg.corpus = str(path)
+                    else:
+                        cfg.data = str(path)
+            if kind == "pretrain":
+                check_corpus(cfg)
+            with self._transaction() as db:
+                self._check_room(db, owner, 0)
+                db.execute("INSERT INTO runs (id, owner, name, kind, config, state, device, created) "
+                           "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+                           (run_id, owner, name or run_id, kind, json.dumps(asdict(cfg)), device, time.time()))
+        except BaseException:
+            RunFolder(folder).remove()
+            raise
         return self.get(run_id)
 
-    def _check_allowed(self, run: Run, user: str, instructor: bool) -> None:
+    def _check_fits(self, cfg, kind: str) -> None:
+        """Steps within the server's limit, memory within the device's."""
+        if kind == "pretrain" and cfg.steps > self.limits.max_steps:
+            raise PlaygroundError("This server allows at most {limit:,} steps per run (LLM_PLAYGROUND_MAX_STEPS); "
+                                  "this run asks for {steps:,}.", limit=self.limits.max_steps, steps=cfg.steps)
+        check_memory(_model_config(kind, asdict(cfg)), cfg.batch_size, pick_device(cfg.device))
+
+    def _check_room(self, db, owner: str, needed: int) -> None:
+        """The participant's run limit and the queue's, then (when `needed` is given) free disk and the quota."""
+        mine = db.execute("SELECT COUNT(*) FROM runs WHERE owner = ? AND state IN ('queued', 'running')",
+                          (owner,)).fetchone()[0]
+        if mine >= self.per_user_limit:
+            raise PlaygroundError(
+                "You already have {mine} runs queued or running (the limit is {per_user_limit}); wait for one "
+                "to finish or cancel one.",
+                mine=mine, per_user_limit=self.per_user_limit)
+        everyone = db.execute("SELECT COUNT(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()[0]
+        if everyone >= self.limits.max_queued:
+            raise PlaygroundError("The queue is full ({n} runs wait or run); try again when some have finished.",
+                                  n=everyone)
+        if needed:
+            check_disk(self.root, needed)
+            used = self.disk_used(owner)
+            if used + needed > self.limits.quota_bytes:
+                raise PlaygroundError(
+                    "Your runs hold {used_mb:,.0f} MB and this one would write about {needed_mb:,.0f} MB more; your "
+                    "share of the disk is {quota_mb:,.0f} MB. Delete old runs first.",
+                    used_mb=used / 1e6, needed_mb=needed / 1e6, quota_mb=self.limits.quota_bytes / 1e6)
+
+    def _disk_estimate(self, kind: str, config: dict) -> int:
+        try:
+            params = count_parameters(_model_config(kind, config))
+        except (PlaygroundError, KeyError, TypeError):
+            return 0
+        if kind == "pretrain":
+            return disk_estimate_bytes(params, config["steps"], config["log_interval"], config["eval_interval"],
+                                       config["sample_tokens"], save_bytes=2 if config["save_dtype"] != "fp32" else 4)
+        return disk_estimate_bytes(params, config.get("steps") or 10_000, config["log_interval"],
+                                   config["eval_interval"], 0, checkpoint=False)
+
+    @staticmethod
+    def _check_allowed(run: Run, user: str, instructor: bool) -> None:
         if not instructor and run.owner != user:
             raise PlaygroundError("This run belongs to someone else: only its owner or the instructor can change it.")
 
     def cancel(self, run_id: str, user: str, instructor: bool = False) -> None:
-        run = self.get(run_id)
-        self._check_allowed(run, user, instructor)
-        if run.state == "queued":
-            self._set(run_id, "cancelled", reason=message("cancelled before it started"), ended=time.time())
-        elif run.state == "running":
-            run.files.request_cancel(user)  # the training loop stops after its current step
+        with self._transaction() as db:  # decided on the state as it is now: a tick cannot start it meanwhile
+            run = self._row(db, run_id)
+            self._check_allowed(run, user, instructor)
+            if run.state == "queued":
+                db.execute("UPDATE runs SET state = 'cancelled', reason = ?, ended = ? WHERE id = ?",
+                           (json.dumps(message("cancelled before it started").to_dict()), time.time(), run_id))
+            elif run.state == "running":
+                with self._storage():
+                    run.files.request_cancel(user)  # the training loop stops after its current step
 
     def resume(self, run_id: str, user: str, instructor: bool = False) -> None:
-        run = self.get(run_id)
-        self._check_allowed(run, user, instructor)
-        if run.state in ACTIVE:
-            raise PlaygroundError("The run is still queued or running.")
-        if run.kind != "pretrain":
-            raise PlaygroundError("Finetuning runs are short and start over instead of resuming.")
-        checkpoint = run.files.folder(RunFolder.CHECKPOINT)
-        if checkpoint is None or not (checkpoint / "state.json").exists():
-            raise PlaygroundError("The run has no checkpoint yet, so it cannot be resumed; start it again instead.")
-        config = dict(run.config, resume=True)
-        run.files.clear_cancel()
         with self._transaction() as db:
+            run = self._row(db, run_id)
+            self._check_allowed(run, user, instructor)
+            if run.state in ACTIVE:
+                raise PlaygroundError("The run is still queued or running.")
+            if run.kind != "pretrain":
+                raise PlaygroundError("Finetuning runs are short and start over instead of resuming.")
+            checkpoint = run.files.folder(RunFolder.CHECKPOINT)
+            if checkpoint is None or not (checkpoint / "state.json").exists():
+                raise PlaygroundError("The run has no checkpoint yet, so it cannot be resumed; start it again instead.")
+            self._check_room(db, run.owner, 0)
+            config = dict(run.config, resume=True)
+            with self._storage():
+                run.files.clear_cancel()
             db.execute("UPDATE runs SET state = 'queued', config = ?, reason = '', pid = NULL, ended = NULL, "
                        "created = ? WHERE id = ?", (json.dumps(config), time.time(), run_id))
 
     def delete(self, run_id: str, user: str, instructor: bool = False) -> None:
-        run = self.get(run_id)
-        self._check_allowed(run, user, instructor)
-        if run.state == "running":
-            raise PlaygroundError("Cancel the run before deleting it.")
-        with self._transaction() as db:
+        with self._transaction() as db:  # the folder goes while the lock is held, so no tick starts the run again
+            run = self._row(db, run_id)
+            self._check_allowed(run, user, instructor)
+            if run.state == "running":
+                raise PlaygroundError("Cancel the run before deleting it.")
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-        RunFolder(run.folder).remove()
+            if run.folder.resolve().parent == self.root.resolve():  # only ever a folder of this store
+                RunFolder(run.folder).remove()
 
     def share(self, run_id: str, shared: bool, instructor: bool) -> None:
         if not instructor:
             raise PlaygroundError("Only the instructor can share runs with everyone.")
         with self._transaction() as db:
+            self._row(db, run_id)
             db.execute("UPDATE runs SET shared = ? WHERE id = ?", (int(shared), run_id))
-
-    def _set(self, run_id: str, state: str, **fields) -> None:
-        if isinstance(fields.get("reason"), Message):
-            fields["reason"] = json.dumps(fields["reason"].to_dict())
-        sets = ", ".join(f"{k} = ?" for k in ("state", *fields))
-        with self._transaction() as db:
-            db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (state, *fields.values(), run_id))
 
     # --- the scheduler -------------------------------------------------------------------------------------
     def tick(self) -> None:
         """Bring states up to date with the processes, then start queued runs where a slot is free."""
+        _reap()
         with self._connect() as db:  # a plain read first: most ticks (every page refresh) have nothing to do
             active = [self._run(r) for r in db.execute("SELECT * FROM runs WHERE state IN ('queued', 'running')")]
         if not any(r.state == "queued" for r in active) and all(self._outcome(r) is None for r in active):
@@ -227,62 +363,128 @@ class JobStore:
                 run = self._run(row)
                 outcome = self._outcome(run)
                 if outcome is not None:
-                    state, reason = outcome
-                    db.execute("UPDATE runs SET state = ?, reason = ?, ended = ? WHERE id = ?",
-                               (state, json.dumps(reason.to_dict()), time.time(), run.id))
+                    state, reason, stop = outcome
+                    if stop:
+                        kill(run.pid)
+                    self._end(db, run.id, state, reason)
             busy = {d: n for d, n in db.execute(
                 "SELECT device, COUNT(*) FROM runs WHERE state = 'running' GROUP BY device").fetchall()}
             for row in db.execute("SELECT * FROM runs WHERE state = 'queued' ORDER BY created").fetchall():
                 run = self._run(row)
                 if busy.get(run.device, 0) >= self.slots.get(run.device, 1):
                     continue
-                pid = self._spawn(run)
+                try:
+                    pid = self._spawn(run)
+                except PlaygroundError as e:  # its settings no longer pass the checks (a GPU gone, a file moved)
+                    self._end(db, run.id, "failed", e.message)
+                    continue
+                except Exception as e:  # a row this version of the code cannot start: fail it, start the others
+                    self._end(db, run.id, "failed", message(
+                        "The run's saved settings no longer fit this version of the playground ({problem}); start "
+                        "it again.", problem=f"{type(e).__name__}: {str(e)[:160]}"))
+                    continue
                 busy[run.device] = busy.get(run.device, 0) + 1
                 db.execute("UPDATE runs SET state = 'running', pid = ?, started = ? WHERE id = ?",
                            (pid, time.time(), run.id))
 
     @staticmethod
-    def _outcome(run: Run) -> tuple[str, Message] | None:
-        """(state, reason) of a running run that has ended; None while it still runs or waits."""
+    def _end(db, run_id: str, state: str, reason: Message) -> None:
+        db.execute("UPDATE runs SET state = ?, reason = ?, ended = ? WHERE id = ?",
+                   (state, json.dumps(reason.to_dict()), time.time(), run_id))
+
+    def _outcome(self, run: Run) -> tuple[str, Message, bool] | None:
+        """(state, reason, stop the process) of a running run that has ended or must end; None while it runs."""
         if run.state != "running":
             return None
         status = run.files.read_status()
         if status.get("state") in ("finished", "failed", "cancelled") and status.get("pid") == run.pid:
-            return status["state"], Message.from_stored(status.get("reason"))  # done, even if still exiting
-        if _alive(run.pid):
-            return None
-        return "failed", message("The training process ended without finishing (killed or crashed); its metrics and "
-                                 "last checkpoint are kept: resume it to continue.")
+            return status["state"], Message.from_stored(status.get("reason")), False  # done, even if still exiting
+        if not _alive(run.pid):
+            return "failed", _crash_reason(run), False
+        now = time.time()
+        limit = self.limits.max_seconds
+        if run.started and now - run.started > limit + max(60.0, 0.1 * limit):  # the loop's own stop did not come
+            return "failed", message("Stopped by the server: the run went on past the time limit of {minutes:.0f} "
+                                     "minutes; its metrics and last checkpoint are kept.", minutes=limit / 60), True
+        cancel = run.files.path(RunFolder.CANCEL)
+        with suppress(OSError):
+            if now - cancel.stat().st_mtime > CANCEL_GRACE_S:
+                return "cancelled", message("cancelled (stopped by force: it did not stop on its own within {s} s)",
+                                            s=CANCEL_GRACE_S), True
+        return None
 
     def _spawn(self, run: Run) -> int:
         module, config_type = KINDS[run.kind]
-        cfg = config_type(**run.config)
+        if run.config.get("damaged"):
+            raise ValueError("the stored settings are not readable")
+        cfg = config_type(**{k: v for k, v in run.config.items()})
+        cfg.validate()
         run.folder.mkdir(parents=True, exist_ok=True)
         run.files.clear_cancel()
-        log = open(run.files.path(RunFolder.LOG), "a")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "LLM_PLAYGROUND_JOBS": str(self.root)}
-        root = REPO
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
-        proc = subprocess.Popen([sys.executable, "-m", module, *to_argv(cfg)],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=root, env=env)
-        log.close()
+        env = child_env(PYTHONUNBUFFERED="1", LLM_PLAYGROUND_JOBS=str(self.root))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+        with open(run.files.path(RunFolder.LOG), "a") as log:
+            proc = subprocess.Popen([sys.executable, "-m", module, *to_argv(cfg)],
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, cwd=REPO, env=env)
+        with _children_lock:
+            _children[proc.pid] = proc
         return proc.pid
+
+
+def _model_config(kind: str, config: dict):
+    """The model a run trains, as a config (nothing loaded): for memory and disk estimates."""
+    if kind == "pretrain" and not config.get("init_from"):
+        return TrainConfig(**{k: config[k] for k in ("tokenizer", "n_layer", "n_head", "n_embd", "context_length",
+                                                    "dropout", "bias", "tied_embeddings")}).model_config()
+    base = saved_config(config["init_from"])
+    context = config["context_length"] if kind == "pretrain" else config["max_tokens"] + 1
+    return replace(base, context_length=min(base.context_length, context))
+
+
+def _reap() -> None:
+    """Collect the exit status of runs this process started that have ended (else they linger as zombies)."""
+    with _children_lock:
+        for pid, proc in list(_children.items()):
+            if proc.poll() is not None:
+                del _children[pid]
 
 
 def _alive(pid: int | None) -> bool:
     if not pid:
         return False
-    with suppress(ChildProcessError):  # raised when another server process started it: then only os.kill can tell
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # reap our own children, or they linger as zombies
-            return False
+    with _children_lock:
+        proc = _children.get(pid)
+    if proc is not None:
+        return proc.poll() is None
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # started by an earlier server process: only the system can tell
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a process id the system has given to something else since (after a reboot) is not our run
+        return b"core." in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
+def _crash_reason(run: Run) -> Message:
+    """Why a run's process ended without writing a final status: the last error line of its log, if any."""
+    try:
+        with open(run.files.path(RunFolder.LOG), "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 4096))
+            lines = f.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        lines = []
+    error = next((line.strip() for line in reversed(lines) if "Error" in line.split(":")[0] or
+                  line.startswith(("Killed", "Segmentation"))), "")
+    if error:
+        return message("The training process ended without finishing ({error}); its metrics and last checkpoint are "
+                       "kept.", error=error[:200])
+    return message("The training process ended without finishing (killed or crashed); its metrics and last checkpoint "
+                   "are kept: resume it to continue.")
 
 
 def _json_or_text(stored: str):
@@ -293,9 +495,9 @@ def _json_or_text(stored: str):
         return stored
 
 
-def check_disk(folder: Path, needed_bytes: int = 200 * 1024 * 1024) -> None:
+def check_disk(folder: Path, needed_bytes: int) -> None:
     free = shutil.disk_usage(folder).free
-    if free < needed_bytes:
+    if free < needed_bytes + 50 * 10**6:  # room left for the database and the logs
         raise PlaygroundError(
             "The disk has only {free_mb:.0f} MB free; a run needs about {needed_mb:.0f} MB for its checkpoints. "
             "Delete old runs first.",
@@ -303,16 +505,26 @@ def check_disk(folder: Path, needed_bytes: int = 200 * 1024 * 1024) -> None:
 
 
 def check_corpus(cfg: TrainConfig) -> None:
-    """Refuse a corpus too short for the context before a process is started for it."""
-    ids = torch.tensor(load_tokenizer(cfg.tokenizer).encode(load_corpus(cfg.corpus)))
-    train_ids, val_ids = split_train_val(ids, cfg.val_fraction)
-    TokenWindows(train_ids, cfg.context_length, label="training part of the corpus")
-    TokenWindows(val_ids, cfg.context_length, label="validation part of the corpus")
+    """Refuse a corpus too short for the context before a process is started for it, from its size alone (a token
+    holds at least one byte, so fewer bytes than context + 1 never fill a window); nothing is read or tokenized."""
+    path = corpus_path(cfg.corpus) if cfg.corpus in CORPORA else Path(cfg.corpus)
+    if not path.is_file():
+        raise PlaygroundError("There is no text file at {path}.", path=path)
+    size = path.stat().st_size
+    for label, n in (("training part of the corpus", size - int(size * cfg.val_fraction)),
+                     ("validation part of the corpus", int(size * cfg.val_fraction))):
+        if n < cfg.context_length + 1:
+            raise PlaygroundError(
+                "The {label} has only {n_bytes:,} bytes, too short for a context of {context} tokens (needs at "
+                "least {needed}); use more text or a shorter context.",
+                label=label, n_bytes=n, context=cfg.context_length, needed=cfg.context_length + 1)
 
 
-def kill(pid: int) -> None:
-    """Hard-stop a process group (used by tests to simulate a crash)."""
-    os.killpg(os.getpgid(pid), signal.SIGKILL)
+def kill(pid: int | None) -> None:
+    """Hard-stop a run's process group (a run past its limits; tests simulate a crash with it)."""
+    if pid:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
 def tick_from_env() -> None:
@@ -321,5 +533,5 @@ def tick_from_env() -> None:
     if root:
         try:
             JobStore(root).tick()
-        except (sqlite3.Error, OSError) as e:  # the next page refresh schedules instead
+        except (PlaygroundError, sqlite3.Error, OSError) as e:  # the next page refresh schedules instead
             print(f"could not start the next queued run now ({e}); a page refresh will", file=sys.stderr)

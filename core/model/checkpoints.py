@@ -36,6 +36,7 @@ from core.model import hf_llama, hub
 from core.model.base import LanguageModel
 from core.model.families import build, config_from_dict, count_parameters
 from core.model.gpt import GPTConfig
+from core.model.limits import memory_bytes, read_config_json
 from core.tokens.encodings import TOKENIZER_NAMES, load_tokenizer
 from core.tokens.hf_tokenizer import TOKENIZER_FILE
 
@@ -93,17 +94,19 @@ def _atomic(path: Path, write) -> None:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise PlaygroundError(
-            "{path} is not a readable JSON file ({problem}).",
-            path=path, problem=e.__class__.__name__) from None
+    """A config or card file as a JSON object, refused by kind and size before it is read (core.model.limits)."""
+    data = read_config_json(path)
+    if not isinstance(data, dict):
+        raise PlaygroundError("{path} must hold a JSON object with named fields, not a {kind}.", path=path,
+                              kind=type(data).__name__)
+    return data
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    if not path.exists():
+    if not path.is_file():
         raise PlaygroundError("{parent} has no model.safetensors file.", parent=path.parent)
+    if path.stat().st_size > memory_bytes():
+        raise PlaygroundError("{path} is larger than this machine's memory.", path=path)
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
@@ -113,10 +116,15 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _build(config, state: dict[str, torch.Tensor], source: str) -> LanguageModel:
-    model = build(config)
-    expected = model.state_dict()
     if config.tied_embeddings:
         state.pop("lm_head.weight", None)
+    held, wanted = sum(t.numel() for t in state.values()), count_parameters(config)
+    if held != wanted:  # the quick test, before even the shapes are built
+        raise PlaygroundError("The weights in {source} do not match its config: the file holds {held:,} numbers, the "
+                              "config wants {wanted:,}.", source=source, held=held, wanted=wanted)
+    with torch.device("meta"):  # the shapes the config wants, compared before any memory is allocated
+        expected = build(config).state_dict()
+    if config.tied_embeddings:
         expected = {k: v for k, v in expected.items() if k != "lm_head.weight"}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -127,6 +135,7 @@ def _build(config, state: dict[str, torch.Tensor], source: str) -> LanguageModel
         raise PlaygroundError(
             "The weights in {source} do not match its config: {detail}.",
             source=source, detail=detail)
+    model = build(config)
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     return model
 
@@ -139,11 +148,14 @@ def load_checkpoint(folder) -> LanguageModel:
         raise PlaygroundError(
             "{folder} is not an llm-playground checkpoint (config.json has no format '{format}').",
             folder=folder, format=FORMAT)
-    if meta.get("version", 0) > VERSION:
+    version = meta.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise PlaygroundError("{folder}/config.json has no format version number.", folder=folder)
+    if version > VERSION:
         raise PlaygroundError(
             "{folder} was written by a newer llm-playground (format version {version}).",
-            folder=folder, version=meta['version'])
-    config = config_from_dict(meta["config"], meta.get("arch", "gpt2"))
+            folder=folder, version=version)
+    config = config_from_dict(meta.get("config"), meta.get("arch", "gpt2"))
     return _build(config, _read_safetensors(folder / "model.safetensors"), str(folder))
 
 
@@ -235,6 +247,10 @@ def export_hf(model: LanguageModel, folder) -> Path:
     return folder
 
 
+def hub_cache_dir() -> Path:
+    return Path(os.environ.get("LLM_PLAYGROUND_CACHE", Path.home() / ".cache" / "llm-playground"))
+
+
 def download_hub_model(name: str, cache_dir: Path | None = None) -> Path:
     """Fetch a GPT-2 model from the Hugging Face Hub (online only) into a local cache folder."""
     return hub.download(f"openai-community/{name}", tokenizer=False, cache_dir=cache_dir)
@@ -244,6 +260,26 @@ def _check_hub_config(hf: dict, name: str) -> None:
     """Refuse a Hub model before its weights are downloaded: unsupported, or too big for this server."""
     config = hf_llama.config_from_hf(hf, name)
     hf_llama.check_memory(count_parameters(config), name)
+
+
+def saved_config(name_or_path: str | os.PathLike):
+    """The config of a bundled model or a model folder (either family) from its config.json alone (no weights are
+    read): what a run's memory and disk estimates need."""
+    key = str(name_or_path)
+    folder = MODELS_DIR / key if key in bundled_models() else Path(key).expanduser()
+    if key in HUB_MODELS and not (folder / "config.json").exists():
+        folder = hub.cache_root() / f"openai-community/{key}"
+    if not (folder / "config.json").is_file():
+        raise PlaygroundError("{path} has no config.json: it is not a model folder.", path=folder)
+    meta = _read_json(folder / "config.json")
+    if meta.get("format") == FORMAT:
+        return config_from_dict(meta.get("config"), meta.get("arch", "gpt2"))
+    if meta.get("model_type") != "gpt2":
+        return hf_llama.read_config(folder)
+    try:
+        return config_from_hf(meta)
+    except KeyError as e:
+        raise PlaygroundError("{folder}/config.json lacks the GPT-2 field {field}.", folder=folder, field=e) from None
 
 
 def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device=None) -> LanguageModel:

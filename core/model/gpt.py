@@ -28,6 +28,9 @@ import torch.nn as nn
 from core.errors import PlaygroundError
 from core.model.base import KVCache, LanguageModel, attend, point, pre_norm_block
 from core.model.cache import GLOBAL_NAMES, LAYER_NAMES, Cache
+from core.model.limits import check_config_size
+
+SIZES = ("vocab_size", "context_length", "n_layer", "n_head", "n_embd")  # the fields a saved config must have
 
 
 @dataclass
@@ -45,17 +48,23 @@ class GPTConfig:
     arch: ClassVar[str] = "gpt2"
 
     def __post_init__(self):
-        for name in ("vocab_size", "context_length", "n_layer", "n_head", "n_embd"):
-            if int(getattr(self, name)) < 1:
-                raise PlaygroundError("Impossible model config: {name} must be at least 1.", name=name)
+        # Types and sizes first, before anything (a model, an estimate) is built from them.
+        check_config_size(lambda: count_parameters(self), **{name: getattr(self, name) for name in SIZES})
         if self.n_embd % self.n_head:
             raise PlaygroundError(
                 "Impossible model config: the width n_embd={n_embd} must be divisible by n_head={n_head}.",
                 n_embd=self.n_embd, n_head=self.n_head)
-        if not 0.0 <= self.dropout < 1.0:
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
             raise PlaygroundError(
                 "Impossible model config: dropout must be in [0, 1), not {dropout}.",
-                dropout=self.dropout)
+                dropout=repr(self.dropout)[:40])
+        for name in ("bias", "qkv_bias", "tied_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise PlaygroundError("Impossible model config: {name} must be true or false, not {value}.",
+                                      name=name, value=repr(getattr(self, name))[:40])
+        if not isinstance(self.tokenizer, str) or not self.tokenizer:
+            raise PlaygroundError("Impossible model config: tokenizer must be a name, not {value}.",
+                                  value=repr(self.tokenizer)[:40])
 
     @property
     def d_head(self) -> int:
@@ -74,6 +83,13 @@ class GPTConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> GPTConfig:
+        """A config as config.json stores it; the sizes must all be there (the rest has defaults)."""
+        if not isinstance(data, dict):
+            raise PlaygroundError("Impossible model config: it must be a JSON object with named fields, not {kind}.",
+                                  kind=type(data).__name__)
+        missing = [name for name in SIZES if name not in data]
+        if missing:
+            raise PlaygroundError("Impossible model config: it lacks {fields}.", fields=", ".join(missing))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import os
 from contextlib import nullcontext
 
 import torch
@@ -17,6 +18,7 @@ from core.errors import PlaygroundError
 from core.model.checkpoints import default_device
 
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+SECRET_WORDS = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIALS"}  # parts of names a child never inherits
 
 
 def lr_at(step: int, cfg) -> float:
@@ -61,3 +63,10 @@ def autocast_for(device: torch.device, precision: str = "auto"):
     if device.type == "cuda" and precision in ("auto", "bf16"):
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return nullcontext()
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a training or measuring process: ours without secrets (the instructor password, tokens),
+    so a run's code, its log or /proc/<pid>/environ never holds them."""
+    env = {k: v for k, v in os.environ.items() if not SECRET_WORDS & set(k.upper().split("_"))}
+    return {**env, **extra}

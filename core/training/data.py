@@ -57,11 +57,16 @@ def read_text_file(path, limit_bytes: int | None = None) -> str:
     return decode_text(path.read_bytes(), path.name, limit_bytes)
 
 
-def decode_text(data: bytes, name: str = "the upload", limit_bytes: int | None = None) -> str:
-    if limit_bytes is not None and len(data) > limit_bytes:
+def check_size(size: int, name: str, limit_bytes: int | None) -> None:
+    """Refuse a file by its size before it is read or parsed."""
+    if limit_bytes is not None and size > limit_bytes:
         raise PlaygroundError(
             "{name} has {size:,} bytes; the limit is {limit_bytes:,}.",
-            name=name, size=len(data), limit_bytes=limit_bytes)
+            name=name, size=size, limit_bytes=limit_bytes)
+
+
+def decode_text(data: bytes, name: str = "the upload", limit_bytes: int | None = None) -> str:
+    check_size(len(data), name, limit_bytes)
     if b"\x00" in data[:4096]:
         raise PlaygroundError("{name} looks like a binary file, not text.", name=name)
     try:

@@ -23,7 +23,7 @@ import random
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -55,6 +55,10 @@ from core.training.options import option as _f
 from core.training.runfolder import RunFolder
 
 TRAINABLE = ("last block + head", "all layers", "lora")
+# The app's default learning rate per task and choice. LoRA trains only the small adapters B·A (B starts at zero) and
+# needs a larger step than updating the weights themselves; see tests/core/training/test_finetune.py for the sweep.
+DEFAULT_LR = {("classify", "last block + head"): 5e-4, ("classify", "all layers"): 5e-4, ("classify", "lora"): 2e-3,
+              ("instruct", "last block + head"): 3e-4, ("instruct", "all layers"): 3e-4, ("instruct", "lora"): 2e-3}
 
 
 @dataclass
@@ -79,6 +83,8 @@ class FinetuneConfig:
     seed: int = _f(123, "seed for the split, the order and the weights of new layers")
     resume: bool = _f(False, "not supported for finetuning; kept for the job runner's interface")
     steps: int = _f(0, "filled in from epochs × batches (shown in the runs list)")
+    max_steps: int = _f(0, "refuse a run of more steps than this (epochs × batches); 0 = no limit")
+    max_seconds: float = _f(0.0, "stop after this many seconds of training (best/ is kept); 0 = no limit")
 
     def validate(self) -> None:
         if self.task not in ("classify", "instruct"):
@@ -88,6 +94,8 @@ class FinetuneConfig:
         if self.batch_size < 1 or self.epochs < 1 or self.lr <= 0 or self.max_tokens < 4:
             raise PlaygroundError("Impossible finetuning setting: batch size, epochs and max tokens must be "
                                   "positive, and the learning rate above 0.")
+        if self.max_steps < 0 or not self.max_seconds >= 0:
+            raise PlaygroundError("Impossible finetuning setting: the step and time limits cannot be negative.")
         if self.trainable == "lora" and self.lora_rank < 1:
             raise PlaygroundError("The LoRA rank must be at least 1, not {rank}.", rank=self.lora_rank)
 
@@ -133,6 +141,9 @@ def _run_epochs(cfg, files: RunFolder, model, optimizer, n_examples: int, batch_
     """The loop both tasks share: shuffled epochs, warmup + cosine learning rate, a non-finite loss stops the run,
     gradient clipping, metrics lines, evaluations. batch_loss(indices) -> (loss, {name: lazy value}); evaluate(step)
     -> {name: value}. Returns a final status when the run stops early, None when all epochs ran."""
+    if cfg.max_steps and cfg.steps > cfg.max_steps:
+        raise PlaygroundError("This run would take {steps:,} steps; this server allows at most {limit:,} per run: "
+                              "use fewer epochs or a larger batch.", steps=cfg.steps, limit=cfg.max_steps)
     started, step = time.time(), 0
     rng = random.Random(cfg.seed)
     for epoch in range(cfg.epochs):
@@ -152,14 +163,19 @@ def _run_epochs(cfg, files: RunFolder, model, optimizer, n_examples: int, batch_
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             step += 1
-            if step % cfg.log_interval == 0 or step == 1:
+            out_of_time = bool(cfg.max_seconds) and time.time() - started >= cfg.max_seconds
+            if step % cfg.log_interval == 0 or step == 1 or step == cfg.steps or out_of_time:
                 record = files.log("train", step=step, train_loss=loss.item(), lr=lr_at(step - 1, cfg),
                                    **{k: v() for k, v in extras.items()}, time=time.time() - started, epoch=epoch + 1)
                 on_record and on_record(record)
-            if step % cfg.eval_interval == 0 or step == cfg.steps:
+            if step % cfg.eval_interval == 0 or step == cfg.steps or out_of_time:
                 record = files.log("eval", step=step, **evaluate(step), time=time.time() - started)
                 on_record and on_record(record)
                 files.set_status("running", step=step, device=str(device), **info)
+            if out_of_time and step < cfg.steps:
+                return {"state": "cancelled", "step": step, "steps": cfg.steps, "reason": message(
+                    "Stopped at step {step} at the time limit of {minutes:.0f} minutes; the best weights so far are "
+                    "kept.", step=step, minutes=cfg.max_seconds / 60)}
     return None
 
 
@@ -239,7 +255,9 @@ def _classify(cfg, files: RunFolder, device, should_stop, on_record) -> dict:
                                               tokenizer.eot_id)
         if val_acc > best_acc:
             best_acc = val_acc
-            files.save_folder(files.BEST, lambda f: _save_classifier(model, backbone, f, classes, cfg, info, val_acc))
+            card = _card(cfg, "spam classification", step, started, device, **info, val_loss=val_loss,
+                         val_accuracy=val_acc)
+            files.save_folder(files.BEST, lambda f: _save_classifier(model, backbone, f, classes, card))
         return {"val_loss": val_loss, "val_accuracy": val_acc, "train_accuracy": train_acc}
 
     started = time.time()
@@ -263,21 +281,24 @@ def _classify(cfg, files: RunFolder, device, should_stop, on_record) -> dict:
     return {"state": "finished", "step": cfg.steps, "steps": cfg.steps, "test_accuracy": test_acc}
 
 
-def _save_classifier(model, backbone, folder: Path, classes, cfg, info, val_acc) -> None:
-    save_checkpoint(_plain(backbone, cfg), folder, _card(cfg, "spam classification", val_accuracy=val_acc, **info))
+def _save_classifier(model, backbone, folder: Path, classes, card: dict) -> None:
+    save_checkpoint(_plain(backbone, card["trainable"]), folder, card)
     save_file({k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()},
               str(folder / "head.safetensors"))
     (folder / "labels.json").write_text(json.dumps(classes))
 
 
-def _plain(model: GPT, cfg) -> GPT:
+def _plain(model: GPT, trainable: str) -> GPT:
     """The model as a plain GPT: LoRA adapters merged into a copy (training goes on with the adapters)."""
-    return merge_lora(copy.deepcopy(model)) if cfg.trainable == "lora" else model
+    return merge_lora(copy.deepcopy(model)) if trainable == "lora" else model
 
 
-def _card(cfg, task: str, **info) -> dict:
-    return {"name": Path(cfg.out_dir).name, "task": task, "init_from": cfg.init_from,
-            "command": command_line("core.finetune", cfg), **info}
+def _card(cfg, task: str, step: int, started: float, device, **info) -> dict:
+    """The model card of best/: the step it was saved at and the time so far, and the command that reproduces the
+    run (steps are left out: they follow from epochs and batch size)."""
+    return {"name": Path(cfg.out_dir).name, "task": task, "init_from": cfg.init_from, "trainable": cfg.trainable,
+            "command": command_line("core.finetune", replace(cfg, steps=0)), "step": step,
+            "wall_time_s": round(time.time() - started, 1), "device": str(device), **info}
 
 
 # --- instructions ------------------------------------------------------------------------------------------------
@@ -285,7 +306,8 @@ def respond(model: GPT, instruction: str, input_text: str = "", max_new_tokens: 
     """The model's response to an instruction wrapped in the template (greedy, stops at end-of-text)."""
     tok = model.tokenizer
     prompt = tok.encode(format_prompt(instruction, input_text))
-    prompt = prompt[-(model.config.context_length - max_new_tokens - 1):]
+    context = model.config.context_length
+    prompt = prompt[-max(context // 2, context - max_new_tokens - 1):]  # generation slides on past the context
     out = generate(model, prompt, max_new_tokens, temperature=0, stop_ids={tok.eot_id})
     text = tok.decode([t for t in out[len(prompt):] if t != tok.eot_id])
     return text.split("### ")[0].strip()
@@ -347,8 +369,8 @@ def _instruct(cfg, files: RunFolder, device, should_stop, on_record) -> dict:
         val_loss = instruction_val_loss(model, val_ex, cfg.batch_size, device, tok.eot_id)
         if val_loss < best:
             best = val_loss
-            card = _card(cfg, "instruction following", **info, val_loss=val_loss)
-            files.save_folder(files.BEST, lambda f: save_checkpoint(_plain(model, cfg), f, card))
+            card = _card(cfg, "instruction following", step, started, device, **info, val_loss=val_loss)
+            files.save_folder(files.BEST, lambda f: save_checkpoint(_plain(model, cfg.trainable), f, card))
         return {"val_loss": val_loss}
 
     started = time.time()
@@ -373,9 +395,9 @@ def finetune(cfg: FinetuneConfig, on_record=None, should_stop=None) -> dict:
     files = RunFolder(cfg.out_dir)
     files.write_config(asdict(cfg))
     files.start_metrics()
-    device = pick_device(cfg.device)
     status = {"state": "failed", "reason": message("did not start")}
     try:
+        device = pick_device(cfg.device)
         task = _classify if cfg.task == "classify" else _instruct
         status = task(cfg, files, device, should_stop, on_record)
     except PlaygroundError as e:
@@ -386,7 +408,7 @@ def finetune(cfg: FinetuneConfig, on_record=None, should_stop=None) -> dict:
         traceback.print_exc()
         status = {"state": "failed", "reason": unexpected(e)}
     finally:
-        files.set_status(status["state"], **{k: v for k, v in status.items() if k != "state"})
+        files.finish(status)
     return status
 
 

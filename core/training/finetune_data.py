@@ -81,7 +81,19 @@ def balanced_split(rows: list[LabelledText], seed: int = 123, fractions=(0.7, 0.
     rng.shuffle(balanced)
     a = int(len(balanced) * fractions[0])
     b = a + int(len(balanced) * fractions[1])
+    if not 0 < a < b < len(balanced):
+        raise PlaygroundError(
+            "With {n} example(s) of its rarest class the data is too small to split into training, validation and "
+            "test parts; give at least {need} of each class.", n=n, need=-(-_least_for_splits(fractions) // len(by_class)))
     return balanced[:a], balanced[a:b], balanced[b:]
+
+
+def _least_for_splits(fractions) -> int:
+    """The fewest examples for which each of the three parts gets at least one."""
+    n = 3
+    while not 0 < int(n * fractions[0]) < int(n * fractions[0]) + int(n * fractions[1]) < n:
+        n += 1
+    return n
 
 
 def encode_classification(rows: list[LabelledText], tokenizer, max_len: int):
@@ -152,6 +164,10 @@ def split_instructions(records: list[dict], seed: int = 123, fractions=(0.85, 0.
     rng.shuffle(shuffled)
     a = int(len(shuffled) * fractions[0])
     b = a + int(len(shuffled) * fractions[1])
+    if not 0 < a < b < len(shuffled):
+        raise PlaygroundError(
+            "{n} instruction record(s) are too few to split into training, validation and test parts; give at least "
+            "{need}.", n=len(records), need=_least_for_splits(fractions))
     return shuffled[:a], shuffled[a:b], shuffled[b:]
 
 

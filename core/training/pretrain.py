@@ -71,6 +71,7 @@ class TrainConfig:
     seed: int = _f(1337, "random seed for weights and batches")
     resume: bool = _f(False, "continue from out_dir/checkpoint")
     save_dtype: str = _f("fp32", "dtype of saved weights: fp32, fp16 or bf16")
+    max_seconds: float = _f(0.0, "stop (with a checkpoint, resumable) after this many seconds of training; 0 = no limit")
 
     def validate(self) -> None:
         if self.batch_size < 1:
@@ -92,6 +93,8 @@ class TrainConfig:
                                   value=self.eval_batches)
         if self.precision not in ("auto", "bf16", "fp32"):
             raise PlaygroundError("Impossible training setting: unknown precision {value}.", value=self.precision)
+        if not self.max_seconds >= 0:
+            raise PlaygroundError("Impossible training setting: the time limit cannot be negative.")
         if self.save_dtype not in SAVE_DTYPES:
             raise PlaygroundError("Impossible training setting: unknown save dtype {value}.", value=self.save_dtype)
         check_device_name(self.device)
@@ -143,16 +146,19 @@ def train(cfg: TrainConfig, on_record=None, should_stop=None) -> dict:
     cfg.validate()
     ddp = "RANK" in os.environ and "WORLD_SIZE" in os.environ
     rank, world = (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])) if ddp else (0, 1)
-    device = pick_device(cfg.device)
-    if ddp:
-        local_rank = int(os.environ.get("LOCAL_RANK", 0))
-        if device.type == "cuda":
-            device = torch.device("cuda", local_rank)
-            torch.cuda.set_device(device)
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     files = RunFolder(cfg.out_dir, write=rank == 0)
+    files.create()
     status = {"state": "failed", "reason": message("did not start")}
+    joined = False
     try:
+        device = pick_device(cfg.device)
+        if ddp:
+            local_rank = int(os.environ.get("LOCAL_RANK", 0))
+            if device.type == "cuda":
+                device = torch.device("cuda", local_rank)
+                torch.cuda.set_device(device)
+            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+            joined = True
         status = _train(cfg, files, device, rank, world, ddp, on_record, should_stop)
     except PlaygroundError as e:
         status = {"state": "failed", "reason": e.message}
@@ -166,8 +172,8 @@ def train(cfg: TrainConfig, on_record=None, should_stop=None) -> dict:
         traceback.print_exc()
         status = {"state": "failed", "reason": unexpected(e)}
     finally:
-        files.set_status(status["state"], **{k: v for k, v in status.items() if k != "state"})
-        if ddp:
+        files.finish(status)
+        if joined:
             dist.barrier()
             dist.destroy_process_group()
     return status
@@ -235,9 +241,11 @@ def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_st
         optimizer.step()
         window_tokens += x.numel() * world
         done = step + 1
+        out_of_time = _agree_out_of_time(cfg.max_seconds, started, ddp, device)
+        last = done == cfg.steps or out_of_time
         # Reading the loss waits for the GPU, so it happens only at logging steps; a non-finite loss is caught
         # there (and at every evaluation), before any checkpoint is written.
-        if done % cfg.log_interval == 0 or done == cfg.steps or done == start_step + 1:
+        if done % cfg.log_interval == 0 or last or done == start_step + 1:
             loss_value = loss.item()
             if not math.isfinite(loss_value):
                 files.log("diverged", step=done, train_loss=str(loss_value), lr=lr)
@@ -248,7 +256,7 @@ def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_st
             if on_record:
                 on_record(record)
             window_start, window_tokens = time.time(), 0
-        if done % cfg.eval_interval == 0 or done == cfg.steps:
+        if done % cfg.eval_interval == 0 or last:
             val_loss = estimate_loss(model, val_windows, cfg, device, autocast)
             train_loss = estimate_loss(model, train_windows, cfg, device, autocast)
             if not (math.isfinite(val_loss) and math.isfinite(train_loss)):
@@ -268,7 +276,11 @@ def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_st
             last_good, last_val = done, val_loss
             window_start = time.time()  # evaluation time is not training time: keep it out of tokens/s
             files.set_status("running", step=done, steps=cfg.steps, device=str(device), params=n_params, world=world,
-                         val_loss=val_loss)
+                             val_loss=val_loss)
+        if out_of_time and done < cfg.steps:
+            return {"state": "cancelled", "step": done, "steps": cfg.steps, "reason": message(
+                "Stopped at step {step} at the time limit of {minutes:.0f} minutes; the checkpoint of that step is "
+                "kept: resume to continue.", step=done, minutes=cfg.max_seconds / 60)}
     return {"state": "finished", "step": cfg.steps, "steps": cfg.steps, "world": world, "val_loss": last_val,
             "best_val_loss": best_val, "wall_time_s": time.time() - started}
 
@@ -277,6 +289,16 @@ def _diverged(value: float, step: int, last_good: int, cfg: TrainConfig) -> dict
     reason = message("The loss became {value} at step {step}: training diverged (try a smaller learning rate); "
                      "the checkpoint of step {last_good} is kept.", value=value, step=step, last_good=last_good)
     return {"state": "failed", "reason": reason, "step": step, "steps": cfg.steps}
+
+
+def _agree_out_of_time(max_seconds: float, started: float, ddp: bool, device) -> bool:
+    """Past the run's time limit; under DDP rank 0's clock decides for all, so they stop at the same step."""
+    late = bool(max_seconds) and time.time() - started >= max_seconds
+    if ddp and max_seconds:
+        flag = torch.tensor([1.0 if late else 0.0], device=device)
+        dist.broadcast(flag, src=0)
+        late = bool(flag.item())
+    return late
 
 
 def _agree_to_stop(should_stop, ddp: bool, device) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -70,6 +71,7 @@ class RunFolder:
         return self.dir / name
 
     def create(self) -> None:
+        """Made once when a run starts; later writes never make it again, so a deleted run stays deleted."""
         if self.write:
             self.dir.mkdir(parents=True, exist_ok=True)
 
@@ -88,8 +90,16 @@ class RunFolder:
         data = {"state": state, "updated": time.time(), "pid": os.getpid(), **extra}
         if reason is not None:
             data["reason"] = Message.from_stored(reason).to_dict()
-        self.create()
         write_atomic(self.path(self.STATUS), json.dumps(data))
+
+    def finish(self, status: dict) -> None:
+        """The run's last status ({"state": ..., "reason": ..., ...}), written even when the disk is full or the folder
+        has gone: then it is printed to the log instead, where the job queue finds it."""
+        try:
+            self.set_status(status["state"], **{k: v for k, v in status.items() if k != "state"})
+        except OSError as e:
+            print(f"{type(e).__name__}: the final status could not be written ({e}); the run ended {status['state']}: "
+                  f"{status.get('reason', '')}", file=sys.stderr)
 
     def read_status(self) -> dict:
         status = read_json(self.path(self.STATUS), {})
@@ -110,7 +120,6 @@ class RunFolder:
             raise ValueError(f"unknown metrics kind {kind!r}")
         record = {"kind": kind, **fields}
         if self.write:
-            self.create()
             line = (json.dumps(record) + "\n").encode()
             fd = os.open(self.path(self.METRICS), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:

@@ -24,7 +24,7 @@ def test_start_watch_and_finish():
     at.button(key="training.start").click().run()
     assert_clean(at)
     assert any("Follow it under" in s.value for s in at.success)
-    deadline = time.time() + 120
+    deadline = time.time() + 400  # a loaded 2-core machine trains slowly
     state = ""
     while time.time() < deadline:
         at.run()  # run_every does not fire in AppTest: rerun by hand, like the fragment would
@@ -35,16 +35,16 @@ def test_start_watch_and_finish():
     assert state == "finished"
     assert_clean(at)
     assert any("Step 20" in m.value for m in at.markdown)  # the last evaluation's sample
-    assert at.session_state["training.selected"]
+    assert at.session_state["training.run_select"]
 
 
 def test_cancel_a_run():
     at = open_page("training")
-    set_up_tiny(at, steps=100_000)
+    set_up_tiny(at, steps=20_000)
     at.button(key="training.start").click().run()
     at.button(key="training.cancel").click().run()
     assert_clean(at)
-    deadline = time.time() + 60
+    deadline = time.time() + 300
     while time.time() < deadline:
         at.run()
         if next(m.value for m in at.metric if m.label == "State") == "cancelled":

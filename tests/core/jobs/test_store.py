@@ -80,7 +80,7 @@ def test_per_participant_limit(store):
 
 
 def test_cancel_a_running_run(store):
-    run = store.submit(tiny(steps=100_000, eval_interval=5), owner="ada")
+    run = store.submit(tiny(steps=20_000, eval_interval=5), owner="ada")
     store.tick()
     deadline = time.time() + 60
     while not read_metrics(store.get(run.id).folder) and time.time() < deadline:
