@@ -16,8 +16,8 @@ INSTRUCTOR = "user.instructor"
 PASSWORD = "user.password"
 PASSWORD_ERROR = "user.password_error"
 SESSION = "user.session"  # this session's id for counting wrong passwords
-SHOW_KEY = "user.show_key"
-KEY_INPUT = "user.key_input"  # "continue with my key" in another browser
+SHOW_KEY = "app.show_key"  # app-level like the sidebar's widgets: never a page's own control
+KEY_INPUT = "app.key_input"  # "continue with my key" in another browser
 KEY_ERROR = "user.key_error"
 SNAPSHOT_DOWNLOAD = "share.snapshot"
 

@@ -264,7 +264,8 @@ class JobStore:
         if kind == "pretrain" and cfg.steps > self.limits.max_steps:
             raise PlaygroundError("This server allows at most {limit:,} steps per run (LLM_PLAYGROUND_MAX_STEPS); "
                                   "this run asks for {steps:,}.", limit=self.limits.max_steps, steps=cfg.steps)
-        check_memory(_model_config(kind, asdict(cfg)), cfg.batch_size, pick_device(cfg.device))
+        if kind != "pretrain" or cfg.init_from:  # a new model's memory is checked by TrainConfig.validate
+            check_memory(_model_config(kind, asdict(cfg)), cfg.batch_size, pick_device(cfg.device))
 
     def _check_room(self, db, owner: str, needed: int) -> None:
         """The participant's run limit and the queue's, then (when `needed` is given) free disk and the quota."""
@@ -378,6 +379,8 @@ class JobStore:
                 except PlaygroundError as e:  # its settings no longer pass the checks (a GPU gone, a file moved)
                     self._end(db, run.id, "failed", e.message)
                     continue
+                except OSError:  # the runs folder cannot be written: the run stays queued, the caller hears why
+                    raise
                 except Exception as e:  # a row this version of the code cannot start: fail it, start the others
                     self._end(db, run.id, "failed", message(
                         "The run's saved settings no longer fit this version of the playground ({problem}); start "

@@ -35,10 +35,11 @@ from core.inference.generate import generate
 from core.model.checkpoints import DEFAULT_MODEL, load_checkpoint, load_model, save_checkpoint
 from core.model.gpt import GPT
 from core.model.lora import apply_lora, merge_lora
-from core.training.common import autocast_for, configure_optimizer, lr_at, pick_device
+from core.training.common import autocast_for, check_device_name, configure_optimizer, lr_at, pick_device
 from core.training.finetune_data import (
     IGNORE,
     balanced_split,
+    check_data_file,
     collate_instructions,
     encode_classification,
     format_prompt,
@@ -91,9 +92,16 @@ class FinetuneConfig:
             raise PlaygroundError("Unknown finetuning task '{task}': choose classify or instruct.", task=self.task)
         if self.trainable not in TRAINABLE:
             raise PlaygroundError("'trainable' must be one of {options}.", options=', '.join(TRAINABLE))
-        if self.batch_size < 1 or self.epochs < 1 or self.lr <= 0 or self.max_tokens < 4:
+        if self.batch_size < 1 or self.epochs < 1 or not 0 < self.lr < math.inf or self.max_tokens < 4:
             raise PlaygroundError("Impossible finetuning setting: batch size, epochs and max tokens must be "
                                   "positive, and the learning rate above 0.")
+        if not (0 <= self.min_lr < math.inf and 0 <= self.weight_decay < math.inf and 0 < self.lora_alpha < math.inf
+                and self.warmup_steps >= 0 and self.eval_interval >= 1 and self.log_interval >= 1 and self.seed >= 0):
+            raise PlaygroundError("Impossible finetuning setting: the minimum learning rate, weight decay, warmup and "
+                                  "seed must be 0 or more, LoRA alpha above 0 and the intervals at least 1.")
+        check_device_name(self.device)
+        if self.data:
+            check_data_file(self.data)
         if self.max_steps < 0 or not self.max_seconds >= 0:
             raise PlaygroundError("Impossible finetuning setting: the step and time limits cannot be negative.")
         if self.trainable == "lora" and self.lora_rank < 1:
@@ -217,7 +225,7 @@ def classify(model: GPTClassifier, tokenizer, text: str, max_tokens: int = 120) 
 
 def _classify(cfg, files: RunFolder, device, should_stop, on_record) -> dict:
     if cfg.data:
-        rows, classes = read_labelled_table(Path(cfg.data).read_bytes(), Path(cfg.data).name)
+        rows, classes = read_labelled_table(check_data_file(cfg.data).read_bytes(), Path(cfg.data).name)
     else:
         rows, classes = load_sms()
     train_rows, val_rows, test_rows = balanced_split(rows, cfg.seed)
@@ -334,7 +342,8 @@ def instruction_val_loss(model, examples, batch_size, device, pad_id) -> float:
 
 
 def _instruct(cfg, files: RunFolder, device, should_stop, on_record) -> dict:
-    records = read_instructions(Path(cfg.data).read_bytes(), Path(cfg.data).name) if cfg.data else load_instructions()
+    records = (read_instructions(check_data_file(cfg.data).read_bytes(), Path(cfg.data).name) if cfg.data
+               else load_instructions())
     train_recs, val_recs, test_recs = split_instructions(records, cfg.seed)
     model = load_model(cfg.init_from, device="cpu")
     tok = model.tokenizer
@@ -393,10 +402,10 @@ def finetune(cfg: FinetuneConfig, on_record=None, should_stop=None) -> dict:
     """Run to the end; return the final status (also written to status.json)."""
     cfg.validate()
     files = RunFolder(cfg.out_dir)
-    files.write_config(asdict(cfg))
-    files.start_metrics()
     status = {"state": "failed", "reason": message("did not start")}
     try:
+        files.write_config(asdict(cfg))
+        files.start_metrics()
         device = pick_device(cfg.device)
         task = _classify if cfg.task == "classify" else _instruct
         status = task(cfg, files, device, should_stop, on_record)

@@ -15,19 +15,30 @@ import io
 import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from core.errors import PlaygroundError
-from core.training.data import ASSETS, decode_text
+from core.training.data import ASSETS, check_size, decode_text
 
 SMS_FILE = ASSETS / "datasets" / "sms-spam-collection.tsv"
 INSTRUCTIONS_FILE = ASSETS / "datasets" / "instruction-data.json"
 IGNORE = -100
+DATA_LIMIT = 50 * 2**20  # a data file of the command line; the app's uploads have their own, smaller limit
 LABEL_KEYS = ("label", "v1", "category", "class", "target")
 TEXT_KEYS = ("text", "v2", "message", "sms", "sentence")
 INSTRUCTION_KEYS = {"instruction": ("instruction", "prompt", "question"), "input": ("input", "context"),
                     "output": ("output", "response", "answer", "completion")}
+
+
+def check_data_file(path) -> Path:
+    """A data file given by path: a regular file within DATA_LIMIT (never /dev/zero or a folder), before it is read."""
+    path = Path(path)
+    if not path.is_file():
+        raise PlaygroundError("There is no data file at {path}.", path=path)
+    check_size(path.stat().st_size, path.name, DATA_LIMIT)
+    return path
 
 
 # --- classification ------------------------------------------------------------------------------------------

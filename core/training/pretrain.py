@@ -31,6 +31,7 @@ from core.model.gpt import GPT, GPTConfig
 from core.tokens.encodings import load_tokenizer
 from core.training.common import autocast_for, check_device_name, configure_optimizer, lr_at, pick_device
 from core.training.data import TokenWindows, load_corpus, split_train_val
+from core.training.estimates import check_memory
 from core.training.options import build_parser, command_line
 from core.training.options import option as _f
 from core.training.runfolder import RunFolder
@@ -82,8 +83,18 @@ class TrainConfig:
             raise PlaygroundError(
                 "Impossible training setting: steps must be at least 1, not {value}.",
                 value=self.steps)
-        if not (self.lr > 0 and self.min_lr >= 0):
+        if not (0 < self.lr < math.inf and 0 <= self.min_lr < math.inf):
             raise PlaygroundError("Impossible training setting: learning rates must be positive.")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1 and 0 <= self.weight_decay < math.inf
+                and 0 <= self.grad_clip < math.inf and 0 <= self.dropout < 1):
+            raise PlaygroundError("Impossible training setting: betas and dropout must be in [0, 1), weight decay and "
+                                  "gradient clipping 0 or more.")
+        if not 0 < self.val_fraction < 1:
+            raise PlaygroundError(
+                "The validation fraction must be between 0 and 1, not {val_fraction}.", val_fraction=self.val_fraction)
+        if self.stride < 1 or self.sample_tokens < 0 or self.seed < 0:
+            raise PlaygroundError("Impossible training setting: the stride must be at least 1, sample tokens and the "
+                                  "seed 0 or more.")
         if self.warmup_steps < 0:
             raise PlaygroundError("Impossible training setting: warmup steps cannot be negative.")
         if self.eval_interval < 1 or self.log_interval < 1:
@@ -98,8 +109,8 @@ class TrainConfig:
         if self.save_dtype not in SAVE_DTYPES:
             raise PlaygroundError("Impossible training setting: unknown save dtype {value}.", value=self.save_dtype)
         check_device_name(self.device)
-        if not self.init_from:
-            self.model_config()  # raises on heads that do not divide the width, etc.
+        if not self.init_from:  # raises on heads that do not divide the width, a model or batch beyond the memory
+            check_memory(self.model_config(), self.batch_size, pick_device(self.device))
 
     def model_config(self, vocab_size: int | None = None) -> GPTConfig:
         return GPTConfig(
@@ -147,10 +158,10 @@ def train(cfg: TrainConfig, on_record=None, should_stop=None) -> dict:
     ddp = "RANK" in os.environ and "WORLD_SIZE" in os.environ
     rank, world = (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])) if ddp else (0, 1)
     files = RunFolder(cfg.out_dir, write=rank == 0)
-    files.create()
     status = {"state": "failed", "reason": message("did not start")}
     joined = False
     try:
+        files.create()
         device = pick_device(cfg.device)
         if ddp:
             local_rank = int(os.environ.get("LOCAL_RANK", 0))

@@ -21,6 +21,7 @@ state always belong to the same step. A half-written last metrics line (a kill w
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.errors import Message
+from core.errors import Message, PlaygroundError
 
 KINDS = ("train", "eval", "diverged")
 FINAL_STATES = ("finished", "failed", "cancelled")
@@ -54,6 +55,13 @@ def read_json(path: Path, default=None):
         return default
 
 
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
+
+
 class RunFolder:
     """One run's folder. `write=False` for readers and for the non-zero ranks of a DDP run."""
 
@@ -73,7 +81,11 @@ class RunFolder:
     def create(self) -> None:
         """Made once when a run starts; later writes never make it again, so a deleted run stays deleted."""
         if self.write:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise PlaygroundError("The run folder {path} cannot be made ({problem}).", path=self.dir,
+                                      problem=e.strerror or type(e).__name__) from None
 
     # --- settings, status, results -----------------------------------------------------------------------
     def write_config(self, config: dict) -> None:
@@ -178,11 +190,18 @@ class RunFolder:
         """Write a whole folder with write(tmp_folder), then swap it in for the old one."""
         final, new, old = self.path(name), self.path(name + ".new"), self.path(name + ".old")
         shutil.rmtree(new, ignore_errors=True)
-        new.mkdir(parents=True)
-        write(new)
-        for file in new.iterdir():  # on disk before the swap, so a power cut cannot leave an empty file
-            with open(file, "rb") as f:
-                os.fsync(f.fileno())
+        try:
+            new.mkdir(parents=True)
+            write(new)
+            for file in new.iterdir():  # on disk before the swap, so a power cut cannot leave an empty file
+                with open(file, "rb") as f:
+                    os.fsync(f.fileno())
+        except BaseException as e:
+            full = isinstance(e, Exception) and _nearly_full(self.dir)  # torch.save says "file write failed"
+            shutil.rmtree(new, ignore_errors=True)  # a full disk gets its space back; the old folder stays
+            if full:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(new)) from e
+            raise
         if final.exists():
             if old.exists() and not (final / "model.safetensors").exists():
                 shutil.rmtree(final)  # a broken folder: the .old one stays the last good copy
