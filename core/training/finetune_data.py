@@ -57,15 +57,22 @@ def read_labelled_table(data: bytes, name: str = "the file") -> tuple[list[Label
     delimiter = "\t" if "\t" in first else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter,
                             quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL)
-    header = {h.strip().lower(): h for h in (reader.fieldnames or [])}
+    try:
+        fieldnames = reader.fieldnames or []
+    except csv.Error as e:
+        raise PlaygroundError("{name} is not a readable table ({problem}).", name=name, problem=str(e)[:80]) from None
+    header = {h.strip().lower(): h for h in fieldnames}
     label_key = next((header[k] for k in LABEL_KEYS if k in header), None)
     text_key = next((header[k] for k in TEXT_KEYS if k in header), None)
     if label_key is None or text_key is None:
         raise PlaygroundError(
             "{name} needs a label column ({labels}) and a text column ({texts}); it has {columns}.",
             name=name, labels="/".join(LABEL_KEYS), texts="/".join(TEXT_KEYS),
-            columns=", ".join(reader.fieldnames or []) or "no header")
-    raw = [(row[label_key].strip(), row[text_key]) for row in reader if row.get(text_key) and row.get(label_key)]
+            columns=", ".join(fieldnames) or "no header")
+    try:
+        raw = [(row[label_key].strip(), row[text_key]) for row in reader if row.get(text_key) and row.get(label_key)]
+    except csv.Error as e:  # e.g. a field longer than the csv module's limit
+        raise PlaygroundError("{name} is not a readable table ({problem}).", name=name, problem=str(e)[:80]) from None
     classes = sorted({label for label, _ in raw})
     if len(classes) < 2:
         raise PlaygroundError(
@@ -144,8 +151,11 @@ def format_prompt(instruction: str, input_text: str = "") -> str:
 def read_instructions(data: bytes, name: str = "the file") -> list[dict]:
     try:
         records = json.loads(decode_text(data, name))
-    except json.JSONDecodeError as e:
-        raise PlaygroundError("{name} is not valid JSON (line {lineno}).", name=name, lineno=e.lineno) from None
+    except (ValueError, RecursionError) as e:  # also numbers of 5,000 digits and lists nested 100,000 deep
+        if isinstance(e, PlaygroundError):
+            raise
+        raise PlaygroundError("{name} is not valid JSON (line {lineno}).", name=name,
+                              lineno=getattr(e, "lineno", "?")) from None
     if not isinstance(records, list) or not records:
         raise PlaygroundError("{name} must hold a non-empty list of records.", name=name)
     out = []

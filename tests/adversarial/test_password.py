@@ -54,7 +54,20 @@ def page(monkeypatch):
     return at
 
 
-@pytest.mark.parametrize("typed", TYPED[:24], ids=range(24))
+def sendable(text: str) -> bool:
+    """What a browser can send: its protocol carries UTF-8, so a lone surrogate never arrives (password_matches is
+    tested with those above)."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+BROWSER_TYPED = [t for t in TYPED if sendable(t)][:24]
+
+
+@pytest.mark.parametrize("typed", BROWSER_TYPED, ids=range(len(BROWSER_TYPED)))
 def test_typing_anything_into_the_password_box(page, typed):
     page.text_input(key="user.password").set_value(typed).run()
     assert_clean(page)

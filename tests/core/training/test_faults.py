@@ -47,17 +47,15 @@ from core.training import runfolder
 from core.training.pretrain import train
 from tests.core.training.test_faults import tiny
 where, out = sys.argv[1], sys.argv[2]
-saves = {"n": 0}
 real_rename, real_save = os.rename, torch.save
+saves = []
 def rename(a, b):
     real_rename(a, b)
     if where == "between" and str(a).endswith("checkpoint") and str(b).endswith("checkpoint.old"):
-        saves["n"] += 1
-        if saves["n"] == 1:  # the second save: the old folder moved aside, the new one not yet in place
-            os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)  # the second save: the old folder moved aside, the new one not in place
 def save(obj, path, *args, **kwargs):
-    saves["n"] += 1
-    if where == "writing" and saves["n"] == 2:  # the second save: weights written, optimizer state not
+    saves.append(path)
+    if where == "writing" and len(saves) == 2:  # the second save: weights written, optimizer state not
         os.kill(os.getpid(), signal.SIGKILL)
     real_save(obj, path, *args, **kwargs)
 os.rename, torch.save = rename, save
@@ -134,7 +132,7 @@ def test_a_full_disk_refuses_new_runs_with_one_sentence(tmp_path):
 
 
 def test_a_read_only_runs_folder_gives_one_sentence():
-    with small_tmpfs("20m") as disk:
+    with small_tmpfs("200m") as disk:
         store = JobStore(disk / "runs")
         run = store.submit(tiny(disk / "ignored", steps=3), owner="ada")
         remount_read_only(disk)
