@@ -37,7 +37,7 @@ keys = [s.key for s in all_stages]
 with right:
     chosen = st.selectbox(t("anatomy.look_inside"), keys, index=keys.index("attn"), key="anatomy.stage",
                           format_func=stage_names.get)
-    layer = st.slider(t("anatomy.block"), 0, config.n_layer - 1, 0, key="anatomy.layer")
+    layer = ui.slider(st, t("anatomy.block"), 0, config.n_layer - 1, 0, key="anatomy.layer")
 with left:
     diagram = figures.architecture_diagram([{**s.__dict__, "name": stage_names[s.key]} for s in all_stages],
                                            config.n_layer, chosen)

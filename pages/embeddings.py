@@ -44,7 +44,7 @@ vectors, projection, neighbours, similarity, positions = st.tabs(
 
 with vectors:
     ui.explain(t("embeddings.vectors_explain", d=config.n_embd))
-    n_dims = st.slider(t("embeddings.dims_shown"), 8, config.n_embd, min(64, config.n_embd), key="embeddings.dims")
+    n_dims = ui.slider(st, t("embeddings.dims_shown"), min(8, config.n_embd), config.n_embd, 64, key="embeddings.dims")
     embed, pos, block_input = cache["embed"][0], cache["pos_embed"][0], cache["resid_pre", 0][0]
     dims = [f"d{i}" for i in range(n_dims)]
     for name, values in ((t("embeddings.wte_rows"), embed), (t("embeddings.wpe_rows"), pos),
@@ -65,11 +65,12 @@ with projection:
     frequent = corpus_frequent_ids(corpus, tok.name, n_freq) if n_freq else []
     frequent = [i for i in frequent if i < config.vocab_size and i not in ids]
     point_ids = list(dict.fromkeys(ids)) + frequent
-    coords, explained = pca(wte[point_ids], n_dims_plot)
-    groups = ["your text"] * len(dict.fromkeys(ids)) + ["frequent in the corpus"] * len(frequent)
-    axis = [t("embeddings.pc_axis", n=i + 1, share=f"{float(e):.0%}") for i, e in enumerate(explained)]
-    ui.chart(st, figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups,
-                                               t("embeddings.pca_title"), axis), key="embeddings.pca_chart")
+    with ui.friendly_errors():
+        coords, explained = pca(wte[point_ids], n_dims_plot)
+        groups = ["your text"] * len(dict.fromkeys(ids)) + ["frequent in the corpus"] * len(frequent)
+        axis = [t("embeddings.pc_axis", n=i + 1, share=f"{float(e):.0%}") for i, e in enumerate(explained)]
+        ui.chart(st, figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups,
+                                                t("embeddings.pca_title"), axis), key="embeddings.pca_chart")
 
 with neighbours:
     ui.explain(t("embeddings.explain4"))
@@ -98,7 +99,7 @@ with neighbours:
 
 with similarity:
     ui.explain(t("embeddings.explain5"))
-    layer = st.slider(t("embeddings.resid_after"), 0, config.n_layer - 1, config.n_layer - 1, key="embeddings.sim_layer")
+    layer = ui.slider(st, t("embeddings.resid_after"), 0, config.n_layer - 1, config.n_layer - 1, key="embeddings.sim_layer")
     s1, s2 = st.columns(2)
     with s1:
         ui.chart(st, figures.heatmap(cosine_matrix(cache["embed"][0]).tolist(), labels, labels,
@@ -111,7 +112,7 @@ with similarity:
 
 with positions:
     ui.explain(t("embeddings.explain6"))
-    n_pos = st.slider(t("embeddings.positions_shown"), 8, config.context_length, min(64, config.context_length),
+    n_pos = ui.slider(st, t("embeddings.positions_shown"), min(8, config.context_length), config.context_length, 64,
                       key="embeddings.n_pos")
     learned = model.transformer.wpe.weight.detach().cpu()[:n_pos]
     sinus = sinusoidal_positions(n_pos, config.n_embd)

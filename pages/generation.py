@@ -98,7 +98,8 @@ with run_tab:
     ui.explain(t("generation.explain2"))
     r1, r2 = st.columns(2)
     max_new = r1.slider(t("generation.max_new"), 1, 500, 120, key="generation.max_new")
-    stops_raw = r2.text_input(t("generation.stops"), "\\n\\n", key="generation.stops")
+    # No stop by default: a blank line ends a Shakespeare speech after a few tokens; the placeholder shows the form.
+    stops_raw = r2.text_input(t("generation.stops"), "", key="generation.stops", placeholder="\\n\\n")
     stops = [s.replace("\\n", "\n") for s in stops_raw.split(",") if s]
     if st.button(t("generation.generate"), key="generation.run", type="primary"):
         box = st.empty()

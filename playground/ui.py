@@ -35,6 +35,15 @@ def current_model():
         return loaders.get_model(DEFAULT_MODEL)
 
 
+def slider(where, label: str, lo: int, hi: int, value: int, key: str, **kwargs) -> int:
+    """st.slider that also works when a model leaves a single choice (one layer, width 8, context 8): then that value
+    is shown as a caption (Streamlit refuses a slider whose ends are equal)."""
+    if hi <= lo:
+        where.caption(f"{label}: {lo}")
+        return lo
+    return where.slider(label, lo, hi, min(max(value, lo), hi), key=key, **kwargs)
+
+
 def explain(text: str) -> None:
     """The short plain-words explanation on top of each part of a page."""
     st.info(text, icon=":material/lightbulb:")

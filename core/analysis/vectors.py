@@ -58,6 +58,9 @@ def analogy(matrix: torch.Tensor, tokenizer, a: str, b: str, c: str, k: int = 10
 def pca(x: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """Project rows of x onto their top-k principal components: (coordinates [n, k], explained variance ratio [k])."""
     x = x.float()
+    if not torch.isfinite(x).all():
+        raise PlaygroundError("These vectors are not all numbers (NaN or inf): the model's weights are damaged, so they "
+                              "have no principal components.")
     centred = x - x.mean(dim=0, keepdim=True)
     _, s, vh = torch.linalg.svd(centred, full_matrices=False)
     k = min(k, vh.shape[0])

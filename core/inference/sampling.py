@@ -172,6 +172,8 @@ STAGES = ("raw", "bias", "penalties", "temperature", "top_k", "top_p", "min_p")
 
 def pipeline_stages(logits: torch.Tensor, settings: SamplingSettings, context_ids=()) -> dict[str, torch.Tensor]:
     """Every stage's logits, in order (keys of STAGES), for showing what each one did."""
+    if torch.isnan(logits).any():  # a model whose weights hold NaN: nothing below would mean anything
+        raise PlaygroundError("The model's logits are not numbers (NaN): its weights are damaged; choose another model.")
     stages = {"raw": logits}
     stages["bias"] = apply_logit_bias(stages["raw"], settings.logit_bias)
     stages["penalties"] = apply_penalties(
