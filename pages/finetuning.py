@@ -25,6 +25,7 @@ from playground.run_view import (
     cached_classify,
     cached_next_tokens,
     cached_respond,
+    get_run,
     loss_figure,
     pick_run,
     progress,
@@ -86,7 +87,9 @@ def run_progress(run_id: str, polling: bool):
     """Shared top of both live views: the run's state, progress, loss curves and truncation counts."""
     with ui.friendly_errors():
         store.tick()
-    run = store.get(run_id)
+    run = get_run(store, run_id)
+    if run is None:  # deleted meanwhile (in another tab)
+        return None, []
     if polling and run.state in FINAL_STATES:
         st.rerun(scope="app")  # once: the polling stops and the page shows the results
     status, records = progress(run)
@@ -137,6 +140,8 @@ with classify_tab:
 
 def classification_view(run_id: str, polling: bool) -> None:
     run, records = run_progress(run_id, polling)
+    if run is None:
+        return
     evals = [r for r in records if "val_accuracy" in r]
     if evals:
         ui.chart(st, figures.accuracy_curves([r["step"] for r in evals], [r["train_accuracy"] for r in evals],
@@ -192,6 +197,8 @@ with instruct_tab:
 
 def instruction_view(run_id: str, polling: bool) -> None:
     run, records = run_progress(run_id, polling)
+    if run is None:
+        return
     res = results(run)
     if res:
         st.metric(t("finetuning.best_val"), f"{res['best_val_loss']:.3f}")

@@ -22,7 +22,7 @@ cols = st.columns(4)
 cols[0].metric(t("home.parameters"), f"{model.num_parameters():,}")
 cols[1].metric(t("home.layers_heads"), f"{config.n_layer} × {config.n_head}")
 cols[2].metric(t("home.context"), t("home.context_value", n=config.context_length))
-cols[3].metric(t("home.val_loss"), f"{card['val_loss']:.3f}" if "val_loss" in card else "–")
+cols[3].metric(t("home.val_loss"), f"{card['val_loss']:.3f}" if isinstance(card.get("val_loss"), (int, float)) else "–")
 
 left, right = st.columns([1, 1])
 with left:

@@ -143,7 +143,9 @@ def live_view(run_id: str) -> None:
 def _live_body(run_id: str, polling: bool) -> None:
     with ui.friendly_errors():
         store.tick()
-    run = store.get(run_id)
+    run = run_view.get_run(store, run_id)
+    if run is None:  # deleted meanwhile (in another tab)
+        return
     if polling and run.state in FINAL_STATES:
         st.rerun(scope="app")  # once: the buttons and downloads above follow the new state, the polling stops
     status, records = run_view.progress(run)

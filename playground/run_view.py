@@ -6,13 +6,14 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
+from core.errors import PlaygroundError
 from core.inference.generate import generate
 from core.inference.sampling import softmax
 from core.tokens.encodings import load_tokenizer
 from core.training.estimates import ema
 from core.training.finetune import classify, load_classifier, respond
 from playground import figures, loaders
-from playground.i18n import lazy, message_text, t
+from playground.i18n import error_text, lazy, message_text, t
 from playground.runs import get_store
 
 
@@ -26,6 +27,15 @@ def pick_run(kind: str, user: str, instructor: bool, key: str):
         st.session_state.pop(key, None)
     run_id = st.selectbox(t("runs.pick"), list(by_id), key=key, format_func=lambda i: f"{by_id[i].name} · {i}")
     return by_id[run_id]
+
+
+def get_run(store, run_id: str):
+    """The run, or None (with one sentence) when it has gone since the page listed it."""
+    try:
+        return store.get(run_id)
+    except PlaygroundError as e:
+        st.info(error_text(e))
+        return None
 
 
 def show_reason(run) -> None:

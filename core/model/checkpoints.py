@@ -160,8 +160,12 @@ def load_checkpoint(folder) -> LanguageModel:
 
 
 def read_card(folder) -> dict:
+    """The model card, or {} when there is none or it cannot be read (a card only describes; it never stops a load)."""
     path = Path(folder) / "card.json"
-    return _read_json(path) if path.exists() else {}
+    try:
+        return _read_json(path) if path.exists() else {}
+    except PlaygroundError:
+        return {}
 
 
 # --- Hugging Face GPT-2 layout -------------------------------------------------------------

@@ -123,7 +123,7 @@ def measure_in_subprocess(config: GPTConfig, batch_size: int, device: str, timeo
     if result.returncode == 0:
         return float(json.loads(result.stdout.strip().splitlines()[-1])["seconds"])
     last = (result.stderr.strip().splitlines() or ["killed"])[-1]
-    if result.returncode < 0 or "MemoryError" in result.stderr or "alloc" in last.lower():
+    if result.returncode < 0 or "MemoryError" in result.stderr or "alloc" in last.lower() or "failed to map" in last:
         raise PlaygroundError("Measuring a step needed more than the {cap:.1f} GiB of memory it may use here; the run "
                               "would not fit either.", cap=cap / 2**30)
     raise PlaygroundError("Measuring a step failed: {problem}.", problem=last[:200])

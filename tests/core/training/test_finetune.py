@@ -1,6 +1,7 @@
 """Finetuning: data and splits, prompt masking positions, the classifier head, LoRA, tiny runs end to end."""
 
 import json
+import shlex
 
 import pytest
 import torch
@@ -27,6 +28,7 @@ from core.training.finetune_data import (
     read_labelled_table,
     split_instructions,
 )
+from core.training.runfolder import RunFolder
 
 
 def test_sms_data_and_balanced_split():
@@ -119,9 +121,11 @@ def test_tiny_classification_finetune_end_to_end(tmp_path):
             [f"spam\tWIN a FREE prize now call {i}" for i in range(30)]
     data.write_text("\n".join(lines))
     cfg = FinetuneConfig(task="classify", out_dir=str(tmp_path / "run"), data=str(data), epochs=1, batch_size=8,
-                         eval_interval=3, log_interval=1, trainable="lora", lora_rank=2, device="cpu")
+                         eval_interval=3, log_interval=4, trainable="lora", lora_rank=2, device="cpu")
     status = finetune(cfg)
     assert status["state"] == "finished", status
+    train_rows = RunFolder(tmp_path / "run", write=False).read_metrics("train")
+    assert train_rows[-1]["step"] == status["steps"] == 6  # 42 examples in batches of 8: progress reaches the end
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["split"] == {"train": 42, "val": 6, "test": 12} and len(results["confusion"]) == 2
     clf, labels = load_classifier(tmp_path / "run" / "best")
@@ -134,7 +138,13 @@ def test_tiny_instruction_finetune_end_to_end(tmp_path):
     data.write_text(json.dumps([{"instruction": f"Repeat {i}", "input": "", "output": f"{i}"} for i in range(40)]))
     cfg = FinetuneConfig(task="instruct", out_dir=str(tmp_path / "run"), data=str(data), epochs=1, batch_size=8,
                          eval_interval=2, log_interval=1, device="cpu", max_tokens=64)
+    cfg.trainable = "last block + head"
     status = finetune(cfg)
     assert status["state"] == "finished", status
+    card = json.loads((tmp_path / "run" / "best" / "card.json").read_text())
+    assert card["steps"] == 5 and 0 < card["step"] <= 5 and card["wall_time_s"] > 0  # real counts and times
+    argv = shlex.split(card["command"])  # a shell runs it as is: the choice with spaces stays one argument
+    assert argv[:3] == ["python", "-m", "core.finetune"] and argv[argv.index("--trainable") + 1] == "last block + head"
+    assert "--steps" not in argv  # derived from epochs and batch size, not a setting
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert len(results["examples"]) == 4 and 0 <= results["mean_fuzzy"] <= 1  # the 10% test split of 40
