@@ -3,7 +3,6 @@ imply; config files are refused by kind and size before they are read; every mal
 
 import json
 import os
-import time
 
 import pytest
 import torch
@@ -44,12 +43,22 @@ BAD_SIZES = [
 ]
 
 
+@pytest.fixture
+def no_model_is_built(monkeypatch):
+    """Fails the test if a model with weights is made (the shapes-only model on the meta device is allowed)."""
+    original = GPT.__init__
+
+    def guarded(self, config):
+        if torch.empty(0).device.type != "meta":
+            raise AssertionError("a model was built before its config was refused")
+        original(self, config)
+    monkeypatch.setattr(GPT, "__init__", guarded)
+
+
 @pytest.mark.parametrize("change,words", BAD_SIZES, ids=[str(c)[:40] for c, _ in BAD_SIZES])
-def test_impossible_configs_are_refused_in_milliseconds(change, words):
-    started = time.perf_counter()
-    with pytest.raises(PlaygroundError, match=words):
+def test_impossible_configs_are_refused_before_anything_is_made(change, words):
+    with pytest.raises(PlaygroundError, match=words):  # the sizes are refused by the config itself
         GPTConfig(**{**GOOD, **change})
-    assert time.perf_counter() - started < 0.5
 
 
 def test_the_limit_comes_from_the_server_config(monkeypatch):
@@ -106,12 +115,10 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize("meta,words", MALFORMED, ids=[str(m)[:50] for m, _ in MALFORMED])
-def test_malformed_configs_give_one_sentence(saved, meta, words):
+def test_malformed_configs_give_one_sentence(saved, meta, words, no_model_is_built):
     rewrite_config(saved, meta)
-    started = time.perf_counter()
     with pytest.raises(PlaygroundError, match=words):
         load_model(saved, device="cpu")
-    assert time.perf_counter() - started < 2
 
 
 @pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe{}", b"nul\x00l", b"[" * 100_000, b'{"a": 1e999999}'],
@@ -122,10 +129,10 @@ def test_damaged_config_files(saved, content):
         load_checkpoint(saved)
 
 
-def test_a_link_to_dev_zero_or_a_huge_file_is_refused_by_size(saved, tmp_path):
+def test_a_link_to_dev_zero_or_a_huge_file_is_refused_by_size(saved, tmp_path, monkeypatch):
     (saved / "config.json").unlink()
     os.symlink("/dev/zero", saved / "config.json")
-    started = time.perf_counter()
+    monkeypatch.setattr(limits, "open", lambda *a, **k: pytest.fail("read"), raising=False)  # refused unread
     with pytest.raises(PlaygroundError, match="not a regular file"):
         load_model(saved, device="cpu")
     (saved / "config.json").unlink()
@@ -133,7 +140,6 @@ def test_a_link_to_dev_zero_or_a_huge_file_is_refused_by_size(saved, tmp_path):
         f.truncate(5 * 2**30)  # 5 GB, sparse: reading it would take the memory
     with pytest.raises(PlaygroundError, match="at most"):
         load_model(saved, device="cpu")
-    assert time.perf_counter() - started < 1
     (saved / "config.json").unlink()
     os.mkfifo(saved / "config.json")  # reading a named pipe would wait forever
     with pytest.raises(PlaygroundError, match="not a regular file"):
