@@ -39,6 +39,10 @@ import torch.nn.functional as F
 from core.errors import PlaygroundError
 from core.model.base import KVCache, LanguageModel, attend, point, pre_norm_block
 from core.model.cache import Cache
+from core.model.limits import check_config_size
+
+# the fields a saved config must have
+SIZES = ("vocab_size", "context_length", "n_layer", "n_head", "n_kv_head", "n_embd", "d_mlp")
 
 GLOBAL_NAMES = ("embed", "ln_final")
 LAYER_NAMES = (
@@ -73,9 +77,8 @@ class LlamaConfig:
     arch: ClassVar[str] = "llama"
 
     def __post_init__(self):
-        for name in ("vocab_size", "context_length", "n_layer", "n_head", "n_kv_head", "n_embd", "d_mlp"):
-            if int(getattr(self, name)) < 1:
-                raise PlaygroundError("Impossible model config: {name} must be at least 1.", name=name)
+        # Types and sizes first, before anything (a model, an estimate) is built from them.
+        check_config_size(lambda: count_parameters(self), **{name: getattr(self, name) for name in SIZES})
         if self.n_head % self.n_kv_head:
             raise PlaygroundError(
                 "Impossible model config: n_head={n_head} query heads cannot share n_kv_head={n_kv_head} key/value "
@@ -112,6 +115,13 @@ class LlamaConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> LlamaConfig:
+        """A config as config.json stores it; the sizes must all be there (the rest has defaults)."""
+        if not isinstance(data, dict):
+            raise PlaygroundError("Impossible model config: it must be a JSON object with named fields, not {kind}.",
+                                  kind=type(data).__name__)
+        missing = [name for name in SIZES if name not in data]
+        if missing:
+            raise PlaygroundError("Impossible model config: it lacks {fields}.", fields=", ".join(missing))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -110,7 +110,7 @@ MALFORMED = [
      "at least 1"),
     ({"model_type": "gpt2", "vocab_size": 60, "n_layer": 1, "n_head": 2, "n_embd": 8, "tie_word_embeddings": "no"},
      "true or false"),
-    ({"model_type": "llama-9000"}, "only GPT-2"),
+    ({"model_type": "llama-9000"}, "runs GPT-2 and the Llama family"),
 ]
 
 
