@@ -20,10 +20,10 @@ def test_home_shows_the_bundled_model(bundled):
     assert metrics["Validation loss"].startswith("4.")
 
 
-def test_home_with_unknown_folder_says_so():
+def test_home_with_a_folder_outside_the_allowed_places_says_so():
     at = open_page("home")
     at.text_input(key="app.folder").set_value("/no/such/folder")
     at.button(key="app.folder_load").click()
     at.run()
     assert_clean(at)
-    assert any("Unknown model" in e.value for e in at.error)
+    assert any("This box opens only your own runs" in e.value for e in at.error)
