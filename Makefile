@@ -6,7 +6,7 @@ app:
 	.venv/bin/python -m streamlit run playground/app.py
 
 test:
-	@scripts/setup.sh --browser
+	@scripts/setup.sh --browser --servers
 	.venv/bin/ruff check .
 	.venv/bin/python -m pytest
 

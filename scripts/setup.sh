@@ -5,6 +5,8 @@
 # remembers the pyproject.toml that was installed.
 #   scripts/setup.sh            app dependencies + test extra
 #   scripts/setup.sh --browser  also Debian's chromium for the browser test (when root and apt-get exist)
+#   scripts/setup.sh --servers  also Debian's nginx (serve --workers) and slurm-wlm + munge (the Slurm test);
+#                               their daemons are never started here: the tests start their own and stop them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv
@@ -33,12 +35,21 @@ PY
     rm -f "$VENV"/.installed-*
     touch "$STAMP"
 fi
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null; then
+# Debian packages the tests need, installed when root and missing (else the tests that need them skip).
+WANT=()
+for flag in "$@"; do
+    case "$flag" in
+        --browser) command -v chromium >/dev/null || WANT+=(chromium) ;;
+        --servers) [ -x /usr/sbin/nginx ] || WANT+=(nginx-light)
+                   { [ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/munged ]; } || WANT+=(slurm-wlm munge) ;;
+    esac
+done
+if [ "${#WANT[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "setup: installing Debian's chromium for the browser test"
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-            || echo "setup: could not install chromium; the browser test will skip"
+        echo "setup: installing Debian's ${WANT[*]} for the tests"
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${WANT[@]}" >/dev/null) \
+            || echo "setup: could not install ${WANT[*]}; the tests that need them will skip"
     else
-        echo "setup: chromium is missing and cannot be installed here; the browser test will skip"
+        echo "setup: ${WANT[*]} missing and cannot be installed here; the tests that need them will skip"
     fi
 fi

@@ -3,7 +3,8 @@
     train_config.json   the settings the run was started with
     metrics.jsonl       one JSON record per line, each with a `kind`: "train" (a logged step), "eval" (an
                         evaluation), "diverged" (the step whose loss was not finite)
-    status.json         {"state": running|finished|failed|cancelled, "reason": {template, values}, "step", ...}
+    status.json         {"state": running|finished|failed|cancelled, "reason": {template, values}, "step", "pid",
+                        "slurm_job" (under Slurm), ...}
     CANCEL              present while a cancel is asked for; the training loop stops after its current step
     checkpoint/         the latest whole training state: weights (our format), optimizer.pt, state.json
     best/               the weights with the best validation score so far
@@ -100,6 +101,8 @@ class RunFolder:
         if not self.write:
             return
         data = {"state": state, "updated": time.time(), "pid": os.getpid(), **extra}
+        if "SLURM_JOB_ID" in os.environ:  # the queue tells this job's status from an earlier start's by it
+            data["slurm_job"] = os.environ["SLURM_JOB_ID"]
         if reason is not None:
             data["reason"] = Message.from_stored(reason).to_dict()
         write_atomic(self.path(self.STATUS), json.dumps(data))
