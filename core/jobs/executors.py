@@ -138,9 +138,6 @@ class SlurmExecutor:
             self._states[job_id] = "PENDING"
         return Started(f"{self.name}:{job_id}", None)
 
-    def reap(self) -> None:
-        """Nothing to collect here: Slurm owns its processes."""
-
     def state(self, job_id: str) -> str | None:
         """The job's Slurm state (PENDING, RUNNING, COMPLETED, …), or None once Slurm has forgotten it."""
         with self._lock:

@@ -1,17 +1,22 @@
 """Training runs on disk and a queue in SQLite, so runs outlive browsers, page reruns and server restarts.
 
 Each run is a folder `runs/<id>/` (core.training.runfolder owns its files) plus one row in `runs/jobs.sqlite3`:
-who owns it, its settings, its state (queued → running → finished | failed | cancelled), its process id.
+who owns it, its settings, its state (queued → running → finished | failed | cancelled), the device it asked for
+and then runs on, and its job ("local:<pid>" or "slurm:<id>").
 SQLite in WAL mode with `BEGIN IMMEDIATE` transactions lets many Streamlit sessions and training processes
 agree on who starts what without file-lock races: every decision (start, cancel, delete, resume) reads the state
 inside the transaction that changes it, so a cancel and a start can never both win.
 
-A run executes as its own process (`python -m core.train ...`, started in a new session so it survives the
-server, with an environment that holds no secrets). `tick()` — called by any page showing runs, and by a training
-process when it ends — reaps finished children, notices finished or vanished processes (killed runs become `failed`
-with their metrics and checkpoint intact, with the last error of their log as the reason), stops runs past the
-server's time limit, and starts queued runs while a device has a free slot (default: one run per GPU, one on the
-CPU). A queued row that no longer fits the code is marked failed with its reason; it never stops the others.
+A run executes as its own process (`python -m core.train ...`, with an environment that holds no secrets), started
+by an executor (core.jobs.executors): a local process by default, a Slurm job with `LLM_PLAYGROUND_EXECUTOR=slurm`.
+A row is followed and stopped by the executor that started it. `tick()` — called by any page showing runs, and by
+a training process when it ends — reaps finished children, notices finished or vanished jobs (killed runs become
+`failed` with their metrics and checkpoint intact, with the last error of their log, or Slurm's word, as the
+reason), stops runs past the server's time limit, and starts queued runs where they fit. Locally a run is placed
+on a device (core.jobs.devices.place: one run on the CPU, on a GPU up to `LLM_PLAYGROUND_GPU_SLOTS` runs whose
+memory estimates fit together) and started with `--device cuda:<i>`; under Slurm every queued run is submitted at
+once and Slurm places it (the sbatch options ask for GPUs). A queued row that no longer fits the code is marked
+failed with its reason; it never stops the others.
 
 Workshop rules (server configuration, `Limits.from_env`): participants see and stop only their own runs and runs an
 instructor shared; an instructor sees and stops all. A participant may have at most `per_user_limit` runs queued
@@ -20,7 +25,7 @@ or running and `LLM_PLAYGROUND_DISK_QUOTA_MB` on disk; a run has at most `LLM_PL
 run is queued its memory estimate must fit the device and its disk estimate the free space and the quota.
 A full or read-only runs folder gives one PlaygroundError sentence, never a raw sqlite3 or OS error.
 
-Left out: several machines sharing one queue (the database is local), GPU assignment beyond "cuda".
+Left out: several machines sharing one database (the server's machine holds it; Slurm jobs never open it).
 """
 
 from __future__ import annotations
@@ -29,26 +34,23 @@ import errno
 import json
 import os
 import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import torch
-
 from core.assets import REPO
 from core.errors import Message, PlaygroundError, message
+from core.jobs.devices import Device, check_fits_a_gpu, inventory, place, request_kind
+from core.jobs.executors import ExecutorBusy, LocalExecutor, SlurmExecutor, executor_from_env, executor_of
 from core.model.checkpoints import saved_config
 from core.model.families import count_parameters
 from core.training.common import child_env, pick_device
 from core.training.data import CORPORA, corpus_path
-from core.training.estimates import check_memory, disk_estimate_bytes
+from core.training.estimates import check_memory, disk_estimate_bytes, memory_estimate_bytes
 from core.training.finetune import FinetuneConfig
 from core.training.options import to_argv
 from core.training.pretrain import TrainConfig
@@ -95,9 +97,10 @@ class Run:
     created: float
     started: float | None
     ended: float | None
-    pid: int | None
+    pid: int | None  # the process id of a local run
     reason: Message
     shared: bool
+    job: str | None = None  # "<executor>:<id>" of its latest start
 
     @property
     def folder(self) -> Path:
@@ -108,16 +111,15 @@ class Run:
         return RunFolder(self.folder, write=False)
 
 
-_children: dict[int, subprocess.Popen] = {}  # runs this process started, so they are reaped when they end
-_children_lock = threading.Lock()
-
-
 class JobStore:
     def __init__(self, root, cpu_slots: int = 1, gpu_slots: int | None = None, per_user_limit: int = 2,
-                 limits: Limits | None = None):
+                 limits: Limits | None = None, devices: list[Device] | None = None,
+                 executor: LocalExecutor | SlurmExecutor | None = None):
+        """gpu_slots: runs per GPU (default LLM_PLAYGROUND_GPU_SLOTS, else 1); devices: the inventory to place runs
+        on (default this machine's; tests pass devices.fake_gpus); executor: default from the environment."""
         self.root = Path(root)
-        self.slots = {"cpu": cpu_slots, "cuda": gpu_slots if gpu_slots is not None else max(1, torch.cuda.device_count()),
-                      "mps": 1}
+        self.devices = devices or inventory(cpu_slots, gpu_slots)
+        self.executor = executor or executor_from_env()
         self.per_user_limit = per_user_limit
         self.limits = limits or Limits.from_env()
         self.db_path = self.root / "jobs.sqlite3"
@@ -129,7 +131,10 @@ class JobStore:
             db.execute("""CREATE TABLE IF NOT EXISTS runs (
                 id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
                 config TEXT NOT NULL, state TEXT NOT NULL, device TEXT NOT NULL, created REAL NOT NULL,
-                started REAL, ended REAL, pid INTEGER, reason TEXT NOT NULL DEFAULT '', shared INTEGER NOT NULL DEFAULT 0)""")
+                started REAL, ended REAL, pid INTEGER, reason TEXT NOT NULL DEFAULT '', shared INTEGER NOT NULL DEFAULT 0,
+                job TEXT)""")
+            if "job" not in {c["name"] for c in db.execute("PRAGMA table_info(runs)")}:  # a database from before
+                db.execute("ALTER TABLE runs ADD COLUMN job TEXT")
 
     @contextmanager
     def _storage(self):
@@ -179,7 +184,7 @@ class JobStore:
             config = {"out_dir": str(self.root / row["id"]), "damaged": True}
         return Run(row["id"], row["owner"], row["name"], row["kind"], config, row["state"],
                    row["device"], row["created"], row["started"], row["ended"], row["pid"],
-                   Message.from_stored(_json_or_text(row["reason"])), bool(row["shared"]))
+                   Message.from_stored(_json_or_text(row["reason"])), bool(row["shared"]), row["job"])
 
     def _row(self, db, run_id: str) -> Run:
         row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -233,7 +238,7 @@ class JobStore:
         cfg.max_seconds = min(cfg.max_seconds or self.limits.max_seconds, self.limits.max_seconds)
         if kind != "pretrain":
             cfg.max_steps = min(cfg.max_steps or self.limits.max_steps, self.limits.max_steps)
-        device = pick_device(cfg.device).type
+        device = self._requested(cfg.device)
         needed = self._disk_estimate(kind, asdict(cfg)) + len(upload or b"")
         with self._connect() as db:  # early and cheap; the limit is decided again in the transaction below
             self._check_room(db, owner, needed)
@@ -266,6 +271,18 @@ class JobStore:
                                   "this run asks for {steps:,}.", limit=self.limits.max_steps, steps=cfg.steps)
         if kind != "pretrain" or cfg.init_from:  # a new model's memory is checked by TrainConfig.validate
             check_memory(_model_config(kind, asdict(cfg)), cfg.batch_size, pick_device(cfg.device))
+        if self.executor.name != "slurm":  # Slurm's nodes are not this machine's GPUs
+            check_fits_a_gpu(self._requested(cfg.device), _memory_estimate(kind, asdict(cfg)), self.devices)
+
+    def _requested(self, device: str) -> str:
+        """The device a run asks for, as its queued row keeps it ("cuda" for any GPU, "cuda:1", "cpu", ...)."""
+        if self.executor.name == "slurm":
+            return device  # Slurm places it; the job's status.json says where it ran
+        return request_kind(device, self.devices)
+
+    def _executor(self, run: Run):
+        """(executor, job id) that follows this row: the one that started it."""
+        return executor_of(run.job, run.pid, self.executor)
 
     def _check_room(self, db, owner: str, needed: int) -> None:
         """The participant's run limit and the queue's, then (when `needed` is given) free disk and the quota."""
@@ -313,6 +330,11 @@ class JobStore:
                 db.execute("UPDATE runs SET state = 'cancelled', reason = ?, ended = ? WHERE id = ?",
                            (json.dumps(message("cancelled before it started").to_dict()), time.time(), run_id))
             elif run.state == "running":
+                executor, job_id = self._executor(run)
+                if executor.waiting(job_id):  # still in Slurm's own queue: it never started, nothing to save
+                    executor.stop(job_id)
+                    self._end(db, run_id, "cancelled", message("cancelled before it started"))
+                    return
                 with self._storage():
                     run.files.request_cancel(user)  # the training loop stops after its current step
 
@@ -329,10 +351,11 @@ class JobStore:
                 raise PlaygroundError("The run has no checkpoint yet, so it cannot be resumed; start it again instead.")
             self._check_room(db, run.owner, 0)
             config = dict(run.config, resume=True)
+            device = self._requested(config.get("device", "auto"))  # placed again, maybe on another GPU
             with self._storage():
                 run.files.clear_cancel()
-            db.execute("UPDATE runs SET state = 'queued', config = ?, reason = '', pid = NULL, ended = NULL, "
-                       "created = ? WHERE id = ?", (json.dumps(config), time.time(), run_id))
+            db.execute("UPDATE runs SET state = 'queued', config = ?, device = ?, reason = '', pid = NULL, job = NULL, "
+                       "ended = NULL, created = ? WHERE id = ?", (json.dumps(config), device, time.time(), run_id))
 
     def delete(self, run_id: str, user: str, instructor: bool = False) -> None:
         with self._transaction() as db:  # the folder goes while the lock is held, so no tick starts the run again
@@ -353,29 +376,37 @@ class JobStore:
 
     # --- the scheduler -------------------------------------------------------------------------------------
     def tick(self) -> None:
-        """Bring states up to date with the processes, then start queued runs where a slot is free."""
-        _reap()
+        """Bring states up to date with the jobs, then start queued runs where they fit."""
+        LocalExecutor().reap()
         with self._connect() as db:  # a plain read first: most ticks (every page refresh) have nothing to do
             active = [self._run(r) for r in db.execute("SELECT * FROM runs WHERE state IN ('queued', 'running')")]
-        if not any(r.state == "queued" for r in active) and all(self._outcome(r) is None for r in active):
+        if not any(r.state == "queued" or self._waiting(r) for r in active) and \
+                all(self._outcome(r) is None for r in active):
             return
         with self._transaction() as db:
+            running = []  # (device, memory estimate) of the runs on this machine's devices
             for row in db.execute("SELECT * FROM runs WHERE state = 'running'").fetchall():
                 run = self._run(row)
                 outcome = self._outcome(run)
                 if outcome is not None:
                     state, reason, stop = outcome
                     if stop:
-                        kill(run.pid)
+                        executor, job_id = self._executor(run)
+                        executor.stop(job_id)
                     self._end(db, run.id, state, reason)
-            busy = {d: n for d, n in db.execute(
-                "SELECT device, COUNT(*) FROM runs WHERE state = 'running' GROUP BY device").fetchall()}
+                elif self._waiting(run):  # its time limit counts from when Slurm starts it
+                    db.execute("UPDATE runs SET started = ? WHERE id = ?", (time.time(), run.id))
+                elif self._executor(run)[0].name == "local":
+                    running.append((run.device, _memory_estimate(run.kind, run.config)))
             for row in db.execute("SELECT * FROM runs WHERE state = 'queued' ORDER BY created").fetchall():
                 run = self._run(row)
-                if busy.get(run.device, 0) >= self.slots.get(run.device, 1):
-                    continue
                 try:
-                    pid = self._spawn(run)
+                    device = self._place(run, running)
+                    if device is None:
+                        continue  # no room for it now; a smaller run behind it may still fit
+                    started = self._start(run, device)
+                except ExecutorBusy:  # Slurm did not answer in time: everything stays queued until the next tick
+                    break
                 except PlaygroundError as e:  # its settings no longer pass the checks (a GPU gone, a file moved)
                     self._end(db, run.id, "failed", e.message)
                     continue
@@ -386,9 +417,25 @@ class JobStore:
                         "The run's saved settings no longer fit this version of the playground ({problem}); start "
                         "it again.", problem=f"{type(e).__name__}: {str(e)[:160]}"))
                     continue
-                busy[run.device] = busy.get(run.device, 0) + 1
-                db.execute("UPDATE runs SET state = 'running', pid = ?, started = ? WHERE id = ?",
-                           (pid, time.time(), run.id))
+                if self.executor.name != "slurm":
+                    running.append((device, _memory_estimate(run.kind, run.config)))
+                db.execute("UPDATE runs SET state = 'running', device = ?, pid = ?, job = ?, started = ? WHERE id = ?",
+                           (device, started.pid, started.job, time.time(), run.id))
+
+    def _place(self, run: Run, running: list[tuple[str, int]]) -> str | None:
+        """The device a queued run starts on now (None: it waits); under Slurm, what it asked for (Slurm places it)."""
+        if self.executor.name == "slurm":
+            return run.device
+        kind = request_kind(run.device, self.devices)  # a GPU that has gone since is one sentence
+        estimate = _memory_estimate(run.kind, run.config) if kind.startswith("cuda") else 0
+        return place(kind, estimate, self.devices, running)
+
+    def _waiting(self, run: Run) -> bool:
+        """Submitted but still in Slurm's own queue."""
+        if run.state != "running":
+            return False
+        executor, job_id = self._executor(run)
+        return executor.waiting(job_id)
 
     @staticmethod
     def _end(db, run_id: str, state: str, reason: Message) -> None:
@@ -396,14 +443,17 @@ class JobStore:
                    (state, json.dumps(reason.to_dict()), time.time(), run_id))
 
     def _outcome(self, run: Run) -> tuple[str, Message, bool] | None:
-        """(state, reason, stop the process) of a running run that has ended or must end; None while it runs."""
+        """(state, reason, stop the job) of a running run that has ended or must end; None while it runs."""
         if run.state != "running":
             return None
+        executor, job_id = self._executor(run)
         status = run.files.read_status()
-        if status.get("state") in ("finished", "failed", "cancelled") and status.get("pid") == run.pid:
+        if status.get("state") in ("finished", "failed", "cancelled") and executor.wrote(job_id, status):
             return status["state"], Message.from_stored(status.get("reason")), False  # done, even if still exiting
-        if not _alive(run.pid):
-            return "failed", _crash_reason(run), False
+        if not executor.alive(job_id):
+            return "failed", _crash_reason(run, executor.end_reason(job_id)), False
+        if executor.waiting(job_id):
+            return None
         now = time.time()
         limit = self.limits.max_seconds
         if run.started and now - run.started > limit + max(60.0, 0.1 * limit):  # the loop's own stop did not come
@@ -416,23 +466,21 @@ class JobStore:
                                             s=CANCEL_GRACE_S), True
         return None
 
-    def _spawn(self, run: Run) -> int:
+    def _start(self, run: Run, device: str):
+        """Start a queued run's process on `device` through the executor; what it answers (job id, pid)."""
         module, config_type = KINDS[run.kind]
         if run.config.get("damaged"):
             raise ValueError("the stored settings are not readable")
         cfg = config_type(**{k: v for k, v in run.config.items()})
         cfg.validate()
+        if device.startswith("cuda:"):
+            cfg.device = device  # the GPU the queue chose (checked against the inventory, not this process's CUDA)
         run.folder.mkdir(parents=True, exist_ok=True)
         run.files.clear_cancel()
         env = child_env(PYTHONUNBUFFERED="1", LLM_PLAYGROUND_JOBS=str(self.root))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
-        with open(run.files.path(RunFolder.LOG), "a") as log:
-            proc = subprocess.Popen([sys.executable, "-m", module, *to_argv(cfg)],
-                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, cwd=REPO, env=env)
-        with _children_lock:
-            _children[proc.pid] = proc
-        return proc.pid
+        return self.executor.start([sys.executable, "-m", module, *to_argv(cfg)], env, run.files.path(RunFolder.LOG),
+                                   REPO, name=run.id)
 
 
 def _model_config(kind: str, config: dict):
@@ -445,35 +493,17 @@ def _model_config(kind: str, config: dict):
     return replace(base, context_length=min(base.context_length, context))
 
 
-def _reap() -> None:
-    """Collect the exit status of runs this process started that have ended (else they linger as zombies)."""
-    with _children_lock:
-        for pid, proc in list(_children.items()):
-            if proc.poll() is not None:
-                del _children[pid]
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    with _children_lock:
-        proc = _children.get(pid)
-    if proc is not None:
-        return proc.poll() is None
+def _memory_estimate(kind: str, config: dict) -> int:
+    """Bytes of memory the run is estimated to need (0 when its settings cannot tell): what packs it onto a GPU."""
     try:
-        os.kill(pid, 0)  # started by an earlier server process: only the system can tell
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a process id the system has given to something else since (after a reboot) is not our run
-        return b"core." in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True
+        return memory_estimate_bytes(_model_config(kind, config), config["batch_size"])
+    except (PlaygroundError, KeyError, TypeError, ValueError, OSError):
+        return 0
 
 
-def _crash_reason(run: Run) -> Message:
-    """Why a run's process ended without writing a final status: the last error line of its log, if any."""
+def _crash_reason(run: Run, executor_says: Message | None) -> Message:
+    """Why a run's process ended without writing a final status: the last error line of its log, else what its
+    executor knows (Slurm: the job's end state)."""
     try:
         with open(run.files.path(RunFolder.LOG), "rb") as f:
             f.seek(0, os.SEEK_END)
@@ -486,6 +516,8 @@ def _crash_reason(run: Run) -> Message:
     if error:
         return message("The training process ended without finishing ({error}); its metrics and last checkpoint are "
                        "kept.", error=error[:200])
+    if executor_says is not None:
+        return executor_says
     return message("The training process ended without finishing (killed or crashed); its metrics and last checkpoint "
                    "are kept: resume it to continue.")
 
@@ -521,13 +553,6 @@ def check_corpus(cfg: TrainConfig) -> None:
                 "The {label} has only {n_bytes:,} bytes, too short for a context of {context} tokens (needs at "
                 "least {needed}); use more text or a shorter context.",
                 label=label, n_bytes=n, context=cfg.context_length, needed=cfg.context_length + 1)
-
-
-def kill(pid: int | None) -> None:
-    """Hard-stop a run's process group (a run past its limits; tests simulate a crash with it)."""
-    if pid:
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
 def tick_from_env() -> None:

@@ -15,7 +15,8 @@ import pytest
 
 from core import PlaygroundError
 from core.jobs import store as store_module
-from core.jobs.store import JobStore, Limits, kill
+from core.jobs.executors import LocalExecutor, kill
+from core.jobs.store import JobStore, Limits
 from core.training.runfolder import RunFolder
 from tests.core.jobs.test_store import read_metrics, tiny, wait_for
 from tests.support.server import ROOT
@@ -141,10 +142,10 @@ def test_finished_children_are_reaped(store):
     pid = store.get(run.id).pid
     wait_for(store, run.id, {"finished"})
     deadline = time.time() + 30
-    while pid in store_module._children and time.time() < deadline:
+    while pid in LocalExecutor._children and time.time() < deadline:
         time.sleep(0.2)
         store.tick()
-    assert pid not in store_module._children
+    assert pid not in LocalExecutor._children
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # already collected: no zombie left behind
     assert not alive(pid)

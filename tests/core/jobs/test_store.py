@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from core import PlaygroundError
-from core.jobs.store import JobStore, kill
+from core.jobs.executors import kill
+from core.jobs.store import JobStore
 from core.training.pretrain import TrainConfig
 from core.training.runfolder import RunFolder
 from tests.support.server import ROOT
