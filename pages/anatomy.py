@@ -26,7 +26,7 @@ all_stages = stages(config, len(ids))
 stage_names = {s.key: t(f"anatomy.stage_{s.key}", heads=config.n_head, dh=config.d_head, d=config.n_embd,
                         d4=4 * config.n_embd) + (t("anatomy.tied") if s.key == "unembed" and config.tied_embeddings else "")
                for s in all_stages}
-total = sum(s.params for s in all_stages)
+total = sum(s.total for s in all_stages)
 c1, c2, c3 = st.columns(3)
 c1.metric(t("anatomy.params_boxes"), f"{total:,}")
 c2.metric(t("anatomy.params_model"), f"{model.num_parameters():,}")

@@ -320,7 +320,8 @@ def accuracy_curves(steps, train_acc, val_acc):
 def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None = None):
     """The forward pass as boxes, top to bottom; stages inside a block sit in a frame marked × n_layer.
 
-    stages: dicts with key, name, shape, params, per_block (as core.anatomy.Stage). Shapes and labels are
+    stages: dicts with key, name, shape, params (one block's for a stage inside the blocks), per_block (as
+    core.analysis.anatomy.Stage). Shapes and labels are
     collected as plain dicts and set once (add_shape/add_annotation per box cost ~120 ms per figure)."""
     n = len(stages)
     box_h, gap = 0.8, 0.35
@@ -340,7 +341,12 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
                        "line": {"color": OKABE_ITO[5] if chosen else OKABE_ITO[0], "width": 4 if chosen else 2},
                        "fillcolor": "rgba(213,94,0,0.12)" if chosen else "rgba(0,114,178,0.08)"})
         shape = " × ".join(str(v) for v in s["shape"])
-        params = f"{s['params']:,} parameters" if s["params"] else "no parameters"
+        if not s["params"]:
+            params = "no parameters"
+        elif s["per_block"]:  # one block's count, the whole model's beside it
+            params = f"{s['params']:,} per block · {s['params'] * n_layer:,} in all"
+        else:
+            params = f"{s['params']:,} parameters"
         notes.append({"x": 0.5, "y": y + 0.12, "text": f"<b>{s['name']}</b>", "showarrow": False,
                       "font": {"size": FONT_SIZE}})
         notes.append({"x": 0.5, "y": y - 0.2, "text": f"[{shape}] · {params}", "showarrow": False,
@@ -350,7 +356,7 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
                           "yref": "y", "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2,
                           "arrowwidth": 2, "text": ""})
     hover = trace("scatter", x=[0.5] * n, y=ys, mode="markers", marker={"size": 40, "opacity": 0}, showlegend=False,
-                             customdata=[[s["name"], s["params"]] for s in stages],
+                             customdata=[[s["name"], s["params"] * (n_layer if s["per_block"] else 1)] for s in stages],
                              hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} parameters<extra></extra>")
     fig = figure(hover, "The forward pass", "", "", 80 * n + 80, xaxis={"visible": False, "range": [-0.04, 1.25]},
                  yaxis={"visible": False, "range": [ys[-1] - 0.6, 0.6]}, shapes=shapes, annotations=notes)

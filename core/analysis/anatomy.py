@@ -4,9 +4,14 @@ logit lens (what the model would predict if it stopped after each layer).
 GPT-2: token + position embedding, LayerNorm, multi-head attention, GELU MLP. The Llama family: token
 embedding only, RMSNorm, rotary embedding of q and k, grouped-query attention, SwiGLU MLP.
 
-    >>> sum(s.params for s in stages(GPTConfig(), 10)) == count_parameters(GPTConfig())
+Stages inside the blocks count the parameters of one block (`params`) and of all blocks (`total`):
+
+    >>> attn = next(s for s in stages(GPTConfig(), 10) if s.key == "attn")
+    >>> attn.params, attn.total  # GPT-2 small: 12 blocks
+    (2362368, 28348416)
+    >>> sum(s.total for s in stages(GPTConfig(), 10)) == count_parameters(GPTConfig())
     True
-    >>> sum(s.params for s in stages(LlamaConfig(), 10)) == count_parameters(LlamaConfig())
+    >>> sum(s.total for s in stages(LlamaConfig(), 10)) == count_parameters(LlamaConfig())
     True
 """
 
@@ -27,8 +32,14 @@ class Stage:
     key: str  # an id for the page
     name: str
     shape: tuple  # output shape for one input of T tokens
-    params: int
-    per_block: bool = False  # inside each of the n_layer blocks (params counted for all blocks)
+    params: int  # in one block for a stage inside the blocks, else in the whole model
+    per_block: bool = False  # inside each of the n_layer blocks
+    blocks: int = 1  # how many blocks repeat it (n_layer when per_block)
+
+    @property
+    def total(self) -> int:
+        """Parameters of this stage in the whole model."""
+        return self.params * self.blocks
 
 
 def stages(config: GPTConfig | LlamaConfig, T: int) -> list[Stage]:
@@ -45,14 +56,14 @@ def llama_stages(config: LlamaConfig, T: int) -> list[Stage]:
     return [
         Stage("tokens", "Token ids", (T,), 0),
         Stage("wte", "Token embedding (no position vectors)", (T, d), V * d),
-        Stage("rms1", "RMSNorm 1", (T, d), L * d, True),
-        Stage("rope", f"Rotary embedding: q and k turned by position (θ = {config.rope_theta:g})", (H, T, dh), 0, True),
-        Stage("gqa", f"Grouped-query attention ({H} query heads, {Hkv} key/value heads of {dh})", (T, d), L * attn,
-              True),
-        Stage("add1", "Residual add", (T, d), 0, True),
-        Stage("rms2", "RMSNorm 2", (T, d), L * d, True),
-        Stage("swiglu", f"SwiGLU MLP {d} → 2 × {m} (SiLU(gate) · up) → {d}", (T, d), L * mlp, True),
-        Stage("add2", "Residual add", (T, d), 0, True),
+        Stage("rms1", "RMSNorm 1", (T, d), d, True, L),
+        Stage("rope", f"Rotary embedding: q and k turned by position (θ = {config.rope_theta:g})", (H, T, dh), 0, True, L),
+        Stage("gqa", f"Grouped-query attention ({H} query heads, {Hkv} key/value heads of {dh})", (T, d), attn,
+              True, L),
+        Stage("add1", "Residual add", (T, d), 0, True, L),
+        Stage("rms2", "RMSNorm 2", (T, d), d, True, L),
+        Stage("swiglu", f"SwiGLU MLP {d} → 2 × {m} (SiLU(gate) · up) → {d}", (T, d), mlp, True, L),
+        Stage("add2", "Residual add", (T, d), 0, True, L),
         Stage("rms_f", "Final RMSNorm", (T, d), d),
         *_output_stages(config, T),
     ]
@@ -64,16 +75,19 @@ def gpt_stages(config: GPTConfig, T: int) -> list[Stage]:
     b = 1 if config.bias else 0
     attn = d * 3 * d + (3 * d if config.qkv_bias else 0) + d * d + b * d
     mlp = d * 4 * d + b * 4 * d + 4 * d * d + b * d
+    def block(key: str, name: str, params: int) -> Stage:
+        return Stage(key, name, (T, d), params, per_block=True, blocks=L)
+
     return [
         Stage("tokens", "Token ids", (T,), 0),
         Stage("wte", "Token embedding", (T, d), V * d),
         Stage("wpe", "Position embedding (added)", (T, d), config.context_length * d),
-        Stage("ln1", "LayerNorm 1", (T, d), L * ln, True),
-        Stage("attn", f"Multi-head attention ({H} heads of {config.d_head})", (T, d), L * attn, True),
-        Stage("add1", "Residual add", (T, d), 0, True),
-        Stage("ln2", "LayerNorm 2", (T, d), L * ln, True),
-        Stage("mlp", f"MLP {d} → {4 * d} (GELU) → {d}", (T, d), L * mlp, True),
-        Stage("add2", "Residual add", (T, d), 0, True),
+        block("ln1", "LayerNorm 1", ln),
+        block("attn", f"Multi-head attention ({H} heads of {config.d_head})", attn),
+        block("add1", "Residual add", 0),
+        block("ln2", "LayerNorm 2", ln),
+        block("mlp", f"MLP {d} → {4 * d} (GELU) → {d}", mlp),
+        block("add2", "Residual add", 0),
         Stage("ln_f", "Final LayerNorm", (T, d), ln),
         *_output_stages(config, T),
     ]
@@ -87,7 +101,7 @@ def _output_stages(config, T: int) -> list[Stage]:
 
 
 def check_total(config: GPTConfig | LlamaConfig) -> bool:
-    return sum(s.params for s in stages(config, 1)) == count_parameters(config)
+    return sum(s.total for s in stages(config, 1)) == count_parameters(config)
 
 
 @torch.no_grad()

@@ -111,8 +111,9 @@ def test_architecture_diagram_boxes_and_selection():
     widths = [r["line"]["width"] for r in rects[1:]]
     assert widths == [2, 4, 2]  # the chosen stage stands out
     texts = [a["text"] for a in s["layout"]["annotations"]]
-    assert "× 6<br>blocks" in texts and "[3 × 8] · 288 parameters" in texts
-    assert s["data"][0]["customdata"][1] == ["Attention", 288]
+    assert "× 6<br>blocks" in texts and "[3 × 8] · 288 per block · 1,728 in all" in texts
+    assert "[3 × 8] · 800 parameters" in texts
+    assert s["data"][0]["customdata"][1] == ["Attention", 6 * 288]
 
 
 def test_distribution_bars_marks_the_sampled_token():

@@ -13,7 +13,7 @@ from core.model.gpt import GPT, GPTConfig, count_parameters
 ])
 def test_stage_parameters_add_up_to_gpt2(kwargs, expected):
     config = GPTConfig(**kwargs)
-    assert sum(s.params for s in stages(config, 7)) == expected == count_parameters(config)
+    assert sum(s.total for s in stages(config, 7)) == expected == count_parameters(config)
 
 
 @pytest.mark.parametrize("kwargs", [dict(n_layer=3, n_head=2, n_embd=16, vocab_size=100, context_length=8, bias=False),
@@ -21,7 +21,18 @@ def test_stage_parameters_add_up_to_gpt2(kwargs, expected):
                                          tied_embeddings=False)])
 def test_stage_parameters_match_real_models(kwargs):
     config = GPTConfig(**kwargs)
-    assert sum(s.params for s in stages(config, 3)) == GPT(config).num_parameters()
+    assert sum(s.total for s in stages(config, 3)) == GPT(config).num_parameters()
+
+
+def test_block_stages_count_one_block(bundled):
+    """The bundled model (width 128, 6 blocks), by hand: LayerNorm 2·128; attention 128·384 + 384 (W_QKV, b_QKV)
+    + 128·128 + 128 (W_O, b_O); MLP 128·512 + 512 + 512·128 + 128. Each block's own module agrees."""
+    by_key = {s.key: s for s in stages(bundled.config, 5)}
+    assert (by_key["ln1"].params, by_key["attn"].params, by_key["mlp"].params) == (256, 66_048, 131_712)
+    assert by_key["attn"].total == 6 * 66_048 and by_key["wte"].total == by_key["wte"].params == 50257 * 128
+    block = bundled.transformer.h[0]
+    assert by_key["attn"].params == sum(p.numel() for p in block.attn.parameters())
+    assert by_key["mlp"].params == sum(p.numel() for p in block.mlp.parameters())
 
 
 def test_stage_shapes(bundled):
