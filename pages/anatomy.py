@@ -6,18 +6,20 @@ import torch
 from core.analysis.anatomy import layernorm_stats, logit_lens, stages
 from core.model.gpt import count_parameters
 from playground import activations, figures, share, ui
-from playground.i18n import t
+from playground.i18n import number, t
 
 PAGE = "anatomy"
-SHARE = {"text": share.Param("anatomy.text")}
-
 st.title(t("nav.anatomy"))
 ui.explain(t("anatomy.explain1"))
-share.restore(PAGE, SHARE)
-
 model = ui.current_model()
 config = model.config
-text = st.text_input(t("tokens.text"), t("ex.anatomy"), key="anatomy.text")
+SHARE = {"text": share.Param("anatomy.text"),
+         "stage": share.Param("anatomy.stage", choices=tuple(s.key for s in stages(config, 1))),
+         "layer": share.Param("anatomy.layer", int, 0, config.n_layer - 1)}
+share.restore(PAGE, SHARE)
+
+text = st.text_input(t("tokens.text"), ui.example("anatomy"), key="anatomy.text")
+ui.language_note()
 with ui.friendly_errors(stop=True):
     ids, logits, cache = activations.current_run(model, text)
 pieces = model.tokenizer.pieces(ids)
@@ -28,9 +30,9 @@ stage_names = {s.key: t(f"anatomy.stage_{s.key}", heads=config.n_head, dh=config
                for s in all_stages}
 total = sum(s.total for s in all_stages)
 c1, c2, c3 = st.columns(3)
-c1.metric(t("anatomy.params_boxes"), f"{total:,}")
-c2.metric(t("anatomy.params_model"), f"{model.num_parameters():,}")
-c3.metric(t("anatomy.formula"), f"{count_parameters(config):,}")
+c1.metric(t("anatomy.params_boxes"), number(total))
+c2.metric(t("anatomy.params_model"), number(model.num_parameters()))
+c3.metric(t("anatomy.formula"), number(count_parameters(config)))
 
 left, right = st.columns([2, 3])
 keys = [s.key for s in all_stages]
@@ -50,7 +52,7 @@ with right:
         st.markdown(t("anatomy.embed_text"))
         ui.table(st, {"token": pieces, "id": ids})
         ui.chart(st, figures.heatmap(cache["resid_pre", 0][0].tolist(), dims, labels, t("anatomy.block0_input"),
-                                     "dimension", "token", height=height),
+                                     t("fig.dimension"), t("fig.token"), height=height),
                         key="anatomy.embed")
     elif chosen in ("ln1", "ln2", "ln_f"):
         source, target = {"ln1": (("resid_pre", layer), ("ln1", layer)), "ln2": (("resid_mid", layer), ("ln2", layer)),
@@ -59,21 +61,23 @@ with right:
         st.markdown(t("anatomy.ln_text"))
         before = cache[source][0]
         stats = layernorm_stats(before)
-        ui.table(st, {"token": labels, **{k: [round(v, 4) for v in vals] for k, vals in stats.items()}})
+        ui.table(st, {"token": labels, **{k: [number(v, 4) for v in vals] for k, vals in stats.items()}})
         after = cache[target][0]
         ui.chart(st, figures.heatmap(after.tolist(), dims, labels, t("anatomy.after_ln"),
-                                        "dimension", "token", height=height), key="anatomy.ln")
+                                        t("fig.dimension"), t("fig.token"), height=height), key="anatomy.ln")
     elif chosen == "attn":
         st.markdown(t("anatomy.attn_text", n=config.n_head))
         ui.chart(st, figures.heatmap(cache["attn_out", layer][0].tolist(), dims, labels,
-                                        t("anatomy.attn_out", layer=layer), "dimension", "token", height=height),
+                                        t("anatomy.attn_out", layer=layer), t("fig.dimension"), t("fig.token"),
+                                        height=height),
                         key="anatomy.attn")
     elif chosen == "mlp":
         st.markdown(t("anatomy.mlp_text", d=config.n_embd, d4=4 * config.n_embd))
         ui.chart(st, figures.activation_curves(), key="anatomy.gelu")
         ui.chart(st, figures.heatmap(cache["mlp_post", layer][0][:, :128].tolist(),
                                         [f"h{i}" for i in range(min(128, 4 * config.n_embd))], labels,
-                                        t("anatomy.hidden", layer=layer, d4=4 * config.n_embd), "hidden unit", "token",
+                                        t("anatomy.hidden", layer=layer, d4=number(4 * config.n_embd)), t("fig.hidden_unit"),
+                                        t("fig.token"),
                                         height=height),
                         key="anatomy.mlp")
     elif chosen in ("add1", "add2"):
@@ -85,13 +89,13 @@ with right:
         fig = figures.bars(blocks, {t("anatomy.resid_before"): [mean_norm("resid_pre", b) for b in blocks],
                                     t("anatomy.attn_adds"): [mean_norm("attn_out", b) for b in blocks],
                                     t("anatomy.mlp_adds"): [mean_norm("mlp_out", b) for b in blocks]},
-                           t("anatomy.avg_norm"), "block", "norm")
+                           t("anatomy.avg_norm"), t("fig.block"), t("fig.norm"))
         ui.chart(st, fig, key="anatomy.contrib")
         b1, b2 = st.columns(2)
         ui.chart(b1, figures.heatmap(cache["resid_pre", layer][0].tolist(), dims, labels, t("anatomy.before", layer=layer),
-                                        "dimension", "token", height=height), key="anatomy.before")
+                                        t("fig.dimension"), t("fig.token"), height=height), key="anatomy.before")
         ui.chart(b2, figures.heatmap(cache["resid_post", layer][0].tolist(), dims, labels, t("anatomy.after", layer=layer),
-                                        "dimension", "token", height=height), key="anatomy.after")
+                                        t("fig.dimension"), t("fig.token"), height=height), key="anatomy.after")
     else:
         probs = torch.softmax(logits[0, -1].float(), -1)
         top = torch.argsort(probs, descending=True)[:10].tolist()
@@ -99,14 +103,14 @@ with right:
                                                   logits[0, -1, top].tolist(), t("anatomy.next_probs")), key="anatomy.logits")
 
 st.subheader(t("anatomy.logit_lens"))
-ui.explain(t("anatomy.explain2"))
+ui.explain(t("anatomy.explain2", last=config.n_layer - 1))
 top_ids, top_probs, final_prob = logit_lens(model, cache)
 shown = min(len(ids), 24)
 ui.chart(st, figures.logit_lens_figure([[model.tokenizer.token_text(int(i)) for i in row[:shown, 0]]
                                            for row in top_ids], top_probs[:, :shown, 0].tolist(), labels[:shown]),
                 key="anatomy.lens")
 ui.chart(st, figures.metric_line(list(range(config.n_layer)), final_prob[:, len(ids) - 1].tolist(),
-                                    t("anatomy.final_prob"),
-                                    "after block", "probability"), key="anatomy.lens_final")
+                                    t("anatomy.final_prob"), t("fig.after_block"), t("fig.probability")),
+         key="anatomy.lens_final")
 
 share.publish(SHARE, page=PAGE)

@@ -7,18 +7,22 @@ import streamlit as st
 
 from core.analysis.attention import head_steps
 from playground import activations, figures, share, state, ui
-from playground.i18n import t
+from playground.i18n import number, t
 
 PAGE = "attention"
+BEHAVIOUR = 0.4  # a head "does" a behaviour when at least this share of its attention goes there
 
 st.title(t("nav.attention"))
 ui.explain(t("attention.explain1"))
 model = ui.current_model()
 config = model.config
 SHARE = {"text": share.Param("attention.text"), "layer": share.Param("attention.layer", int, 0, config.n_layer - 1),
-         "head": share.Param("attention.head", int, 0, config.n_head - 1)}
+         "head": share.Param("attention.head", int, 0, config.n_head - 1),
+         "lines": share.Param("attention.lines_which", choices=("chosen", "all")),
+         "threshold": share.Param("attention.lines_threshold", float, 0, 0.5)}
 share.restore(PAGE, SHARE)
-text = st.text_area(t("tokens.text"), t("ex.attention"), key="attention.text", height=100)
+text = st.text_area(t("tokens.text"), ui.example("attention"), key="attention.text", height=100)
+ui.language_note()
 with ui.friendly_errors(stop=True):
     ids, _, cache = activations.current_run(model, text)
 pieces = model.tokenizer.pieces(ids)
@@ -48,14 +52,13 @@ with grid:
 with lines:
     ui.explain(t("attention.explain4"))
     v1, v2 = st.columns(2)
-    which = v1.radio(t("attention.show"), ["the chosen head", "all heads of the layer"], horizontal=True,
-                     key="attention.lines_which", format_func=lambda o: t("attention.chosen_head" if o == "the chosen head"
-                                                   else "attention.all_heads"))
+    which = v1.radio(t("attention.show"), ["chosen", "all"], horizontal=True, key="attention.lines_which",
+                     format_func=lambda o: t("attention.chosen_head" if o == "chosen" else "attention.all_heads"))
     threshold = v2.slider(t("attention.hide_below"), 0.0, 0.5, 0.05, 0.01, key="attention.lines_threshold")
     limit = 40
     if len(ids) > limit:
         st.caption(t("attention.first_tokens", n=limit))
-    heads = [head] if which == "the chosen head" else list(range(config.n_head))
+    heads = [head] if which == "chosen" else list(range(config.n_head))
     by_head = {h: pattern[h, :limit, :limit].tolist() for h in heads}
     ui.chart(st, figures.head_view(by_head, pieces[:limit], t("attention.lines_title", layer=layer), threshold),
                     key="attention.lines_chart")
@@ -73,38 +76,38 @@ with steps:
         st.markdown(f"**{name}**  ({values.shape[0]} × {values.shape[1]})")
         st.latex(formula)
         cols = cols or [str(i) for i in range(values.shape[1])]
-        fig = figures.heatmap(values.tolist(), cols, rows, name, x_title, "token", colorscale=colorscale,
+        fig = figures.heatmap(values.tolist(), cols, rows, name, x_title, t("fig.token"), colorscale=colorscale,
                               zmid=zmid, height=max(260, 34 * len(rows) + 140), text_values=numbers)
         ui.chart(st, fig, key=f"attention.step.{name}")
 
     dims = [f"d{i}" for i in range(dh)]
-    matrix(t("attention.s1"), s["x_ln"], "dimension of the residual stream",
+    matrix(t("attention.s1"), s["x_ln"], t("fig.resid_dim"),
            r"X = \mathrm{LayerNorm}(x)")
     w1, w2, w3 = st.columns(3)
     for col, key in zip((w1, w2, w3), ("W_Q", "W_K", "W_V")):
         with col:
             st.markdown(t("attention.weights_of", key=key, head=head, d=config.n_embd, dh=dh))
             ui.chart(st, figures.heatmap(s[key].tolist(), dims, [str(i) for i in range(config.n_embd)], key,
-                                            "head dimension", "model dimension", height=420),
+                                            t("fig.head_dim"), t("fig.model_dim"), height=420),
                             key=f"attention.step.{key}")
-    matrix(t("attention.s2"), s["Q"], "head dimension", r"Q = X W_Q + b_Q", dims)
-    matrix(t("attention.s3"), s["K"], "head dimension", r"K = X W_K + b_K", dims)
-    matrix(t("attention.s4"), s["V"], "head dimension", r"V = X W_V + b_V", dims)
-    matrix(t("attention.s5"), s["QK"], "key", r"S = Q K^\top", labels, numbers=True)
-    matrix(t("attention.s6", dh=dh, root=f"{math.sqrt(dh):.3f}"), s["scaled"], "key",
+    matrix(t("attention.s2"), s["Q"], t("fig.head_dim"), r"Q = X W_Q + b_Q", dims)
+    matrix(t("attention.s3"), s["K"], t("fig.head_dim"), r"K = X W_K + b_K", dims)
+    matrix(t("attention.s4"), s["V"], t("fig.head_dim"), r"V = X W_V + b_V", dims)
+    matrix(t("attention.s5"), s["QK"], t("fig.key"), r"S = Q K^\top", labels, numbers=True)
+    matrix(t("attention.s6", dh=dh, root=number(math.sqrt(dh), 3)), s["scaled"], t("fig.key"),
            rf"S' = \frac{{Q K^\top}}{{\sqrt{{{dh}}}}}", labels, numbers=True)
     st.markdown(t("attention.s7"))
     st.latex(r"S''_{ij} = \begin{cases} S'_{ij} & j \le i \\ -\infty & j > i \end{cases}")
     masked = pd.DataFrame(s["masked"].tolist(), index=labels, columns=labels).map(
-        lambda v: "−∞" if v == float("-inf") else f"{v:.3f}")
+        lambda v: "−∞" if v == float("-inf") else number(v, 3))
     st.dataframe(masked, width="stretch")
-    matrix(t("attention.s8"), s["pattern"], "key",
+    matrix(t("attention.s8"), s["pattern"], t("fig.key"),
            r"A_{ij} = \frac{e^{S''_{ij}}}{\sum_{j'} e^{S''_{ij'}}}", labels, colorscale="Blues", zmid=None, numbers=True)
-    st.caption(t("attention.row_sums") + ", ".join(f"{v:.6f}" for v in s["pattern"].sum(-1).tolist()))
-    matrix(t("attention.s9"), s["z"], "head dimension", r"Z = A V", dims)
-    matrix(t("attention.s10"), s["concat"], "dimension",
+    st.caption(t("attention.row_sums") + "; ".join(number(v, 6) for v in s["pattern"].sum(-1).tolist()))
+    matrix(t("attention.s9"), s["z"], t("fig.head_dim"), r"Z = A V", dims)
+    matrix(t("attention.s10"), s["concat"], t("fig.dimension"),
            r"\mathrm{concat}(Z_0, \dots, Z_{" + str(config.n_head - 1) + r"})")
-    matrix(t("attention.s11"), s["out"], "dimension",
+    matrix(t("attention.s11"), s["out"], t("fig.dimension"),
            r"\mathrm{out} = \mathrm{concat}(Z)\, W_O + b_O")
     diffs = {
         "Q": (s["Q"] - small_cache["q", layer][0, head]).abs().max(),
@@ -113,7 +116,7 @@ with steps:
         "out": (s["out"] - small_cache["attn_out", layer][0]).abs().max(),
     }
     st.success(t("attention.checked") +
-               ", ".join(f"{k} {float(v):.1e}" for k, v in diffs.items()), icon=":material/check_circle:")
+               "; ".join(f"{k} {number(float(v), None, 2)}" for k, v in diffs.items()), icon=":material/check_circle:")
 
 with kinds:
     ui.explain(t("attention.explain6"))
@@ -121,8 +124,16 @@ with kinds:
     k1, k2 = st.columns(2)
     for i, (name, values) in enumerate(scores.items()):
         with (k1 if i % 2 == 0 else k2):
-            ui.chart(st, figures.score_heatmap(values, f"{name.capitalize()} score", "score"),
-                            key=f"attention.kind.{name}")
+            ui.chart(st, figures.score_heatmap(values, t(f"attention.score_{name}"), t("fig.score")),
+                     key=f"attention.kind.{name}")
+            best = max((v, lay, h) for lay, row in enumerate(values) for h, v in enumerate(row))
+            strong = [(lay, h, v) for lay, row in enumerate(values) for h, v in enumerate(row) if v >= BEHAVIOUR]
+            if strong:
+                st.caption(t("attention.heads_that_do", threshold=number(BEHAVIOUR, 1), heads="; ".join(
+                    t("attention.layer_head", layer=lay, head=h) + f" ({number(v, 2)})" for lay, h, v in strong)))
+            else:
+                st.caption(t("attention.no_head", threshold=number(BEHAVIOUR, 1), best=number(best[0], 2),
+                             layer=best[1], head=best[2]))
 
 share.publish(SHARE, page=PAGE,
               outputs={"tokens": pieces[:64], "pattern": pattern[head, :64, :64].tolist()})

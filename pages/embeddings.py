@@ -6,13 +6,13 @@ from core.analysis.vectors import analogy, cosine_matrix, frequent_tokens, neare
 from core.tokens.encodings import load_tokenizer
 from core.training.data import CORPORA, load_corpus
 from playground import activations, figures, share, ui
-from playground.i18n import lazy, t
+from playground.i18n import lazy, number, percent, t
 
-ANALOGIES = {
-    "king − man + woman": (" king", " man", " woman", " queen"),
-    "König − Mann + Frau (the lecture's)": (" König", " Mann", " Frau", " Königin"),
-    "father − man + woman": (" father", " man", " woman", " mother"),
-    "Paris − France + Italy": (" Paris", " France", " Italy", " Rome"),
+ANALOGIES = {  # id: (a, b, c, the expected answer); shown as t("embeddings.analogy_<id>")
+    "king": (" king", " man", " woman", " queen"),
+    "koenig": (" König", " Mann", " Frau", " Königin"),  # the lecture's; several tokens each in GPT-2's encoding
+    "father": (" father", " man", " woman", " mother"),
+    "paris": (" Paris", " France", " Italy", " Rome"),
 }
 
 
@@ -22,17 +22,24 @@ def corpus_frequent_ids(corpus: str, tokenizer_name: str, k: int) -> list[int]:
 
 
 PAGE = "embeddings"
-SHARE = {"text": share.Param("embeddings.text")}
-
 st.title(t("nav.embeddings"))
 ui.explain(t("embeddings.explain1"))
-share.restore(PAGE, SHARE)
-
 model = ui.current_model()
 config = model.config
+SHARE = {"text": share.Param("embeddings.text"), "dims": share.Param("embeddings.dims", int, 8, config.n_embd),
+         "pca_dims": share.Param("embeddings.pca_dims", int, choices=(2, 3)),
+         "pca_corpus": share.Param("embeddings.pca_corpus", choices=tuple(CORPORA)),
+         "pca_n": share.Param("embeddings.pca_n", int, 0, 300), "word": share.Param("embeddings.word"),
+         "analogy": share.Param("embeddings.analogy_preset", choices=tuple(ANALOGIES)),
+         "a": share.Param("embeddings.a"), "b": share.Param("embeddings.b"), "c": share.Param("embeddings.c"),
+         "sim_layer": share.Param("embeddings.sim_layer", int, 0, config.n_layer - 1),
+         "n_pos": share.Param("embeddings.n_pos", int, 8, config.context_length)}
+share.restore(PAGE, SHARE)
+
 tok = model.tokenizer
 wte = model.transformer.wte.weight.detach().cpu()
-text = st.text_area(t("tokens.text"), t("ex.embeddings"), key="embeddings.text", height=80)
+text = st.text_area(t("tokens.text"), ui.example("embeddings"), key="embeddings.text", height=80)
+ui.language_note()
 with ui.friendly_errors(stop=True):
     ids, _, cache = activations.current_run(model, text)
 pieces = tok.pieces(ids)
@@ -49,10 +56,12 @@ with vectors:
     dims = [f"d{i}" for i in range(n_dims)]
     for name, values in ((t("embeddings.wte_rows"), embed), (t("embeddings.wpe_rows"), pos),
                          (t("embeddings.sum_rows"), block_input)):
-        ui.chart(st, figures.heatmap(values[:, :n_dims].tolist(), dims, labels, name, "dimension", "token",
+        ui.chart(st, figures.heatmap(values[:, :n_dims].tolist(), dims, labels, name, t("fig.dimension"), t("fig.token"),
                                         height=max(300, 22 * len(ids) + 140)), key=f"embeddings.heat.{name}")
-    fig = figures.bars(labels, {"token vector": embed.norm(dim=-1).tolist(), "position vector": pos.norm(dim=-1).tolist(),
-                                "sum": block_input.norm(dim=-1).tolist()}, t("embeddings.norms_title"), "token", "norm")
+    fig = figures.bars(labels, {t("fig.token_vector"): embed.norm(dim=-1).tolist(),
+                                t("fig.position_vector"): pos.norm(dim=-1).tolist(),
+                                t("fig.sum"): block_input.norm(dim=-1).tolist()},
+                       t("embeddings.norms_title"), t("fig.token"), t("fig.norm"))
     ui.chart(st, fig, key="embeddings.norms")
 
 with projection:
@@ -67,10 +76,10 @@ with projection:
     point_ids = list(dict.fromkeys(ids)) + frequent
     with ui.friendly_errors():
         coords, explained = pca(wte[point_ids], n_dims_plot)
-        groups = ["your text"] * len(dict.fromkeys(ids)) + ["frequent in the corpus"] * len(frequent)
-        axis = [t("embeddings.pc_axis", n=i + 1, share=f"{float(e):.0%}") for i, e in enumerate(explained)]
+        groups = [t("fig.your_text")] * len(dict.fromkeys(ids)) + [t("fig.frequent")] * len(frequent)
+        axis = [t("embeddings.pc_axis", n=i + 1, share=percent(float(e), 0)) for i, e in enumerate(explained)]
         ui.chart(st, figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups,
-                                                t("embeddings.pca_title"), axis), key="embeddings.pca_chart")
+                                                   t("embeddings.pca_title"), axis), key="embeddings.pca_chart")
 
 with neighbours:
     ui.explain(t("embeddings.explain4"))
@@ -79,23 +88,39 @@ with neighbours:
         token_id = single_token(tok, word)
         found = nearest(wte, wte[token_id], tok, 11, exclude=(token_id,))
         ui.table(st, [{"rank": r + 1, "token": figures.visible_plain(n.text), "id": n.token_id,
-                       "cosine similarity": round(n.score, 4)} for r, n in enumerate(found[:10])])
+                       "cosine_similarity": number(n.score, 4)} for r, n in enumerate(found[:10])])
     st.markdown(t("embeddings.analogies"))
-    preset = st.selectbox(t("tokens.example"), list(ANALOGIES), key="embeddings.analogy_preset")
-    a_def, b_def, c_def, expected = ANALOGIES[preset]
+
+    def use_preset():
+        for box, word_ in zip("abc", ANALOGIES[st.session_state["embeddings.analogy_preset"]]):
+            st.session_state[f"embeddings.{box}"] = word_
+
+    preset = st.selectbox(t("tokens.example"), list(ANALOGIES), key="embeddings.analogy_preset", on_change=use_preset,
+                          format_func=lambda p: t(f"embeddings.analogy_{p}"))
+    expected = ANALOGIES[preset][3]
+    for box, word_ in zip("abc", ANALOGIES[preset]):
+        st.session_state.setdefault(f"embeddings.{box}", word_)
     a1, a2, a3 = st.columns(3)
-    a = a1.text_input("a", a_def, key=f"embeddings.a.{preset}")
-    b = a2.text_input("− b", b_def, key=f"embeddings.b.{preset}")
-    c = a3.text_input("+ c", c_def, key=f"embeddings.c.{preset}")
-    with ui.friendly_errors():
-        results = analogy(wte, tok, a, b, c)
-        ui.table(st, [{"rank": r + 1, "token": figures.visible_plain(n.text), "cosine similarity": round(n.score, 4)}
-                      for r, n in enumerate(results)])
-        hit = next((r + 1 for r, n in enumerate(results) if n.text == expected), None)
-        if hit:
-            st.success(t("embeddings.hit", word=expected.strip(), rank=hit))
-        else:
-            st.warning(t("embeddings.miss", word=expected.strip()))
+    a = a1.text_input("a", key="embeddings.a")
+    b = a2.text_input("− b", key="embeddings.b")
+    c = a3.text_input("+ c", key="embeddings.c")
+    is_preset = (a, b, c) == ANALOGIES[preset][:3]  # then its expected answer judges the result
+    split = [w for w in (a, b, c, expected) if len(tok.encode(w)) != 1]
+    if is_preset and split:  # a preset this tokenizer cannot do: say why instead of failing
+        st.info(t("embeddings.preset_split", name=tok.name, words=", ".join(
+            f"'{w.strip()}' = {' + '.join(repr(p) for p in tok.pieces(tok.encode(w)))}" for w in split)))
+    else:
+        with ui.friendly_errors():
+            results = analogy(wte, tok, a, b, c)
+            ui.table(st, [{"rank": r + 1, "token": figures.visible_plain(n.text), "cosine_similarity": number(n.score, 4)}
+                          for r, n in enumerate(results)])
+            rank = next((r + 1 for r, n in enumerate(results) if n.text == expected), None)
+            if is_preset and rank == 1:
+                st.success(t("embeddings.hit", word=expected.strip()))
+            elif is_preset and rank:
+                st.info(t("embeddings.near", word=expected.strip(), rank=rank, top=results[0].text.strip()))
+            elif is_preset:
+                st.warning(t("embeddings.miss", word=expected.strip()))
 
 with similarity:
     ui.explain(t("embeddings.explain5"))
@@ -103,11 +128,13 @@ with similarity:
     s1, s2 = st.columns(2)
     with s1:
         ui.chart(st, figures.heatmap(cosine_matrix(cache["embed"][0]).tolist(), labels, labels,
-                                        t("embeddings.token_embeddings"), "token", "token", value_name="cosine",
+                                        t("embeddings.token_embeddings"), t("fig.token"), t("fig.token"),
+                                        value_name=t("fig.cosine"),
                                         height=max(380, 22 * len(ids) + 160)), key="embeddings.sim_embed")
     with s2:
         ui.chart(st, figures.heatmap(cosine_matrix(cache["resid_post", layer][0]).tolist(), labels, labels,
-                                        t("embeddings.resid_title", layer=layer), "token", "token", value_name="cosine",
+                                        t("embeddings.resid_title", layer=layer), t("fig.token"), t("fig.token"),
+                                        value_name=t("fig.cosine"),
                                         height=max(380, 22 * len(ids) + 160)), key="embeddings.sim_resid")
 
 with positions:
@@ -121,10 +148,10 @@ with positions:
     for i, (col, (name, short, matrix)) in enumerate(zip(st.columns(2), (
             (t("embeddings.learned"), t("embeddings.learned_short"), learned),
             (t("embeddings.sinus"), t("embeddings.sinus_short"), sinus)))):
-        ui.chart(col, figures.heatmap(matrix.tolist(), dims, pos_labels, name, "dimension", "position"),
+        ui.chart(col, figures.heatmap(matrix.tolist(), dims, pos_labels, name, t("fig.dimension"), t("fig.position")),
                  key=f"embeddings.pos.{i}")
         ui.chart(col, figures.heatmap(cosine_matrix(matrix).tolist(), pos_labels, pos_labels,
-                                      t("embeddings.pos_similarity", name=short), "position", "position",
-                                      value_name="cosine"), key=f"embeddings.pos_sim.{i}")
+                                      t("embeddings.pos_similarity", name=short), t("fig.position"), t("fig.position"),
+                                      value_name=t("fig.cosine")), key=f"embeddings.pos_sim.{i}")
 
 share.publish(SHARE, page=PAGE)

@@ -20,7 +20,7 @@ from core.training.finetune_data import (
 )
 from core.training.runfolder import FINAL_STATES
 from playground import figures, identity, runs, state, ui
-from playground.i18n import t
+from playground.i18n import number, percent, t
 from playground.run_view import (
     cached_classify,
     cached_next_tokens,
@@ -65,7 +65,7 @@ def training_options(prefix: str, epochs: int, task: str) -> dict:
         rank = l1.number_input(t("finetuning.rank"), 1, 256, 8, key=f"{prefix}.rank")
         alpha = l2.number_input(t("finetuning.alpha"), 1.0, 512.0, 16.0, key=f"{prefix}.alpha")
         n = lora_parameter_count(model, int(rank))
-        st.caption(t("finetuning.lora_caption", n=f"{n:,}", share=f"{n / total:.2%}", total=f"{total:,}"))
+        st.caption(t("finetuning.lora_caption", n=number(n), share=percent(n / total, 2), total=number(total)))
     return dict(trainable=trainable, epochs=int(n_epochs), lr=float(rate), min_lr=float(rate) / 10,
                 batch_size=int(batch), lora_rank=int(rank), lora_alpha=float(alpha))
 
@@ -97,7 +97,8 @@ def run_progress(run_id: str, polling: bool):
     evals = [r for r in records if r["kind"] == "eval"]
     total = max(1, status.get("steps") or 1)
     step = train_rows[-1]["step"] if train_rows else 0
-    st.progress(min(1.0, step / total), text=t("finetuning.progress", state=ui.word(run.state), step=step, total=total))
+    st.progress(min(1.0, step / total), text=t("finetuning.progress", state=t(f"runs.state_{run.state}"), step=step,
+                                                          total=total))
     show_reason(run)
     if train_rows:
         ui.chart(st, loss_figure(train_rows, evals), key=f"finetuning.loss.{run.id}")
@@ -128,7 +129,7 @@ with classify_tab:
             rows, classes = load_sms()
         train_rows, val_rows, test_rows = balanced_split(rows)
         counts = pd.Series([classes[r.label] for r in rows]).value_counts()
-        st.markdown(t("finetuning.data", n=f"{len(rows):,}", counts=", ".join(f"{c}: {n:,}" for c, n in counts.items()),
+        st.markdown(t("finetuning.data", n=number(len(rows)), counts=", ".join(f"{c}: {number(n)}" for c, n in counts.items()),
                       train=len(train_rows), val=len(val_rows), test=len(test_rows)))
         ui.table(st, [{"label": classes[r.label], "text": r.text} for r in train_rows[:6]])
         options = training_options("finetuning.cls", 5, "classify")
@@ -149,9 +150,9 @@ def classification_view(run_id: str, polling: bool) -> None:
     res = results(run)
     if res:
         m1, m2, m3 = st.columns(3)
-        m1.metric(t("finetuning.test_acc"), f"{res['test_accuracy']:.1%}")
-        m2.metric(t("finetuning.trainable"), f"{res['trainable_parameters']:,}")
-        m3.metric(t("finetuning.wall"), t("finetuning.wall_value", s=f"{res['wall_time_s']:.0f}", device=res["device"]))
+        m1.metric(t("finetuning.test_acc"), percent(res["test_accuracy"]))
+        m2.metric(t("finetuning.trainable"), number(res["trainable_parameters"]))
+        m3.metric(t("finetuning.wall"), t("finetuning.wall_value", s=number(res["wall_time_s"]), device=res["device"]))
         ui.chart(st, figures.confusion_matrix(res["confusion"], res["classes"]), key=f"finetuning.cm.{run.id}")
         if res["misclassified"]:
             st.markdown(t("finetuning.wrong"))
@@ -162,7 +163,7 @@ def classification_view(run_id: str, polling: bool) -> None:
         if message.strip():
             with ui.friendly_errors():
                 labels, probs = cached_classify(str(run.folder / "best"), message)
-                st.markdown(" · ".join(f"**{label}**: {p:.1%}" for label, p in zip(labels, probs)))
+                st.markdown(" · ".join(f"**{label}**: {percent(p)}" for label, p in zip(labels, probs)))
     elif run.state not in ("queued", "running"):
         st.caption(t("finetuning.no_results"))
 
@@ -201,11 +202,11 @@ def instruction_view(run_id: str, polling: bool) -> None:
         return
     res = results(run)
     if res:
-        st.metric(t("finetuning.best_val"), f"{res['best_val_loss']:.3f}")
-        st.markdown(t("finetuning.held_out", score=f"{res['mean_fuzzy']:.2f}"))
+        st.metric(t("finetuning.best_val"), number(res["best_val_loss"], 3))
+        st.markdown(t("finetuning.held_out", score=number(res["mean_fuzzy"], 2)))
         ui.table(st, [{"instruction": e["instruction"] + (f" [{e['input']}]" if e["input"] else ""),
-                       "before finetuning": e["before"], "after finetuning": e["after"], "reference": e["expected"],
-                       "fuzzy": round(e["fuzzy"], 2)} for e in res["examples"]])
+                       "before_finetuning": e["before"], "after_finetuning": e["after"], "reference": e["expected"],
+                       "fuzzy": number(e["fuzzy"], 2)} for e in res["examples"]])
         instruction = st.text_input(t("finetuning.try_ins"), "Rewrite the sentence in passive voice.",
                                     key="finetuning.ins_try")
         extra = st.text_input(t("finetuning.input"), "The chef cooked the meal.", key="finetuning.ins_try_input")
@@ -236,6 +237,6 @@ with compare_tab:
             for col, (label, key) in zip((c1, c2), (("base", base_key), ("finetuned", tuned_key))):
                 answer = cached_next_tokens(key, prompt)  # computed once per model and prompt
                 ui.chart(col, figures.distribution_bars(answer["pieces"], answer["probs"], answer["logits"],
-                                                        t("finetuning.next_token", label=label)),
+                                                        t("finetuning.next_token", label=t(f"finetuning.model_{label}"))),
                          key=f"finetuning.cmp.{label}")
                 col.code(answer["continuation"], language=None, wrap_lines=True)

@@ -1,5 +1,6 @@
 """Generation: token by token, seeing and choosing each step; a full run with streaming; strategies compared."""
 
+import random
 import time
 
 import streamlit as st
@@ -8,38 +9,60 @@ import torch
 from core.inference.generate import stream_text
 from core.inference.sampling import SamplingSettings, next_token_distribution, sample
 from playground import figures, share, state, ui
-from playground.i18n import t
+from playground.i18n import number, percent, t
 from playground.sampling_controls import next_logits, prompt_input, sampling_controls
 from playground.stepper import StepTree
 from playground.tokens_view import probability_chips_html
 
 CANDIDATES = 8
-STRATEGIES = {
+STRATEGIES = {  # id: settings; shown as t("generation.strategy_<id>")
     "greedy": SamplingSettings(temperature=0.0),
-    "temperature 0.7 + top-k 40": SamplingSettings(temperature=0.7, top_k=40),
-    "top-p 0.9": SamplingSettings(temperature=1.0, top_p=0.9),
-    "temperature 1.5": SamplingSettings(temperature=1.5),
+    "temp_top_k": SamplingSettings(temperature=0.7, top_k=40),
+    "top_p": SamplingSettings(temperature=1.0, top_p=0.9),
+    "hot": SamplingSettings(temperature=1.5),
 }
+PATH_LIMIT = 256  # tokens stepped that a link may carry
 
 PAGE = "generation"
-SHARE = share.sampling_params("generation")
-
 st.title(t("nav.generation"))
 ui.explain(t("generation.explain1"))
-share.restore(PAGE, SHARE)
-
 model = ui.current_model()
 tok = model.tokenizer
-prompt, prompt_ids = prompt_input("generation", model, "ex.generation")
+SHARE = {**share.sampling_params(PAGE, tok.n_vocab), "seed": share.Param("generation.seed", int, 0, 2**31 - 1),
+         "path": share.Param("generation.path"), "max_new": share.Param("generation.max_new", int, 1, 500),
+         "stops": share.Param("generation.stops"), "compare_n": share.Param("generation.compare_n", int, 10, 200)}
+share.restore(PAGE, SHARE)
+
+prompt, prompt_ids = prompt_input("generation", model)
 with ui.friendly_errors(stop=True):
     settings = sampling_controls("generation", tok, temperature=0.8, top_k=40)
-seed = int(st.number_input(t("sampling.seed"), 0, 2**31 - 1, 7, key="generation.seed"))
+seed = st.number_input(t("sampling.seed"), 0, 2**31 - 1, None, key="generation.seed",
+                       placeholder=t("generation.seed_random"), help=t("generation.seed_help"))
+
+
+def stepped_path(raw: str) -> list[int]:
+    """The token ids a link says were stepped (comma-separated, in the vocabulary, at most PATH_LIMIT)."""
+    parts = [p for p in raw.split(",") if p.strip()]
+    if len(parts) > PATH_LIMIT or not all(p.strip().isdigit() and int(p) < tok.n_vocab for p in parts):
+        st.warning(t("generation.path_unusable"))
+        return []
+    return [int(p) for p in parts]
+
 
 key = (state.current_model_key(), tuple(prompt_ids))
 if st.session_state.get("generation.tree_key") != key:
+    linked = st.session_state.get("generation.path", "") if "generation.tree" not in st.session_state else ""
     st.session_state["generation.tree_key"] = key
-    st.session_state["generation.tree"] = StepTree(tuple(prompt_ids))
+    tree = st.session_state["generation.tree"] = StepTree(tuple(prompt_ids))
+    for token in stepped_path(linked):  # the steps of a link or snapshot, taken again in order
+        context = tree.ids[-model.config.context_length:]
+        with ui.friendly_errors(stop=True):
+            probs = next_token_distribution(torch.from_numpy(next_logits(state.current_model_key(), tuple(context))),
+                                            settings, context)
+        tree.choose(token, float(probs[token]))
 tree: StepTree = st.session_state["generation.tree"]
+st.session_state["generation.path"] = ",".join(map(str, tree.path))
+st.session_state.setdefault("generation.draw", random.getrandbits(62))  # this step's die, without a seed
 
 step_tab, run_tab, compare_tab = st.tabs([t("generation.tab_step"), t("generation.tab_run"), t("generation.tab_compare")])
 
@@ -48,9 +71,11 @@ with step_tab:
     logits = torch.from_numpy(next_logits(state.current_model_key(), tuple(ids)))
     with ui.friendly_errors(stop=True):
         probs = next_token_distribution(logits, settings, ids)
-    sampled = sample(probs, torch.Generator().manual_seed(seed * 7919 + len(tree.path)))
+    # A seed makes every step repeatable (undo and take again: the same token); without one each step rolls anew.
+    draw = int(seed) * 7919 + len(tree.path) if seed is not None else st.session_state["generation.draw"]
+    sampled = sample(probs, torch.Generator().manual_seed(draw))
     greedy = int(probs.argmax())
-    order = torch.argsort(probs, descending=True)[:CANDIDATES].tolist()
+    order = [i for i in torch.argsort(probs, descending=True)[:CANDIDATES].tolist() if probs[i] > 0]
     if sampled not in order:
         order[-1] = sampled
 
@@ -60,16 +85,18 @@ with step_tab:
 
     def choose(token: int, prob: float):
         st.session_state["generation.tree"].choose(token, prob)
+        st.session_state["generation.draw"] = random.getrandbits(62)
 
     def undo():
         st.session_state["generation.tree"].undo()
+        st.session_state["generation.draw"] = random.getrandbits(62)
 
     b1, b2, b3 = st.columns(3)
-    b1.button(t("generation.take_sample", token=repr(tok.token_text(sampled)), p=f"{float(probs[sampled]):.1%}"),
+    b1.button(t("generation.take_sample", token=repr(tok.token_text(sampled)), p=percent(float(probs[sampled]))),
               key="generation.take_sample",
               on_click=choose, args=(sampled, float(probs[sampled])), type="primary", width="stretch",
               shortcut="Right", help=t("app.key", key="→"))
-    b2.button(t("generation.take_greedy", token=repr(tok.token_text(greedy)), p=f"{float(probs[greedy]):.1%}"),
+    b2.button(t("generation.take_greedy", token=repr(tok.token_text(greedy)), p=percent(float(probs[greedy]))),
               key="generation.take_greedy",
               on_click=choose, args=(greedy, float(probs[greedy])), width="stretch", shortcut="G",
               help=t("app.key", key="G"))
@@ -81,9 +108,8 @@ with step_tab:
     st.markdown(t("generation.force"))
     cols = st.columns(4)
     for i, token in enumerate(order):
-        cols[i % 4].button(f"{tok.token_text(token)!r} · {float(probs[token]):.1%}", key=f"generation.force.{i}",
-                           on_click=choose, args=(token, float(probs[token])), width="stretch",
-                           disabled=float(probs[token]) == 0)
+        cols[i % 4].button(f"{tok.token_text(token)!r} · {percent(float(probs[token]))}", key=f"generation.force.{i}",
+                           on_click=choose, args=(token, float(probs[token])), width="stretch")
     branches = tree.branches()
     if len(branches) > 1:
         st.markdown(t("generation.branches"))
@@ -116,7 +142,7 @@ with run_tab:
     if "generation.run_result" in st.session_state:
         text, n, elapsed, stopped = st.session_state["generation.run_result"]
         st.code(text, language=None, wrap_lines=True)
-        st.caption(t("generation.speed", n=n, s=f"{elapsed:.2f}", rate=f"{n / max(elapsed, 1e-9):.0f}")
+        st.caption(t("generation.speed", n=number(n), s=number(elapsed, 2), rate=number(n / max(elapsed, 1e-9)))
                    + (t("generation.stopped", stop=repr(stopped)) if stopped else ""))
 
 with compare_tab:
@@ -128,14 +154,15 @@ with compare_tab:
         for i, (name, strategy) in enumerate(STRATEGIES.items()):
             chunks = list(stream_text(model, prompt_ids, n_compare, strategy, seed))
             results[name] = chunks[-1].text if chunks else ""
-            progress.progress((i + 1) / len(STRATEGIES), text=t("generation.generated_with", name=name))
+            progress.progress((i + 1) / len(STRATEGIES),
+                              text=t("generation.generated_with", name=t(f"generation.strategy_{name}")))
         progress.empty()
         st.session_state["generation.compare_result"] = results
     results = st.session_state.get("generation.compare_result")
     if results:
         cols = st.columns(len(results))
         for col, (name, text) in zip(cols, results.items()):
-            col.markdown(f"**{name}**")
+            col.markdown(f"**{t(f'generation.strategy_{name}')}**")
             col.code(prompt + text, language=None, wrap_lines=True)
 
 share.publish(SHARE, page=PAGE, outputs={"text": tok.decode(tree.ids), "chosen_ids": tree.path,

@@ -4,8 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from core.model.gpt import count_parameters
+from core.training.data import CORPORA
 from playground import loaders, state, ui
-from playground.i18n import t
+from playground.i18n import number, t
 
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
@@ -19,20 +20,21 @@ config = model.config
 
 st.subheader(t("home.model"))
 cols = st.columns(4)
-cols[0].metric(t("home.parameters"), f"{model.num_parameters():,}")
+cols[0].metric(t("home.parameters"), number(model.num_parameters()))
 cols[1].metric(t("home.layers_heads"), f"{config.n_layer} × {config.n_head}")
-cols[2].metric(t("home.context"), t("home.context_value", n=config.context_length))
-cols[3].metric(t("home.val_loss"), f"{card['val_loss']:.3f}" if isinstance(card.get("val_loss"), (int, float)) else "–")
+cols[2].metric(t("home.context"), t("home.context_value", n=number(config.context_length)))
+cols[3].metric(t("home.val_loss"), number(card["val_loss"], 3) if isinstance(card.get("val_loss"), (int, float)) else "–")
 
 left, right = st.columns([1, 1])
 with left:
     st.markdown(f"**{t('home.config')}**")
     rows = [
-        (t("home.r_vocab"), f"{config.vocab_size:,}"), (t("home.r_tokenizer"), config.tokenizer),
-        (t("home.r_context"), config.context_length), (t("home.r_layers"), config.n_layer), (t("home.r_heads"), config.n_head),
-        (t("home.r_width"), config.n_embd), (t("home.r_dhead"), config.d_head),
-        (t("home.r_mlp"), 4 * config.n_embd), (t("home.r_bias"), config.bias), (t("home.r_tied"), config.tied_embeddings),
-        (t("home.r_params"), f"{count_parameters(config):,}"),
+        (t("home.r_vocab"), number(config.vocab_size)), (t("home.r_tokenizer"), config.tokenizer),
+        (t("home.r_context"), number(config.context_length)), (t("home.r_layers"), config.n_layer),
+        (t("home.r_heads"), config.n_head), (t("home.r_width"), number(config.n_embd)), (t("home.r_dhead"), config.d_head),
+        (t("home.r_mlp"), number(4 * config.n_embd)), (t("home.r_bias"), t("home.yes" if config.bias else "home.no")),
+        (t("home.r_tied"), t("home.yes" if config.tied_embeddings else "home.no")),
+        (t("home.r_params"), number(count_parameters(config))),
         (t("home.r_device"), loaders.device_label()),
     ]
     st.dataframe(pd.DataFrame(rows, columns=[t("home.c_setting"), t("home.c_value")]).astype(str), hide_index=True,
@@ -40,10 +42,18 @@ with left:
 with right:
     st.markdown(f"**{t('home.card')}**")
     if card:
-        facts = [(t("home.f_corpus"), card.get("corpus")), (t("home.f_split"), card.get("data_split")),
-                 (t("home.f_steps"), f"{card.get('step')} of {card.get('steps')}"), (t("home.f_train"), card.get("train_loss")),
-                 (t("home.f_val"), card.get("val_loss")), (t("home.r_device"), card.get("device_name", card.get("device"))),
-                 (t("home.f_wall"), f"{card.get('wall_time_s')} s")]
+        corpus = card.get("corpus")
+        split = card.get("split")  # tokens for training and held out, as core.training.pretrain.make_card writes
+        facts = [(t("home.f_corpus"), ui.corpus_title(corpus) if corpus in CORPORA else corpus),
+                 (t("home.f_split"), t("home.split_value", train=number(split["train_tokens"]), val=number(split["val_tokens"]),
+                                       train_share=number(100 * (1 - split["val_fraction"])),
+                                       val_share=number(100 * split["val_fraction"])) if split else card.get("data_split")),
+                 (t("home.f_steps"), t("home.step_of", step=number(card["step"]), steps=number(card["steps"]))
+                  if "step" in card and "steps" in card else None),
+                 (t("home.f_train"), number(card["train_loss"], 4) if "train_loss" in card else None),
+                 (t("home.f_val"), number(card["val_loss"], 4) if "val_loss" in card else None),
+                 (t("home.r_device"), card.get("device_name", card.get("device"))),
+                 (t("home.f_wall"), t("home.seconds", s=number(card["wall_time_s"], 1)) if "wall_time_s" in card else None)]
         st.dataframe(pd.DataFrame([(k, str(v)) for k, v in facts if v is not None],
                                   columns=[t("home.c_fact"), t("home.c_value")]),
                      hide_index=True, width="stretch")

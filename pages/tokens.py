@@ -13,7 +13,7 @@ from core.tokens.stats import parse_id_list, text_stats, token_rows
 from core.training.data import CORPORA, TokenWindows, decode_text, load_corpus
 from playground import figures, share, ui
 from playground.examples import TOKEN_EXAMPLE_FIRST, TOKEN_EXAMPLES
-from playground.i18n import error_text, language, lazy, t
+from playground.i18n import error_text, language, lazy, number, t
 from playground.tokens_view import chips_html, window_rows_html
 
 CHIP_LIMIT = 2000
@@ -85,20 +85,20 @@ tab_tokens, tab_compare, tab_decode, tab_bpe, tab_windows = st.tabs(
 with tab_tokens:
     ui.explain(t("tokens.explain2"))
     m = st.columns(4)
-    m[0].metric(t("tokens.characters"), f"{stats.chars:,}")
-    m[1].metric(t("tokens.tokens"), f"{stats.tokens:,}")
-    m[2].metric(t("tokens.chars_per_token"), f"{stats.chars_per_token:.2f}")
-    m[3].metric(t("tokens.words_per_token"), f"{stats.words_per_token:.2f}")
+    m[0].metric(t("tokens.characters"), number(stats.chars))
+    m[1].metric(t("tokens.tokens"), number(stats.tokens))
+    m[2].metric(t("tokens.chars_per_token"), number(stats.chars_per_token, 2))
+    m[3].metric(t("tokens.words_per_token"), number(stats.words_per_token, 2))
     shown = ids[:CHIP_LIMIT]
     st.html(chips_html(tokenizer.pieces(shown), shown, [tokenizer.token_bytes(i) for i in shown], CHIP_LIMIT))
     if len(ids) > CHIP_LIMIT:
-        st.caption(t("tokens.hidden", shown=f"{CHIP_LIMIT:,}", total=f"{len(ids):,}", hidden=f"{len(ids) - CHIP_LIMIT:,}"))
+        st.caption(t("tokens.hidden", shown=number(CHIP_LIMIT), total=number(len(ids)), hidden=number(len(ids) - CHIP_LIMIT)))
     if "<|endoftext|>" in text:
         other = encode(text, encoding, not allow_special)
         plain, special = (other, ids) if allow_special else (ids, other)
         st.markdown(t("tokens.special_diff", n=len(plain) - len(special) + 1,
                       id=tokenizer.special_tokens["<|endoftext|>"]))
-        ui.table(st, {"as plain text": [str(plain[:40])], "as special token": [str(special[:40])]})
+        ui.table(st, {"as_plain": [str(plain[:40])], "as_special": [str(special[:40])]})
     st.markdown(t("tokens.every_token"))
     rows = token_rows(tokenizer, ids[:TABLE_LIMIT])
     ui.table(st, rows, height=280)
@@ -115,14 +115,14 @@ with tab_compare:
         counts.append(s.tokens)
         cpt.append(s.chars_per_token)
         wpt.append(s.words_per_token)
-    table = pd.DataFrame({"encoding": names, "characters": stats.chars, "words": stats.words, "tokens": counts,
-                          "characters per token": [round(c, 2) for c in cpt],
-                          "words per token": [round(w, 2) for w in wpt]})
+    table = pd.DataFrame({"encoding": names, "characters": number(stats.chars), "words": number(stats.words),
+                          "tokens": [number(c) for c in counts], "chars_per_token": [number(c, 2) for c in cpt],
+                          "words_per_token": [number(w, 2) for w in wpt]})
     ui.table(st, table)
     ui.chart(st, figures.encodings_bar(names, counts, cpt, wpt), key="tokens.compare_chart")
     gpt2_cpt = cpt[TOKENIZER_NAMES.index("gpt2")]
     verdict = t("tokens.close" if 3.3 <= gpt2_cpt <= 4.7 else "tokens.below" if gpt2_cpt < 3.3 else "tokens.above")
-    st.markdown(t("tokens.rule_of_thumb", cpt=f"{gpt2_cpt:.2f}", wpt=f"{wpt[TOKENIZER_NAMES.index('gpt2')]:.2f}",
+    st.markdown(t("tokens.rule_of_thumb", cpt=number(gpt2_cpt, 2), wpt=number(wpt[TOKENIZER_NAMES.index("gpt2")], 2),
                   verdict=verdict))
 
 with tab_decode:
@@ -137,14 +137,14 @@ with tab_decode:
 
 with tab_bpe:
     ui.explain(t("tokens.explain5"))
-    sources = ["your text"] + list(CORPORA)
+    sources = ["text"] + list(CORPORA)  # the text above, or a bundled corpus
     b1, b2 = st.columns(2)
     source = b1.selectbox(t("tokens.learn_from"), sources, key="tokens.bpe_source",
-                          format_func=lambda s: ui.word(s) if s == "your text" else ui.corpus_title(s))
+                          format_func=lambda s: t("fig.your_text") if s == "text" else ui.corpus_title(s))
     n_merges = b2.slider(t("tokens.n_merges"), 1, 500, 60, key="tokens.bpe_merges")
-    corpus = text if source == "your text" else load_corpus(source)
+    corpus = text if source == "text" else load_corpus(source)
     if len(corpus) > BPE_TEXT_LIMIT:
-        st.caption(t("tokens.bpe_limit", limit=f"{BPE_TEXT_LIMIT:,}", total=f"{len(corpus):,}"))
+        st.caption(t("tokens.bpe_limit", limit=number(BPE_TEXT_LIMIT), total=number(len(corpus))))
         corpus = corpus[:BPE_TEXT_LIMIT]
     merges = learn_bpe(corpus, n_merges)
     if not merges:
@@ -156,8 +156,8 @@ with tab_bpe:
         shown = figures.visible_plain  # a space is · here, as on the chips
         merge_table = pd.DataFrame([{
             "merge": m.rank + 1, "left": shown(bpe.bytes_to_display(vocab[m.pair[0]])),
-            "right": shown(bpe.bytes_to_display(vocab[m.pair[1]])), "count": m.count, "new id": m.new_id,
-            "new token": shown(m.text)} for m in learned])
+            "right": shown(bpe.bytes_to_display(vocab[m.pair[1]])), "count": number(m.count), "new_id": m.new_id,
+            "new_token": shown(m.text)} for m in learned])
         preview = corpus[:300]
         preview_ids = bpe.encode(preview, learned)
         p1, p2 = st.columns([1, 1])
@@ -188,10 +188,10 @@ with tab_windows:
     stride = w2.slider(t("tokens.stride"), 1, 16, 4, key="tokens.window_stride")
     with ui.friendly_errors():
         windows = TokenWindows(ids, context, stride, label="text")
-        st.caption(t("tokens.windows", n=f"{len(windows):,}", context=context, total=f"{len(ids):,}"))
+        st.caption(t("tokens.windows", n=number(len(windows)), context=context, total=number(len(ids))))
         for i in range(min(4, len(windows))):
             x, y = windows[i]
             st.markdown(t("tokens.window", n=i + 1, start=i * stride))
-            st.html(window_rows_html([("input", tokenizer.pieces(x.tolist())),
-                                      ("target", tokenizer.pieces(y.tolist()))]))
+            st.html(window_rows_html([(t("tokens.row_input"), tokenizer.pieces(x.tolist())),
+                                      (t("tokens.row_target"), tokenizer.pieces(y.tolist()))]))
 share.publish(SHARE, page=PAGE, outputs={"ids": ids[:5000], "tokens": len(ids), "characters": stats.chars})

@@ -5,7 +5,7 @@ import torch
 
 from core.inference.sampling import sample, softmax
 from playground import activations, figures, share, ui
-from playground.i18n import t
+from playground.i18n import number, t
 from playground.tokens_view import chips_html
 
 STEPS = ["Token", "Embedding", "Attention", "Logits", "Softmax", "Temperature", "Sampling"]
@@ -45,7 +45,8 @@ n2.button(t("tour.next"), key="tour.next", on_click=go, args=(1,), disabled=step
 n3.selectbox(t("tour.jump"), STEPS, key="tour.jump", on_change=jump, label_visibility="collapsed",
              format_func=names.get)
 
-text = st.text_input(t("tour.sentence"), t("tour.example"), key="tour.text")
+text = st.text_input(t("tour.sentence"), ui.example("tour"), key="tour.text")
+ui.language_note()
 with ui.friendly_errors(stop=True):
     ids, logits, cache = activations.current_run(model, text)
 pieces = tok.pieces(ids)
@@ -63,7 +64,7 @@ if name == "Token":
 elif name == "Embedding":
     st.markdown(t("tour.embedding_text", d=model.config.n_embd))
     ui.chart(st, figures.heatmap(cache["resid_pre", 0][0][:, :64].tolist(), [f"d{i}" for i in range(64)], labels,
-                                    t("tour.embedding_title"), "dimension", "token",
+                                    t("tour.embedding_title"), t("fig.dimension"), t("fig.token"),
                                     height=max(300, 24 * len(ids) + 140)), key="tour.embed")
 elif name == "Attention":
     patterns = cache["pattern", 0][0]
@@ -72,20 +73,22 @@ elif name == "Attention":
     ui.chart(st, figures.attention_heatmap(patterns[head].numpy(), pieces, t("attention.layer_head", layer=0, head=head)),
                     key="tour.attn")
 elif name == "Logits":
-    st.markdown(t("tour.logits_text", n=f"{len(last):,}"))
-    ui.chart(st, figures.bars(figures.token_labels(tok.pieces(top)), {"logit": last[top].tolist()},
-                              t("tour.logits_title"), "token", "logit"), key="tour.logits")
+    st.markdown(t("tour.logits_text", n=number(len(last))))
+    ui.chart(st, figures.bars(figures.token_labels(tok.pieces(top)), {t("fig.logit"): last[top].tolist()},
+                              t("tour.logits_title"), t("fig.token"), t("fig.logit")), key="tour.logits")
 elif name == "Softmax":
     st.latex(r"p_i = \frac{e^{z_i}}{\sum_j e^{z_j}}")
     st.markdown(t("tour.softmax_text"))
     ui.chart(st, figures.distribution_bars(tok.pieces(top), probs[top].tolist(), last[top].tolist(),
                                               t("tour.softmax_title")), key="tour.softmax")
 elif name == "Temperature":
-    st.markdown(t("tour.temperature_text"))
+    st.markdown(t("tour.temperature_text", n=number(len(last))))
     temps = [0.5, 1.0, 2.0]
     five = top[:5]
-    table = [softmax(last[five], t).tolist() for t in temps]
-    ui.chart(st, figures.temperature_bars(tok.pieces(five), temps, table), key="tour.temp")
+    # softmax over the whole vocabulary at each temperature; the bars show the five most likely tokens of it
+    table = [softmax(last, temp)[five].tolist() for temp in temps]
+    labels = [f"{figures.visible_plain(piece)} ({number(float(last[i]), 2)})" for piece, i in zip(tok.pieces(five), five)]
+    ui.chart(st, figures.temperature_bars(labels, temps, table), key="tour.temp")
 else:
     st.markdown(t("tour.sampling_text"))
     generator = torch.Generator().manual_seed(0)

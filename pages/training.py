@@ -14,14 +14,15 @@ from core.training.estimates import check_memory, eta_seconds, measure_in_subpro
 from core.training.pretrain import TrainConfig
 from core.training.runfolder import FINAL_STATES
 from playground import figures, identity, run_view, runs, ui
-from playground.i18n import t
+from playground.i18n import number, t
 
-PRESETS = {  # name: (layers, heads, width, context)
-    "tiny (2 layers, width 64)": (2, 2, 64, 64),
-    "small (4 layers, width 128)": (4, 4, 128, 128),
-    "GPT-2 124M shape (12 layers, width 768)": (12, 12, 768, 1024),
+PRESETS = {  # id: (layers, heads, width, context); shown as t("training.preset_<id>")
+    "tiny": (2, 2, 64, 64),
+    "small": (4, 4, 128, 128),
+    "gpt2": (12, 12, 768, 1024),
     "custom": None,
 }
+SOURCES = ("bundled", "upload", "paste")  # where the text comes from; shown as t("training.src_<id>")
 UPLOAD_LIMIT = 5 * 1024 * 1024
 
 st.title(t("training.title"))
@@ -37,16 +38,13 @@ new_tab, runs_tab = st.tabs([t("training.tab_new"), t("training.tab_runs")])
 
 with new_tab:
     st.markdown(t("training.data"))
-    source = st.radio(t("training.text_from"), ["a bundled corpus", "upload a .txt file", "paste text"],
-                      format_func=lambda o: t({"a bundled corpus": "training.src_bundled",
-                                               "upload a .txt file": "training.src_upload",
-                                               "paste text": "training.src_paste"}[o]),
+    source = st.radio(t("training.text_from"), SOURCES, format_func=lambda o: t(f"training.src_{o}"),
                       horizontal=True, key="training.source")
     corpus, corpus_label, upload_bytes = None, "", None  # an upload or pasted text is written only on Start
-    if source == "a bundled corpus":
+    if source == "bundled":
         corpus = st.selectbox(t("training.corpus"), list(CORPORA), format_func=ui.corpus_title, key="training.corpus")
         corpus_label = CORPORA[corpus].title
-    elif source == "upload a .txt file":
+    elif source == "upload":
         upload = st.file_uploader(t("training.upload"), type=["txt"], key="training.upload",
                                   max_upload_size=UPLOAD_LIMIT // 2**20)
         if upload is not None:
@@ -61,13 +59,13 @@ with new_tab:
             with ui.friendly_errors():
                 upload_bytes = pasted.encode("utf-8", "replace")
                 check_size(len(upload_bytes), t("training.src_paste"), UPLOAD_LIMIT)
-                corpus, corpus_label = "pasted text", "pasted text"
+                corpus, corpus_label = "pasted text", t("training.src_paste")
 
     st.markdown(t("training.model"))
     m1, m2 = st.columns(2)
     tokenizer = m1.selectbox(t("training.tokenizer"), TOKENIZER_NAMES, key="training.tokenizer")
     preset = m2.selectbox(t("training.size"), list(PRESETS), key="training.preset",
-                          format_func=lambda p: t("training.custom") if p == "custom" else p)
+                          format_func=lambda p: t(f"training.preset_{p}"))
     layers, heads, width, context = PRESETS[preset] or (4, 4, 128, 128)
     if preset == "custom":
         c1, c2, c3, c4 = st.columns(4)
@@ -97,7 +95,7 @@ with new_tab:
 
     cfg = None
     with ui.friendly_errors():
-        candidate = TrainConfig(corpus=corpus if source == "a bundled corpus" else "tinyshakespeare", tokenizer=tokenizer,
+        candidate = TrainConfig(corpus=corpus if source == "bundled" else "tinyshakespeare", tokenizer=tokenizer,
                                 n_layer=int(layers), n_head=int(heads), n_embd=int(width), context_length=int(context),
                                 dropout=float(dropout), batch_size=int(batch), steps=int(steps), lr=float(lr),
                                 min_lr=float(lr) / 10, warmup_steps=int(warmup), weight_decay=float(weight_decay),
@@ -126,7 +124,7 @@ with new_tab:
             run = store.submit(cfg, owner=user, name=name.strip() or corpus_label, upload=upload_bytes)
             store.tick()
             st.session_state["training.run_select"] = run.id  # the new run is the one shown under 'Your runs'
-            st.success(t("training.started", name=run.name, state=ui.word(store.get(run.id).state)))
+            st.success(t("training.started", name=run.name, state=t(f"runs.state_{store.get(run.id).state}")))
 
 
 def run_label(run) -> str:
@@ -155,7 +153,7 @@ def _live_body(run_id: str, polling: bool) -> None:
     step = train_rows[-1]["step"] if train_rows else 0
     elapsed = train_rows[-1]["time"] if train_rows else 0.0
     s1, s2, s3, s4, s5 = st.columns(5)
-    s1.metric(t("training.state"), ui.word(run.state))
+    s1.metric(t("training.state"), t(f"runs.state_{run.state}"))
     s2.metric(t("training.step"), f"{step:,} / {total:,}")
     eta = eta_seconds(step, total, elapsed) if run.state == "running" else None
     s3.metric(t("training.eta"), f"{eta / 60:.1f} min" if eta is not None else "–")
@@ -171,17 +169,19 @@ def _live_body(run_id: str, polling: bool) -> None:
         g1, g2 = st.columns(2)
         if evals:  # no empty frame before the first evaluation
             ui.chart(g1, figures.metric_line([r["step"] for r in evals], [r["perplexity"] for r in evals],
-                                             t("training.ppl"), "step", "perplexity", log_y=True),
+                                             t("training.ppl"), t("fig.step"), t("fig.perplexity"), log_y=True),
                      key=f"training.ppl.{run_id}")
         else:
             g1.caption(t("training.ppl_later", n=run.config.get("eval_interval", "–")))
         ui.chart(g2, figures.metric_line(steps_x, [r["lr"] for r in train_rows], t("training.lr"),
-                                         "step", "learning rate", figures.OKABE_ITO[3]), key=f"training.lr.{run_id}")
+                                         t("fig.step"), t("fig.learning_rate"), figures.OKABE_ITO[3]),
+                 key=f"training.lr.{run_id}")
         g3, g4 = st.columns(2)
-        ui.chart(g3, figures.metric_line(steps_x, [r["grad_norm"] for r in train_rows], t("training.grad_norm"), "step",
-                                         "norm", figures.OKABE_ITO[5]), key=f"training.gn.{run_id}")
+        ui.chart(g3, figures.metric_line(steps_x, [r["grad_norm"] for r in train_rows], t("training.grad_norm"),
+                                         t("fig.step"), t("fig.norm"), figures.OKABE_ITO[5]), key=f"training.gn.{run_id}")
         ui.chart(g4, figures.metric_line(steps_x, [r["tokens_per_s"] for r in train_rows], t("training.speed_title"),
-                                         "step", "tokens per second", figures.OKABE_ITO[4]), key=f"training.tps.{run_id}")
+                                         t("fig.step"), t("fig.tokens_per_second"), figures.OKABE_ITO[4]),
+                 key=f"training.tps.{run_id}")
     if evals:
         st.markdown(t("training.samples"))
         for r in reversed(evals[-6:]):
@@ -197,10 +197,10 @@ with runs_tab:
         st.info(t("training.no_runs"))
     else:
         table = pd.DataFrame([{
-            "run": r.name, "id": r.id, "state": ui.word(r.state),
-            "owner": ui.word("you") if r.owner == user else (ui.word("shared") if r.shared else r.owner),
-            "device": r.device, "steps": r.config.get("steps", ""),
-            "queue position": store.queue_position(r.id) or "",
+            "run": r.name, "id": r.id, "state": t(f"runs.state_{r.state}"),
+            "owner": t("runs.you") if r.owner == user else (t("runs.shared") if r.shared else r.owner),
+            "device": r.device, "steps": number(r.config["steps"]) if isinstance(r.config.get("steps"), int) else "",
+            "queue_position": store.queue_position(r.id) or "",
             "started": time.strftime("%H:%M:%S", time.localtime(r.started)) if r.started else ""} for r in runs_list])
         ui.table(st, table)
         by_id = {r.id: r for r in runs_list}

@@ -1,4 +1,6 @@
-"""Ready example texts for the pages (Shakespeare and Goethe are public domain)."""
+"""Ready example texts for the pages (Shakespeare and Goethe are public domain), chosen for what the model can read."""
+
+from core.training.data import CORPORA
 
 TOKEN_EXAMPLES = {  # id -> text; the labels are "tokex.<id>" in the locales
     "prose_en": "The quick brown fox jumps over the lazy dog. Language models do not read letters or words: "
@@ -29,3 +31,32 @@ EXPERIMENT_EXAMPLES = {
              "corrupted": "Good morrow, my lady. Good morrow, my",
              "target": " lord", "distractor": " lady"},
 }
+
+PROMPTS = {  # page -> its example text in each language a model may have been trained on
+    "anatomy": {"en": "To be, or not to be, that is the question:",
+                "de": "Da steh' ich nun, ich armer Thor! Und bin so klug als wie zuvor;"},
+    "embeddings": {"en": "The king and the queen spoke to the man and the woman.",
+                   "de": "Der König und die Königin sprachen mit dem Mann und der Frau."},
+    "generation": {"en": "JULIET:\nO Romeo, Romeo! wherefore art thou",
+                   "de": "FAUST:\nHabe nun, ach! Philosophie,\nJuristerey und Medicin,"},
+    "sampling": {"en": "ROMEO:\nO, she doth teach the torches to burn",
+                 "de": "MEPHISTOPHELES:\nIch bin der Geist, der stets verneint!"},
+    "attention": {"en": "ROMEO:\nBut, soft! what light through yonder window breaks?\nIt is the east, and Juliet is the sun.",
+                  "de": "FAUST:\nHabe nun, ach! Philosophie,\nJuristerey und Medicin,\nUnd leider auch Theologie!"},
+    "tour": {"en": "But, soft! what light through yonder window",
+             "de": "Habe nun, ach! Philosophie, Juristerey und Medicin"},
+}
+
+
+def text_language(card: dict) -> str:
+    """The language of the text a model learnt from: its card's "language", else its corpus's, else English
+    (GPT-2 and the bundled Shakespeare model read English)."""
+    corpus = CORPORA.get(card.get("corpus") or "")
+    return card.get("language") or (corpus.language if corpus else "en")
+
+
+def prompt(page: str, session_language: str, model_language: str) -> str:
+    """A page's example in the session's language when the model reads it, else in the model's language: a
+    German sentence shown to an English model would only show what it cannot read."""
+    texts = PROMPTS[page]
+    return texts.get(session_language if session_language == model_language else model_language, texts["en"])

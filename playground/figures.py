@@ -1,8 +1,8 @@
 """Plotly figures built from plain data (lists, arrays, dicts), so tests can build and inspect them.
 
 Every figure has a title, axis titles and hover values, and fonts large enough for a projector. Figures are
-written in English and come out in the session's language: `figure` translates their words ("fig.<English>"
-in the locales) on the plain dicts, before plotly validates them once.
+made in the session's language: callers pass titles and labels already translated (t(...)), a figure's own fixed
+words are t("fig.<key>"), and numbers follow the session's locale (plotly's `separators`, i18n.number/percent).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from playground import state
-from playground.i18n import figure_strings, translate_words
+from playground.i18n import number, percent, plotly_separators, t
 
 FONT_SIZE = 16
 PRESENTER_FONT = 22  # px, as the page's text in presenter mode
@@ -35,59 +35,23 @@ def figure(data, title: str, x_title: str, y_title: str, height: int = 420, xaxi
     layout = {
         "title": {"text": title, "font": {"size": size + 4}}, "font": {"size": size}, "height": height,
         "margin": {"l": 60, "r": 20, "t": 60, "b": 60}, "hoverlabel": {"font": {"size": size}},
-        "legend": {"font": {"size": size - 2}},
+        "legend": {"font": {"size": size - 2}}, "separators": plotly_separators(),
         "xaxis": {"tickfont": {"size": size - 2}, "title": {"text": x_title, "font": {"size": size}}, **(xaxis or {})},
         "yaxis": {"tickfont": {"size": size - 2}, "title": {"text": y_title, "font": {"size": size}}, **(yaxis or {})},
         **layout}
-    data = data if isinstance(data, list) else [data]
-    words = figure_strings()
-    if words:
-        translate(data, layout, words)
-    return go.Figure(data, layout)
-
-
-def translate(data: list[dict], layout: dict, words: dict[str, str]) -> None:
-    """Put the English words of traces and layout (plain dicts, changed in place) into another language:
-    titles, legend names, hover/text templates and annotations, each phrase as a whole where the locale knows it,
-    else word by word."""
-    def whole(text):
-        return translate_words(text, words) if isinstance(text, str) else text
-
-    def titled(thing: dict) -> None:
-        title = thing.get("title")
-        if isinstance(title, dict):
-            title["text"] = whole(title.get("text"))
-        elif isinstance(title, str):
-            thing["title"] = whole(title)
-
-    titled(layout)
-    for key, value in layout.items():
-        if key.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
-            titled(value)
-    for axis in layout.get("scene", {}).values():
-        titled(axis)
-    for note in layout.get("annotations", []):
-        note["text"] = translate_words(note["text"], words)
-    for t in data:
-        if isinstance(t.get("name"), str):
-            t["name"] = translate_words(t["name"], words)
-        for key in ("hovertemplate", "texttemplate"):
-            if isinstance(t.get(key), str):
-                t[key] = translate_words(t[key], words)
-        if isinstance(t.get("colorbar"), dict):
-            titled(t["colorbar"])
+    return go.Figure(data if isinstance(data, list) else [data], layout)
 
 
 def encodings_bar(names: list[str], tokens: list[int], chars_per_token: list[float], words_per_token: list[float]):
     """Token count per encoding, with characters and words per token on the bars and in the hover."""
     bar = trace("bar",
         x=names, y=tokens, marker_color=OKABE_ITO[: len(names)],
-        texttemplate="%{y:,} tokens<br>%{customdata[0]:.2f} characters per token", textposition="auto",
-        customdata=list(zip(chars_per_token, words_per_token)),
-        hovertemplate="%{x}<br>%{y:,} tokens<br>%{customdata[0]:.2f} characters per token"
-                      "<br>%{customdata[1]:.2f} words per token<extra></extra>",
+        texttemplate=f"%{{y:,}} {t('fig.tokens')}<br>%{{customdata[0]:.2f}} {t('fig.chars_per_token')}",
+        textposition="auto", customdata=list(zip(chars_per_token, words_per_token)),
+        hovertemplate=f"%{{x}}<br>%{{y:,}} {t('fig.tokens')}<br>%{{customdata[0]:.2f}} {t('fig.chars_per_token')}"
+                      f"<br>%{{customdata[1]:.2f}} {t('fig.words_per_token')}<extra></extra>",
     )
-    return figure(bar, "The same text in each encoding", "encoding", "number of tokens")
+    return figure(bar, t("fig.encodings_title"), t("fig.encoding"), t("fig.n_tokens"))
 
 
 def token_labels(pieces: list[str]) -> list[str]:
@@ -100,10 +64,15 @@ def visible_plain(text: str) -> str:
     return text.replace(" ", "·").replace("\n", "↵").replace("\t", "→")
 
 
-def heatmap(z, x_labels, y_labels, title: str, x_title: str, y_title: str, colorscale: str = "RdBu",
-            zmid: float | None = 0.0, value_name: str = "value", height: int = 460, text_values: bool = False,
+DIVERGING = "RdBu_r"  # plotly's RdBu runs from red (low) to blue (high); reversed, red is positive, blue negative
+
+
+def heatmap(z, x_labels, y_labels, title: str, x_title: str, y_title: str, colorscale: str = DIVERGING,
+            zmid: float | None = 0.0, value_name: str | None = None, height: int = 460, text_values: bool = False,
             extra: dict | None = None, **layout):
-    """A labelled heatmap with values on hover; None cells stay empty (e.g. the causal mask)."""
+    """A labelled heatmap with values on hover; None cells stay empty (e.g. the causal mask). The default colours
+    are DIVERGING around 0: red positive, blue negative."""
+    value_name = value_name or t("fig.value")
     cells = trace("heatmap",
         z=np.asarray(z, dtype=float), x=x_labels, y=y_labels, colorscale=colorscale, zmid=zmid,
         colorbar={"title": value_name}, hoverongaps=False,
@@ -117,8 +86,8 @@ def attention_heatmap(pattern, pieces: list[str], title: str, height: int = 520)
     """Query rows, key columns; the masked future (upper triangle) left empty and marked grey."""
     z = masked_future(pattern)
     labels = token_labels(pieces)
-    return heatmap(z, labels, labels, title, "key (attended to)", "query (attending)", colorscale="Blues",
-                   zmid=None, value_name="attention", height=height, text_values=len(pieces) <= 16,
+    return heatmap(z, labels, labels, title, t("fig.key_attended"), t("fig.query_attending"), colorscale="Blues",
+                   zmid=None, value_name=t("fig.attention"), height=height, text_values=len(pieces) <= 16,
                    extra={"zmin": 0, "zmax": 1},
                    plot_bgcolor="#d9d9d9")  # the masked cells show this grey: the future is hidden
 
@@ -138,26 +107,27 @@ def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int
     gap_x, gap_y = 0.01, 0.02
     width, height = (1 - gap_x * (n_head - 1)) / n_head, (1 - gap_y * (n_layer - 1)) / n_layer
     traces, layout, titles = [], {}, []
+    layer_word, head_word = t("fig.layer"), t("fig.head")
+    cell_hover = f"<br>{t('fig.query')} %{{y}} → {t('fig.key')} %{{x}}<br>{t('fig.attention')} %{{z:.3f}}<extra></extra>"
     for layer in range(n_layer):
         top = 1 - layer * (height + gap_y)
         bottom = max(0.0, top - height)  # not a rounding error below 0, which plotly refuses
-        titles.append({"text": f"layer {layer}", "x": 1.0, "y": top - height / 2, "xref": "paper", "yref": "paper",
+        titles.append({"text": f"{layer_word} {layer}", "x": 1.0, "y": top - height / 2, "xref": "paper", "yref": "paper",
                        "xanchor": "left", "textangle": 90, "showarrow": False})
         for h in range(n_head):
             i, left = layer * n_head + h + 1, h * (width + gap_x)
             traces.append(trace("heatmap",
                 z=masked_future(patterns[layer][h]).round(4), colorscale="Blues", zmin=0, zmax=1, showscale=False,
                 hoverongaps=False, xaxis=f"x{i}", yaxis=f"y{i}",
-                hovertemplate=f"layer {layer} head {h}<br>query %{{y}} → key %{{x}}<br>attention %{{z:.3f}}"
-                              "<extra></extra>"))
+                hovertemplate=f"{layer_word} {layer} {head_word} {h}" + cell_hover))
             chosen = selected == (layer, h)
             frame = {"showline": True, "linewidth": 4, "linecolor": OKABE_ITO[1], "mirror": True} if chosen else {}
             layout[f"xaxis{i}"] = {"domain": [left, left + width], "anchor": f"y{i}", "showticklabels": False, **frame}
             layout[f"yaxis{i}"] = {"domain": [bottom, top], "anchor": f"x{i}", "showticklabels": False,
                                    "autorange": "reversed", **frame}
-    titles += [{"text": f"head {h}", "x": h * (width + gap_x) + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
+    titles += [{"text": f"{head_word} {h}", "x": h * (width + gap_x) + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
                 "yanchor": "bottom", "showarrow": False} for h in range(n_head)]
-    return figure(traces, "Every layer and head (rows: layers, columns: heads)", "", "", max(300, 150 * n_layer),
+    return figure(traces, t("fig.grid_title"), "", "", max(300, 150 * n_layer),
                   xaxis=layout.pop("xaxis1"), yaxis=layout.pop("yaxis1"), annotations=titles, **layout)
 
 
@@ -171,6 +141,7 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
     labels = [visible_plain(p) for p in pieces]
     bands = 8
     traces = []
+    head_word, attention_word = t("fig.head"), t("fig.attention")
     for idx, (h, pattern) in enumerate(patterns_by_head.items()):
         colour = OKABE_ITO[idx % len(OKABE_ITO)]
         lines = [[] for _ in range(bands)]
@@ -193,10 +164,10 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
             traces.append(trace("scatter",
                 x=np.array(x, dtype=float), y=np.array(y, dtype=float), mode="lines",
                 line={"width": 0.5 + 8 * w_mid, "color": colour},
-                opacity=min(1.0, 0.25 + w_mid), name=f"head {h}", legendgroup=f"head {h}", showlegend=first,
+                opacity=min(1.0, 0.25 + w_mid), name=f"{head_word} {h}", legendgroup=f"head {h}", showlegend=first,
                 customdata=np.array(info, dtype=object),
-                hovertemplate=f"head {h}: %{{customdata[0]}} → %{{customdata[1]}}<br>attention %{{customdata[2]:.3f}}"
-                              "<extra></extra>"))
+                hovertemplate=f"{head_word} {h}: %{{customdata[0]}} → %{{customdata[1]}}<br>{attention_word} "
+                              "%{customdata[2]:.3f}<extra></extra>"))
             first = False
     for x, side in ((0, "left"), (1, "right")):  # keys to the left of their column, queries to the right
         traces.append(trace("scatter", x=[x] * n, y=list(range(n)), mode="text", text=labels, showlegend=False,
@@ -206,10 +177,12 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
 
 
 def score_heatmap(scores, title: str, value_name: str):
-    """[layer, head] scores as a heatmap with the value written in every cell."""
+    """[layer, head] scores (shares of attention, 0 to 1) as a heatmap with the value written in every cell; the
+    colours span the fixed range 0 to 1, so a weak score looks weak whatever the other heads do."""
     n_layer, n_head = len(scores), len(scores[0])
-    return heatmap(scores, list(range(n_head)), list(range(n_layer)), title, "head", "layer", colorscale="Viridis",
-                   zmid=None, value_name=value_name, height=max(300, 60 * n_layer + 120), text_values=True,
+    return heatmap(scores, list(range(n_head)), list(range(n_layer)), title, t("fig.head"), t("fig.layer"),
+                   colorscale="Viridis", zmid=None, value_name=value_name, height=max(300, 60 * n_layer + 120),
+                   text_values=True, extra={"zmin": 0, "zmax": 1},
                    xaxis={"dtick": 1}, yaxis={"autorange": "reversed", "dtick": 1})
 
 
@@ -227,7 +200,7 @@ def scatter_projection(coords, labels: list[str], groups: list[str], title: str,
                                              z=[coords[i][2] for i in idx], **common))
         else:
             traces.append(trace("scatter", x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx], **common))
-    scene = {"scene": {f"{a}axis": {"title": {"text": t}} for a, t in zip("xyz", axis_titles)}} if dims == 3 else {}
+    scene = {"scene": {f"{a}axis": {"title": {"text": name}} for a, name in zip("xyz", axis_titles)}} if dims == 3 else {}
     return figure(traces, title, axis_titles[0], axis_titles[1], 600, **scene)
 
 
@@ -240,61 +213,65 @@ def bars(x, series: dict[str, list[float]], title: str, x_title: str, y_title: s
 
 
 def distribution_bars(labels: list[str], probs: list[float], logits: list[float], title: str,
-                      marked: int | None = None, marked_name: str = "sampled"):
+                      marked: int | None = None, marked_name: str | None = None):
     """Top tokens' probabilities as bars, logits on hover; one bar (e.g. the sampled token) highlighted."""
     colours = [OKABE_ITO[1] if i == marked else OKABE_ITO[0] for i in range(len(labels))]
     bar = trace("bar",
-        x=[visible_plain(t) for t in labels], y=probs, marker_color=colours, customdata=logits,
-        text=[f"{p:.1%}" for p in probs], textposition="outside", cliponaxis=False,
-        hovertemplate="%{x}<br>probability %{y:.4f}<br>logit %{customdata:.3f}<extra></extra>")
-    notes = [] if marked is None else [{"x": visible_plain(labels[marked]), "y": probs[marked], "text": marked_name,
-                                        "showarrow": True, "arrowhead": 2, "ay": -40, "font": {"size": FONT_SIZE}}]
-    return figure(bar, title, "next token", "probability", yaxis={"range": [0, max(probs + [0.01]) * 1.25],
-                                                                  "tickformat": ".0%"}, annotations=notes)
+        x=[visible_plain(label) for label in labels], y=probs, marker_color=colours, customdata=logits,
+        text=[percent(p) for p in probs], textposition="outside", cliponaxis=False,
+        hovertemplate=f"%{{x}}<br>{t('fig.probability')} %{{y:.4f}}<br>{t('fig.logit')} %{{customdata:.3f}}"
+                      "<extra></extra>")
+    notes = [] if marked is None else [{"x": visible_plain(labels[marked]), "y": probs[marked],
+                                        "text": marked_name or t("fig.sampled"), "showarrow": True, "arrowhead": 2,
+                                        "ay": -40, "font": {"size": FONT_SIZE}}]
+    return figure(bar, title, t("fig.next_token"), t("fig.probability"),
+                  yaxis={"range": [0, max(probs + [0.01]) * 1.25], "tickformat": ".0%"}, annotations=notes)
 
 
 def pipeline_figure(stage_names: list[str], labels: list[str], probs: list[list[float | None]]):
     """Tokens (rows) × stages (columns): each stage's probability; an empty cell (✗) means removed."""
     z = np.array([[np.nan if p is None else p for p in row] for row in probs], dtype=float)
-    text = [["✗" if p is None else f"{p:.1%}" for p in row] for row in probs]
+    text = [["✗" if p is None else percent(p) for p in row] for row in probs]
     cells = trace("heatmap",
-        z=z, x=stage_names, y=[visible_plain(t) for t in labels], colorscale="Blues", zmin=0, zmax=1,
-        text=text, texttemplate="%{text}", hoverongaps=False, colorbar={"title": "probability"},
-        hovertemplate="token %{y}<br>after %{x}<br>probability %{z:.4f}<extra></extra>")
-    return figure(cells, "What each stage does to the most likely tokens (✗ = removed)", "stage of the pipeline",
-                  "token", max(380, 32 * len(labels) + 140), yaxis={"autorange": "reversed"}, plot_bgcolor="#eeeeee")
+        z=z, x=stage_names, y=[visible_plain(label) for label in labels], colorscale="Blues", zmin=0, zmax=1,
+        text=text, texttemplate="%{text}", hoverongaps=False, colorbar={"title": t("fig.probability")},
+        hovertemplate=f"{t('fig.token')} %{{y}}<br>{t('fig.after')} %{{x}}<br>{t('fig.probability')} %{{z:.4f}}"
+                      "<extra></extra>")
+    return figure(cells, t("fig.pipeline_title"), t("fig.pipeline_stage"), t("fig.token"),
+                  max(380, 32 * len(labels) + 140), yaxis={"autorange": "reversed"}, plot_bgcolor="#eeeeee")
 
 
 def dice_histogram(labels: list[str], expected: list[float], observed: list[float], n: int):
-    names = [visible_plain(t) for t in labels]
-    traces = [trace("bar", x=names, y=expected, name="probability", marker_color=OKABE_ITO[0],
-                           hovertemplate="%{x}<br>probability %{y:.4f}<extra></extra>"),
-              trace("bar", x=names, y=observed, name=f"share of {n:,} draws", marker_color=OKABE_ITO[1],
-                           hovertemplate="%{x}<br>share of draws %{y:.4f}<extra></extra>")]
-    return figure(traces, f"The weighted dice: {n:,} draws against the probabilities", "token", "share",
+    names = [visible_plain(label) for label in labels]
+    probability, share = t("fig.probability"), t("fig.share_of_draws", n=number(n))
+    traces = [trace("bar", x=names, y=expected, name=probability, marker_color=OKABE_ITO[0],
+                           hovertemplate=f"%{{x}}<br>{probability} %{{y:.4f}}<extra></extra>"),
+              trace("bar", x=names, y=observed, name=share, marker_color=OKABE_ITO[1],
+                           hovertemplate=f"%{{x}}<br>{share} %{{y:.4f}}<extra></extra>")]
+    return figure(traces, t("fig.dice_title", n=number(n)), t("fig.token"), t("fig.share"),
                   yaxis={"tickformat": ".0%"}, barmode="group")
 
 
 def temperature_bars(labels: list[str], temperatures: list[float], table: list[list[float]]):
     """Softmax of a small logit vector at several temperatures, grouped by token."""
-    traces = [trace("bar", x=labels, y=table[i], name=f"T = {t:g}", marker_color=OKABE_ITO[i % len(OKABE_ITO)],
-                           hovertemplate=f"T = {t:g}<br>%{{x}}<br>p = %{{y:.4g}}<extra></extra>")
-              for i, t in enumerate(temperatures)]
-    return figure(traces, "Temperature reshapes the same logits", "token (its logit)", "probability",
-                  barmode="group")
+    traces = [trace("bar", x=labels, y=table[i], name=f"T = {number(temp, None)}",
+                           marker_color=OKABE_ITO[i % len(OKABE_ITO)],
+                           hovertemplate=f"T = {number(temp, None)}<br>%{{x}}<br>p = %{{y:.4g}}<extra></extra>")
+              for i, temp in enumerate(temperatures)]
+    return figure(traces, t("fig.temperature_title"), t("fig.token_logit"), t("fig.probability"), barmode="group")
 
 
 def loss_curves(steps, losses, smoothed, val_steps, val_losses):
+    step, train, smooth, val = t("fig.step"), t("fig.train_loss"), t("fig.train_loss_smoothed"), t("fig.val_loss")
     traces = [
-        trace("scatter", x=steps, y=losses, mode="lines", name="training loss", line={"color": "#9ecae1", "width": 1},
-                         hovertemplate="step %{x}<br>training loss %{y:.4f}<extra></extra>"),
-        trace("scatter", x=steps, y=smoothed, mode="lines", name="training loss (smoothed)",
-                         line={"color": OKABE_ITO[0], "width": 3},
-                         hovertemplate="step %{x}<br>smoothed %{y:.4f}<extra></extra>"),
-        trace("scatter", x=val_steps, y=val_losses, mode="lines+markers", name="validation loss",
+        trace("scatter", x=steps, y=losses, mode="lines", name=train, line={"color": "#9ecae1", "width": 1},
+                         hovertemplate=f"{step} %{{x}}<br>{train} %{{y:.4f}}<extra></extra>"),
+        trace("scatter", x=steps, y=smoothed, mode="lines", name=smooth, line={"color": OKABE_ITO[0], "width": 3},
+                         hovertemplate=f"{step} %{{x}}<br>{smooth} %{{y:.4f}}<extra></extra>"),
+        trace("scatter", x=val_steps, y=val_losses, mode="lines+markers", name=val,
                          line={"color": OKABE_ITO[1], "width": 3}, marker={"size": 8},
-                         hovertemplate="step %{x}<br>validation loss %{y:.4f}<extra></extra>")]
-    return figure(traces, "Loss (cross-entropy, lower is better)", "step", "loss")
+                         hovertemplate=f"{step} %{{x}}<br>{val} %{{y:.4f}}<extra></extra>")]
+    return figure(traces, t("fig.loss_title"), step, t("fig.loss"))
 
 
 def metric_line(x, y, title: str, x_title: str, y_title: str, colour: str | None = None, log_y: bool = False):
@@ -305,16 +282,18 @@ def metric_line(x, y, title: str, x_title: str, y_title: str, colour: str | None
 
 
 def confusion_matrix(matrix: list[list[int]], classes: list[str]):
-    return heatmap(matrix, classes, classes, "Confusion matrix on the test split", "prediction", "truth",
-                   colorscale="Blues", zmid=None, value_name="messages", height=360, extra={"texttemplate": "%{z}"})
+    return heatmap(matrix, classes, classes, t("fig.confusion_title"), t("fig.prediction"), t("fig.truth"),
+                   colorscale="Blues", zmid=None, value_name=t("fig.messages"), height=360,
+                   extra={"texttemplate": "%{z}"})
 
 
 def accuracy_curves(steps, train_acc, val_acc):
+    step = t("fig.step")
     traces = [trace("scatter", x=steps, y=values, mode="lines+markers", name=name, line={"color": colour, "width": 3},
-                               hovertemplate="step %{x}<br>%{y:.1%}<extra></extra>")
-              for values, name, colour in ((train_acc, "training accuracy", OKABE_ITO[0]),
-                                           (val_acc, "validation accuracy", OKABE_ITO[1]))]
-    return figure(traces, "Accuracy", "step", "accuracy", 340, yaxis={"tickformat": ".0%"})
+                               hovertemplate=f"{step} %{{x}}<br>%{{y:.1%}}<extra></extra>")
+              for values, name, colour in ((train_acc, t("fig.train_accuracy"), OKABE_ITO[0]),
+                                           (val_acc, t("fig.val_accuracy"), OKABE_ITO[1]))]
+    return figure(traces, t("fig.accuracy_title"), step, t("fig.accuracy"), 340, yaxis={"tickformat": ".0%"})
 
 
 def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None = None):
@@ -333,7 +312,7 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
         shapes.append({"type": "rect", "x0": -0.02, "x1": 1.02, "y0": bottom, "y1": top,
                        "line": {"color": OKABE_ITO[1], "width": 3, "dash": "dash"},
                        "fillcolor": "rgba(230,159,0,0.06)"})
-        notes.append({"x": 1.04, "y": (top + bottom) / 2, "text": f"× {n_layer}<br>blocks", "showarrow": False,
+        notes.append({"x": 1.04, "y": (top + bottom) / 2, "text": f"× {n_layer}<br>{t('fig.blocks')}", "showarrow": False,
                       "xanchor": "left", "font": {"size": FONT_SIZE + 2, "color": OKABE_ITO[1]}})
     for i, (s, y) in enumerate(zip(stages, ys)):
         chosen = s["key"] == selected
@@ -342,11 +321,11 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
                        "fillcolor": "rgba(213,94,0,0.12)" if chosen else "rgba(0,114,178,0.08)"})
         shape = " × ".join(str(v) for v in s["shape"])
         if not s["params"]:
-            params = "no parameters"
+            params = t("fig.no_params")
         elif s["per_block"]:  # one block's count, the whole model's beside it
-            params = f"{s['params']:,} per block · {s['params'] * n_layer:,} in all"
+            params = t("fig.params_per_block", n=number(s["params"]), total=number(s["params"] * n_layer))
         else:
-            params = f"{s['params']:,} parameters"
+            params = t("fig.params", n=number(s["params"]))
         notes.append({"x": 0.5, "y": y + 0.12, "text": f"<b>{s['name']}</b>", "showarrow": False,
                       "font": {"size": FONT_SIZE}})
         notes.append({"x": 0.5, "y": y - 0.2, "text": f"[{shape}] · {params}", "showarrow": False,
@@ -357,23 +336,27 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
                           "arrowwidth": 2, "text": ""})
     hover = trace("scatter", x=[0.5] * n, y=ys, mode="markers", marker={"size": 40, "opacity": 0}, showlegend=False,
                              customdata=[[s["name"], s["params"] * (n_layer if s["per_block"] else 1)] for s in stages],
-                             hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} parameters<extra></extra>")
-    fig = figure(hover, "The forward pass", "", "", 80 * n + 80, xaxis={"visible": False, "range": [-0.04, 1.25]},
+                             hovertemplate=f"%{{customdata[0]}}<br>%{{customdata[1]:,}} {t('fig.parameters')}"
+                                           "<extra></extra>")
+    fig = figure(hover, t("fig.forward_title"), "", "", 80 * n + 80, xaxis={"visible": False, "range": [-0.04, 1.25]},
                  yaxis={"visible": False, "range": [ys[-1] - 0.6, 0.6]}, shapes=shapes, annotations=notes)
     fig.layout.margin = {"l": 5, "r": 5, "t": 50, "b": 5}
     return fig
 
 
 def logit_lens_figure(top_tokens: list[list[str]], top_probs: list[list[float]], positions: list[str]):
-    """Layers (rows) × positions (columns): the top prediction if the model stopped after that layer."""
+    """Blocks (rows, counted from 0 as everywhere in the app) × positions (columns): the top prediction if the model
+    stopped after that block; the last row is the model's own prediction."""
     z = np.array(top_probs, dtype=float)
-    layers = list(range(len(top_tokens)))
+    blocks = list(range(len(top_tokens)))
+    after, probability = t("fig.after_block"), t("fig.probability")
     cells = trace("heatmap",
-        z=z, x=positions, y=layers, text=[[visible_plain(t) for t in row] for row in top_tokens],
-        texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1, colorbar={"title": "probability"},
-        hovertemplate="after layer %{y}, position %{x}<br>top token %{text}<br>probability %{z:.3f}<extra></extra>")
-    return figure(cells, "Logit lens: the most likely next token after each layer", "position (the token read)",
-                  "after layer", max(320, 50 * len(layers) + 160), yaxis={"autorange": "reversed", "dtick": 1})
+        z=z, x=positions, y=blocks, text=[[visible_plain(token) for token in row] for row in top_tokens],
+        texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1, colorbar={"title": probability},
+        hovertemplate=f"{after} %{{y}}, {t('fig.position')} %{{x}}<br>{t('fig.top_token')} %{{text}}<br>"
+                      f"{probability} %{{z:.3f}}<extra></extra>")
+    return figure(cells, t("fig.lens_title"), t("fig.position_read"), after, max(320, 50 * len(blocks) + 160),
+                  yaxis={"autorange": "reversed", "dtick": 1})
 
 
 def activation_curves():
@@ -381,9 +364,10 @@ def activation_curves():
     import math
     xs = [i / 20 for i in range(-80, 81)]
     gelu = [0.5 * x * (1 + math.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))) for x in xs]
-    hover = "input %{x:.2f}<br>output %{y:.3f}<extra>%{fullData.name}</extra>"
+    x_word, y_word = t("fig.input"), t("fig.output")
+    hover = f"{x_word} %{{x:.2f}}<br>{y_word} %{{y:.3f}}<extra>%{{fullData.name}}</extra>"
     traces = [trace("scatter", x=xs, y=gelu, name="GELU", hovertemplate=hover,
                     line={"color": OKABE_ITO[0], "width": 3}),
               trace("scatter", x=xs, y=[max(0.0, x) for x in xs], name="ReLU", hovertemplate=hover,
                     line={"color": OKABE_ITO[1], "width": 3, "dash": "dash"})]
-    return figure(traces, "GELU vs ReLU", "input", "output", 320)
+    return figure(traces, t("fig.activation_title"), x_word, y_word, 320)

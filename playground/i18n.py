@@ -7,13 +7,15 @@ core's error messages stay English in core; `error_text` shows them translated t
 locales/errors/<lang>/<area>.json (English template -> template; one file per part of core, "core" for its top
 and "app" for the app's own), tested to cover every message core can raise.
 Messages core stores (a run's reason to stop) are kept as template + values and translated the same way.
+Figures get their words already in the session's language: pages pass t(...) strings, and a figure's own fixed
+words are "fig.<key>" by stable keys. Numbers follow the session's locale (`number`, `percent`,
+`plotly_separators`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from functools import cache
 from pathlib import Path
 
@@ -94,30 +96,26 @@ def error_text(error: PlaygroundError) -> str:
     return text.format(**error.values) if error.values else text
 
 
-_MARKUP = re.compile(r"(%\{[^}]*\}|<[^>]*>)")  # plotly placeholders and HTML tags stay as they are
-# English phrases: letters, spaces and ()/- , not glued to digits or underscores (d_head, x1 stay as they are)
-_PHRASE = re.compile(r"(?<![\w])(?:[A-Za-z][A-Za-z ()/-]*[A-Za-z)]|[A-Za-z])(?![\w])")
-_WORD = re.compile(r"(?<![\w])[A-Za-z]+(?![\w])")
+_GERMAN_MARKS = str.maketrans(",.", ".,")
 
 
-def figure_strings() -> dict[str, str] | None:
-    """The session's strings for figures, or None in English (figures are written in English)."""
-    lang = language()
-    return None if lang == "en" else strings(lang)
+def number(x: float, decimals: int | None = 0, digits: int = 6) -> str:
+    """A number in the session's locale, the one format of a page and its figures: thousands separated and
+    `decimals` decimals, or with decimals=None at most `digits` significant digits (like "{:.6g}").
+
+    >>> number(7655552), number(2.8, 2), number(0.08421, None, 3)
+    ('7,655,552', '2.80', '0.0842')
+
+    In German: 7.655.552, 2,80 and 0,0842 (figures get the same through `plotly_separators`)."""
+    text = f"{x:.{digits}g}" if decimals is None else f"{x:,.{decimals}f}"
+    return text.translate(_GERMAN_MARKS) if language() == "de" else text
 
 
-def translate_words(text: str, words: dict[str, str]) -> str:
-    """English words of a figure or table (hover template, annotation, column header) in another language:
-    each phrase between placeholders and numbers as a whole if `words` knows it as "fig.<phrase>", else word by
-    word; placeholders, tags and numbers stay."""
-    def phrase(match: re.Match) -> str:
-        found = words.get(f"fig.{match.group(0)}")
-        return found if found else _WORD.sub(lambda w: words.get(f"fig.{w.group(0)}", w.group(0)), match.group(0))
-
-    parts = _MARKUP.split(text)
-    parts[::2] = [_PHRASE.sub(phrase, part) for part in parts[::2]]
-    return "".join(parts)
+def percent(p: float, decimals: int = 1) -> str:
+    """A share as a percentage in the session's locale: 0.517 -> "51.7%" (German "51,7%", as plotly's ".1%")."""
+    return number(100 * p, decimals) + "%"
 
 
-def figure_words(text: str, lang: str) -> str:
-    return translate_words(text, strings(lang))
+def plotly_separators() -> str:
+    """Plotly's `layout.separators` (decimal mark, then thousands) for the session's locale."""
+    return ",." if language() == "de" else ".,"

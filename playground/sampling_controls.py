@@ -7,8 +7,8 @@ import torch
 
 from core.inference.generate import prepare_prompt
 from core.inference.sampling import SamplingSettings, parse_logit_bias
-from playground import loaders
-from playground.i18n import lazy, t
+from playground import loaders, ui
+from playground.i18n import lazy, number, t
 
 
 def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: int = 0,
@@ -33,16 +33,18 @@ def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: i
                                  placeholder='" the": -100\n" love": 5')
     bias = parse_logit_bias(bias_text, tokenizer)
     if bias:
-        st.caption(t("sampling.bias_ids") + ", ".join(f"{i} ({tokenizer.token_text(i)!r}) {v:+g}" for i, v in bias.items()))
+        st.caption(t("sampling.bias_ids") + ", ".join(f"{i} ({tokenizer.token_text(i)!r}) {'+' if v >= 0 else ''}"
+                                                      f"{number(v, None)}" for i, v in bias.items()))
     return SamplingSettings(temperature=temperature, top_k=int(top_k) or None, top_p=top_p if top_p < 1 else None,
                             min_p=min_p or None, repetition_penalty=repetition, frequency_penalty=frequency,
                             presence_penalty=presence, logit_bias={i: v for i, v in bias.items() if v != 0})
 
 
-def prompt_input(prefix: str, model, example_key: str) -> tuple[str, list[int]]:
-    """The prompt box of a page (key "<prefix>.prompt") and its ids; says when it starts from <|endoftext|> or
-    keeps only the end of a prompt longer than the context."""
-    prompt = st.text_area(t("sampling.prompt"), t(example_key), key=f"{prefix}.prompt", height=90)
+def prompt_input(prefix: str, model) -> tuple[str, list[int]]:
+    """The prompt box of a page (key "<prefix>.prompt", its example from ui.example) and its ids; says when it
+    starts from <|endoftext|> or keeps only the end of a prompt longer than the context."""
+    prompt = st.text_area(t("sampling.prompt"), ui.example(prefix), key=f"{prefix}.prompt", height=90)
+    ui.language_note()
     ids, note = prepare_prompt(model.tokenizer, prompt, model.config.context_length)
     if note:
         st.info(note, icon=":material/info:")

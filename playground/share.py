@@ -4,8 +4,9 @@ one mechanism, `Param.parse`: type-checked, clamped to the page's range, text cu
 encodable (a lone surrogate becomes "?"), before any widget sees them; a snapshot sets only the keys its page
 declares in its PARAMS.
 
-A page calls `restore(PARAMS)` before its widgets and `publish(PARAMS)` after them. The participant key is never
-part of a link (it lives in a cookie, see playground.identity).
+A page calls `restore(PARAMS)` before its widgets and `publish(PARAMS)` after them; every control of a page is
+one of its PARAMS (tests/app/test_links.py reopens each page's link and compares every widget). The participant
+key is never part of a link (it lives in a cookie, see playground.identity).
 """
 
 from __future__ import annotations
@@ -71,11 +72,14 @@ def _typed(kind: type, raw):
         return None
 
 
-def sampling_params(prefix: str) -> dict[str, Param]:
-    """The prompt and sampling controls of a page that uses playground.sampling_controls."""
+def sampling_params(prefix: str, vocab: int) -> dict[str, Param]:
+    """The prompt and sampling controls of a page that uses playground.sampling_controls (ranges as its widgets)."""
     return {"prompt": Param(f"{prefix}.prompt"), "temperature": Param(f"{prefix}.temperature", float, 0, 3),
-            "top_k": Param(f"{prefix}.top_k", int, 0, 50257), "top_p": Param(f"{prefix}.top_p", float, 0.01, 1),
-            "seed": Param(f"{prefix}.seed", int, 0, 2**31 - 1)}
+            "top_k": Param(f"{prefix}.top_k", int, 0, vocab), "top_p": Param(f"{prefix}.top_p", float, 0.01, 1),
+            "min_p": Param(f"{prefix}.min_p", float, 0, 0.5),
+            "repetition": Param(f"{prefix}.repetition", float, 1, 3),
+            "frequency": Param(f"{prefix}.frequency", float, 0, 2), "presence": Param(f"{prefix}.presence", float, 0, 2),
+            "bias": Param(f"{prefix}.bias")}
 
 
 def restore(page: str, params: dict[str, Param]) -> None:
@@ -117,6 +121,9 @@ def publish(params: dict[str, Param], extra: dict | None = None, outputs: dict |
     """Write the current values into the URL, offer the link to copy and a snapshot (JSON) to download."""
     values = {name: st.session_state[p.key] for name, p in params.items() if p.key in st.session_state}
     values.update(extra or {})
+    values = {name: value for name, value in values.items() if value is not None}  # an empty box: the default
+    for name in params.keys() - values.keys():
+        st.query_params.pop(name, None)
     for name, value in values.items():
         st.query_params[name] = str(value)
     shared = {k: str(v) for k, v in values.items() if k not in PRIVATE}

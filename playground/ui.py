@@ -9,8 +9,9 @@ import streamlit as st
 
 from core.errors import PlaygroundError
 from core.model.checkpoints import DEFAULT_MODEL
-from playground import loaders, state
-from playground.i18n import error_text, figure_words, language, t
+from core.training.data import CORPORA
+from playground import examples, loaders, state
+from playground.i18n import error_text, language, t
 
 
 @contextmanager
@@ -49,9 +50,24 @@ def explain(text: str) -> None:
     st.info(text, icon=":material/lightbulb:")
 
 
-def word(english: str) -> str:
-    """One of the app's figure and table words ("fig.<English>" in the locales) in the session's language."""
-    return figure_words(english, language())
+def model_language() -> str:
+    """The language of the text the current model learnt from."""
+    return examples.text_language(loaders.get_card(state.current_model_key()))
+
+
+def example(page: str) -> str:
+    """The page's example text, in a language the current model reads (examples.prompt)."""
+    return examples.prompt(page, language(), model_language())
+
+
+def language_note() -> None:
+    """Under a text box: says so when the model learnt from another language than the session's."""
+    reads = model_language()
+    if reads != language():
+        card = loaders.get_card(state.current_model_key())
+        corpus = card.get("corpus")
+        st.caption(t("app.model_reads", language=t(f"app.lang_{reads}"),
+                     corpus=corpus_title(corpus) if corpus in CORPORA else corpus or "GPT-2"))
 
 
 def corpus_title(name: str) -> str:
@@ -60,11 +76,10 @@ def corpus_title(name: str) -> str:
 
 
 def table(where, data, **kwargs) -> None:
-    """A table whose column headers (English words, as in figures) read in the session's language.
-    Only for headers the app names: tables whose columns are tokens use where.dataframe directly."""
+    """A table whose columns are named by ids ("rank", "cosine_similarity"), shown as their headers "fig.<id>" in
+    the session's language. Only for columns the app names: tables whose columns are tokens use where.dataframe."""
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-    if language() != "en":
-        frame = frame.rename(columns=lambda c: word(str(c)))
+    frame = frame.rename(columns=lambda column: t(f"fig.{column}"))
     where.dataframe(frame, **{"hide_index": True, "width": "stretch", **kwargs})
 
 

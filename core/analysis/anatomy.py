@@ -124,13 +124,13 @@ def layernorm_stats(before: torch.Tensor, after_normalise: torch.Tensor | None =
     mean = before.mean(-1)
     var = before.var(-1, unbiased=False)
     normalised = (before - mean[:, None]) / torch.sqrt(var[:, None] + 1e-5)
-    return {"mean before": mean.tolist(), "variance before": var.tolist(),
-            "mean after": normalised.mean(-1).tolist(), "variance after": normalised.var(-1, unbiased=False).tolist()}
+    return {"mean_before": mean.tolist(), "variance_before": var.tolist(),
+            "mean_after": normalised.mean(-1).tolist(), "variance_after": normalised.var(-1, unbiased=False).tolist()}
 
 
 def rmsnorm_stats(before: torch.Tensor, eps: float = 1e-6) -> dict[str, list[float]]:
     """Root mean square per token of a [pos, d] tensor, before and after x / RMS(x) (the mean is left alone)."""
     rms = before.pow(2).mean(-1).sqrt()
     normalised = before * torch.rsqrt(before.pow(2).mean(-1, keepdim=True) + eps)
-    return {"mean before": before.mean(-1).tolist(), "RMS before": rms.tolist(),
-            "mean after": normalised.mean(-1).tolist(), "RMS after": normalised.pow(2).mean(-1).sqrt().tolist()}
+    return {"mean_before": before.mean(-1).tolist(), "rms_before": rms.tolist(),
+            "mean_after": normalised.mean(-1).tolist(), "rms_after": normalised.pow(2).mean(-1).sqrt().tolist()}

@@ -77,11 +77,11 @@ def pattern_scores(patterns: torch.Tensor) -> dict[str, torch.Tensor]:
     T = patterns.shape[-1]
     if T < 2:
         zeros = torch.zeros(patterns.shape[:2])
-        return {"previous token": zeros, "first token": zeros, "same token": zeros}
+        return {"previous_token": zeros, "first_token": zeros, "same_token": zeros}
     previous = patterns.diagonal(offset=-1, dim1=-2, dim2=-1).mean(-1)
     first = patterns[..., 1:, 0].mean(-1)  # skip query 0, which can only look at itself
     same = patterns[..., 1:, :].diagonal(offset=1, dim1=-2, dim2=-1).mean(-1)
-    return {"previous token": previous, "first token": first, "same token": same}
+    return {"previous_token": previous, "first_token": first, "same_token": same}
 
 
 @torch.no_grad()

@@ -14,6 +14,7 @@ Left out: beam search, typical sampling, mirostat.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -211,6 +212,28 @@ def entropy_bits(probs: torch.Tensor) -> float:
     return float(-(nz * nz.log2()).sum())
 
 
+LOGIT_LIMIT = 1000  # a hand-written logit beyond ±1000 teaches nothing, and z / T must stay finite for T ≥ 0.01
+
+
+def parse_logits(text: str) -> torch.Tensor:
+    """A small logit vector written by hand: 2 to 20 finite numbers, each between −1000 and 1000 (float64).
+
+    >>> parse_logits("3.23, -7.1; 5.57").tolist()
+    [3.23, -7.1, 5.57]
+    """
+    try:
+        values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise PlaygroundError("Write the logits as numbers separated by commas, e.g. 3.23, -7.1, 5.57.") from None
+    if not 2 <= len(values) <= 20:
+        raise PlaygroundError("Give between 2 and 20 logits.")
+    for v in values:
+        if not math.isfinite(v) or abs(v) > LOGIT_LIMIT:
+            raise PlaygroundError("Each logit must be a number between -{limit} and {limit}, not {value}.",
+                                  limit=LOGIT_LIMIT, value=v)
+    return torch.tensor(values, dtype=torch.float64)
+
+
 def parse_logit_bias(text: str, tokenizer) -> dict[int, float]:
     """Lines of `token: value`, where token is an id or a text that is one token (quotes keep spaces).
 
@@ -264,6 +287,6 @@ def stage_summary(stages: dict[str, torch.Tensor]) -> list[dict]:
     for name, logits in stages.items():
         alive = ~torch.isneginf(logits)
         kept = 1.0 if previous is None else float(torch.softmax(previous, -1)[alive].sum())
-        rows.append({"stage": name, "tokens left": int(alive.sum()), "mass kept": kept})
+        rows.append({"stage": name, "tokens_left": int(alive.sum()), "mass_kept": kept})
         previous = logits
     return rows

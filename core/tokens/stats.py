@@ -42,7 +42,7 @@ def token_rows(tokenizer, ids) -> list[dict]:
     for pos, token_id in enumerate(ids):
         raw = tokenizer.token_bytes(token_id)
         rows.append({"position": pos, "id": int(token_id), "text": tokenizer.token_text(token_id),
-                     "bytes": raw.hex(" "), "byte length": len(raw)})
+                     "bytes": raw.hex(" "), "byte_length": len(raw)})
     return rows
 
 

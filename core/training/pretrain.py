@@ -337,6 +337,7 @@ def make_card(cfg, model, step, train_loss, val_loss, sample, wall, device, n_tr
         "corpus": cfg.corpus, "tokenizer": cfg.tokenizer, "init_from": cfg.init_from or None,
         "data_split": f"first {1 - cfg.val_fraction:.0%} of the corpus for training ({n_train:,} tokens), "
                       f"last {cfg.val_fraction:.0%} held out for validation ({n_val:,} tokens)",
+        "split": {"train_tokens": n_train, "val_tokens": n_val, "val_fraction": cfg.val_fraction},
         "step": step, "steps": cfg.steps, "wall_time_s": round(wall, 1), "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
         "parameters": model.num_parameters(), "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4),

@@ -1,5 +1,5 @@
 """Figures are built from plain data: each has a title, axis titles and hover values, shows the numbers it was
-given, and reads fully German after the translation step."""
+given, and reads fully German (words and number format) in a German session."""
 
 import json
 
@@ -9,6 +9,7 @@ import pytest
 import streamlit as st
 
 from playground import figures, keys
+from playground.i18n import t
 from tests.support.app import english_left
 
 PATTERN = [[1.0, 0.0, 0.0], [0.3, 0.7, 0.0], [0.01, 0.5, 0.49]]
@@ -17,25 +18,27 @@ STAGES = [{"key": "wte", "name": "Token", "shape": [3, 8], "params": 800, "per_b
           {"key": "attn", "name": "Attention", "shape": [3, 8], "params": 288, "per_block": True},
           {"key": "mlp", "name": "MLP", "shape": [3, 8], "params": 552, "per_block": True}]
 
-BUILDERS = {
+BUILDERS = {  # labels passed in by the caller are looked up as the pages do, so they follow the session's language
     "encodings_bar": lambda: figures.encodings_bar(["gpt2", "cl100k_base"], [12, 10], [4.1, 4.9], [0.8, 0.9]),
-    "heatmap": lambda: figures.heatmap([[1, 2], [3, 4]], ["d0", "d1"], ["a", "b"], "Token vectors", "dimension",
-                                       "token"),
-    "attention_heatmap": lambda: figures.attention_heatmap(PATTERN, PIECES, "Layer 0, head 0"),
+    "heatmap": lambda: figures.heatmap([[1, 2], [3, 4]], ["d0", "d1"], ["a", "b"], t("embeddings.wte_rows"),
+                                       t("fig.dimension"), t("fig.token")),
+    "attention_heatmap": lambda: figures.attention_heatmap(PATTERN, PIECES, t("attention.layer_head", layer=0, head=0)),
     "attention_grid": lambda: figures.attention_grid([[PATTERN, PATTERN]] * 2, 2, 2, (1, 0)),
-    "head_view": lambda: figures.head_view({0: PATTERN, 1: PATTERN}, PIECES, "Layer 0 as lines"),
-    "score_heatmap": lambda: figures.score_heatmap([[0.1, 0.9]], "Previous token score", "score"),
-    "scatter_projection": lambda: figures.scatter_projection([[0, 1], [1, 0]], [" a", " b"], ["your text"] * 2,
-                                                             "PCA", ["PC 1", "PC 2"]),
-    "bars": lambda: figures.bars(["a", "b"], {"token vector": [1.0, 2.0], "sum": [2.0, 3.0]}, "Norms", "token",
-                                 "norm"),
+    "head_view": lambda: figures.head_view({0: PATTERN, 1: PATTERN}, PIECES, t("attention.lines_title", layer=0)),
+    "score_heatmap": lambda: figures.score_heatmap([[0.1, 0.9]], t("attention.score_previous_token"), t("fig.score")),
+    "scatter_projection": lambda: figures.scatter_projection([[0, 1], [1, 0]], [" a", " b"], [t("fig.your_text")] * 2,
+                                                             t("embeddings.pca_title"), ["PC 1", "PC 2"]),
+    "bars": lambda: figures.bars(["a", "b"], {t("fig.token_vector"): [1.0, 2.0], t("fig.sum"): [2.0, 3.0]},
+                                 t("embeddings.norms_title"), t("fig.token"), t("fig.norm")),
     "distribution_bars": lambda: figures.distribution_bars([" the", " a"], [0.7, 0.3], [2.0, 1.2],
-                                                           "Next-token probabilities", marked=1),
-    "pipeline_figure": lambda: figures.pipeline_figure(["logits", "top-k"], [" the", " a"], [[0.6, 1.0], [0.4, None]]),
+                                                           t("sampling.dist_title"), marked=1),
+    "pipeline_figure": lambda: figures.pipeline_figure([t("sampling.stage_raw"), t("sampling.stage_top_k")],
+                                                       [" the", " a"], [[0.6, 1.0], [0.4, None]]),
     "dice_histogram": lambda: figures.dice_histogram([" the", " a"], [0.7, 0.3], [0.68, 0.32], 1000),
     "temperature_bars": lambda: figures.temperature_bars(["a", "b"], [0.5, 1.0], [[0.9, 0.1], [0.7, 0.3]]),
     "loss_curves": lambda: figures.loss_curves([1, 2], [5.0, 4.0], [5.0, 4.5], [2], [4.6]),
-    "metric_line": lambda: figures.metric_line([1, 2], [1e-3, 5e-4], "Learning rate", "step", "learning rate"),
+    "metric_line": lambda: figures.metric_line([1, 2], [1e-3, 5e-4], t("training.lr"), t("fig.step"),
+                                               t("fig.learning_rate")),
     "confusion_matrix": lambda: figures.confusion_matrix([[40, 2], [3, 45]], ["ham", "spam"]),
     "accuracy_curves": lambda: figures.accuracy_curves([1, 2], [0.6, 0.8], [0.55, 0.75]),
     "architecture_diagram": lambda: figures.architecture_diagram(STAGES, 6, "attn"),
@@ -120,3 +123,52 @@ def test_distribution_bars_marks_the_sampled_token():
     fig = figures.distribution_bars([" the", " a"], [0.7, 0.3], [2.0, 1.2], "p", marked=1)
     assert list(fig.data[0].marker.color) == [figures.OKABE_ITO[0], figures.OKABE_ITO[1]]
     assert list(fig.data[0].x) == ["·the", "·a"] and list(fig.data[0].customdata) == [2.0, 1.2]
+
+
+def german(build):
+    st.session_state[keys.LANG] = "de"
+    try:
+        return build()
+    finally:
+        del st.session_state[keys.LANG]
+
+
+def test_numbers_follow_the_session_locale():
+    from playground.i18n import number, percent
+    assert (number(7655552), number(2.8, 2), percent(0.517), number(0.0842123, None, 3)) == \
+        ("7,655,552", "2.80", "51.7%", "0.0842")
+    assert german(lambda: (number(7655552), number(2.8, 2), percent(0.517), number(0.0842123, None, 3))) == \
+        ("7.655.552", "2,80", "51,7%", "0,0842")
+    # plotly formats hover values and ticks with the same marks: decimal mark first, then thousands
+    assert spec(BUILDERS["dice_histogram"]())["layout"]["separators"] == ".,"
+    s = spec(german(BUILDERS["dice_histogram"]))
+    assert s["layout"]["separators"] == ",." and s["layout"]["title"]["text"].startswith("Der gewichtete Würfel: 1.000")
+    bars = spec(german(lambda: figures.distribution_bars([" the"], [0.7], [2.0], "p")))
+    assert bars["data"][0]["text"] == ["70,0%"]
+
+
+def test_diverging_maps_are_red_where_positive_as_the_pages_say():
+    """Plotly's own RdBu runs from red (low) to blue (high); our maps use it reversed, and the Embeddings page's
+    sentence says what the colour bar shows."""
+    def rgb(colour):
+        return [int(v) for v in colour[4:-1].split(",")]
+    scale = spec(figures.heatmap([[-1, 1]], ["a", "b"], ["x"], "t", "x", "y"))["data"][0]["colorscale"]
+    low, high = rgb(scale[0][1]), rgb(scale[-1][1])
+    assert high[0] > high[2] and low[2] > low[0]  # the top of the bar (positive) red, the bottom blue
+    plotly_rdbu = spec(figures.heatmap([[-1, 1]], ["a", "b"], ["x"], "t", "x", "y", colorscale="RdBu"))
+    assert rgb(plotly_rdbu["data"][0]["colorscale"][0][1])[0] > rgb(plotly_rdbu["data"][0]["colorscale"][0][1])[2]
+    from playground.i18n import strings
+    assert "Red is positive, blue negative" in strings("en")["embeddings.vectors_explain"]
+    assert "Rot ist positiv, blau negativ" in strings("de")["embeddings.vectors_explain"]
+
+
+def test_head_scores_use_one_fixed_colour_range():
+    trace = spec(figures.score_heatmap([[0.02, 0.03], [0.01, 0.04]], "s", "score"))["data"][0]
+    assert (trace["zmin"], trace["zmax"]) == (0, 1)  # 0.04 stays dark, however small the others are
+
+
+def test_architecture_boxes_in_german():
+    s = spec(german(lambda: figures.architecture_diagram(
+        [{**STAGES[0], "params": 50257 * 128}, {**STAGES[1], "params": 66048}], 6, None)))
+    texts = [a["text"] for a in s["layout"]["annotations"]]
+    assert "[3 × 8] · 66.048 pro Block · 396.288 insgesamt" in texts and "[3 × 8] · 6.432.896 Parameter" in texts

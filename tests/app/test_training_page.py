@@ -7,7 +7,7 @@ from tests.support.app import assert_clean, open_page
 
 def set_up_tiny(at, steps=20):
     at.selectbox(key="training.corpus").set_value("the-verdict")
-    at.selectbox(key="training.preset").set_value("tiny (2 layers, width 64)")
+    at.selectbox(key="training.preset").set_value("tiny")
     at.number_input(key="training.steps").set_value(steps)
     at.number_input(key="training.eval").set_value(10)
     at.number_input(key="training.batch").set_value(4)

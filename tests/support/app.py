@@ -37,7 +37,7 @@ def english_words(texts) -> set[str]:
     def words(items):
         return {w for text in items for w in re.findall(r"[^\W\d_]+", text)}
 
-    german = words(v for k, v in strings("de").items() if not k.startswith("ex."))
+    german = words(strings("de").values())
     german_fig = words(v for k, v in strings("de").items() if k.startswith("fig."))
     english_fig = words(v for k, v in strings("en").items() if k.startswith("fig.")) - german_fig
     return {w for w in words(texts) - NEUTRAL if w not in german or w in english_fig}

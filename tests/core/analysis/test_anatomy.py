@@ -54,6 +54,6 @@ def test_logit_lens_last_layer_equals_the_model(bundled):
 
 def test_layernorm_stats():
     stats = layernorm_stats(torch.tensor([[1.0, 2.0, 3.0, 6.0]]))
-    assert stats["mean before"] == [3.0] and stats["variance before"] == [3.5]
-    assert stats["mean after"][0] == pytest.approx(0, abs=1e-6)
-    assert stats["variance after"][0] == pytest.approx(1, abs=1e-4)
+    assert stats["mean_before"] == [3.0] and stats["variance_before"] == [3.5]
+    assert stats["mean_after"][0] == pytest.approx(0, abs=1e-6)
+    assert stats["variance_after"][0] == pytest.approx(1, abs=1e-4)

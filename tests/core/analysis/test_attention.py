@@ -68,8 +68,8 @@ def test_pattern_scores_on_a_hand_made_pattern():
     first = torch.zeros(T, T)
     first[:, 0] = 1
     scores = pattern_scores(torch.stack([previous, first]).unsqueeze(0))  # (1 layer, 2 heads, T, T)
-    assert scores["previous token"].tolist()[0] == pytest.approx([1.0, 1 / 3])
-    assert scores["first token"].tolist()[0] == pytest.approx([1 / 3, 1.0])
+    assert scores["previous_token"].tolist()[0] == pytest.approx([1.0, 1 / 3])
+    assert scores["first_token"].tolist()[0] == pytest.approx([1 / 3, 1.0])
 
 
 def test_induction_score_range(bundled):

@@ -68,6 +68,6 @@ def test_logit_lens_and_head_scores(run):
 def test_rmsnorm_stats_by_hand():
     x = torch.tensor([[3.0, 4.0], [1.0, 1.0]])
     stats = rmsnorm_stats(x, eps=0.0)
-    assert stats["RMS before"] == pytest.approx([(12.5) ** 0.5, 1.0])
-    assert stats["RMS after"] == pytest.approx([1.0, 1.0])
-    assert stats["mean before"] == pytest.approx([3.5, 1.0])
+    assert stats["rms_before"] == pytest.approx([(12.5) ** 0.5, 1.0])
+    assert stats["rms_after"] == pytest.approx([1.0, 1.0])
+    assert stats["mean_before"] == pytest.approx([3.5, 1.0])

@@ -72,8 +72,8 @@ def test_pipeline_in_order_and_renormalised():
     probs = next_token_distribution(logits, settings)
     assert probs.tolist() == pytest.approx([0.5 / 0.8, 0.3 / 0.8, 0, 0])
     rows = stage_summary(pipeline_stages(logits, settings))
-    assert [r["tokens left"] for r in rows] == [4, 4, 4, 4, 3, 2, 2]
-    assert rows[4]["mass kept"] == pytest.approx(0.95) and rows[5]["mass kept"] == pytest.approx(0.8 / 0.95)
+    assert [r["tokens_left"] for r in rows] == [4, 4, 4, 4, 3, 2, 2]
+    assert rows[4]["mass_kept"] == pytest.approx(0.95) and rows[5]["mass_kept"] == pytest.approx(0.8 / 0.95)
 
 
 def test_everything_removed_is_a_clear_error():
