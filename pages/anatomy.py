@@ -13,9 +13,9 @@ st.title(t("nav.anatomy"))
 ui.explain(t("anatomy.explain1"))
 model = ui.current_model()
 config = model.config
-SHARE = {"text": share.Param("anatomy.text"),
-         "stage": share.Param("anatomy.stage", choices=tuple(s.key for s in stages(config, 1))),
-         "layer": share.Param("anatomy.layer", int, 0, config.n_layer - 1)}
+SHARE = share.params(share.Param("anatomy.text"),
+                     share.Param("anatomy.stage", choices=tuple(s.key for s in stages(config, 1))),
+                     share.Param("anatomy.layer", int, 0, config.n_layer - 1))
 share.restore(PAGE, SHARE)
 
 text = st.text_input(t("tokens.text"), ui.example("anatomy"), key="anatomy.text")

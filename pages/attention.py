@@ -16,10 +16,10 @@ st.title(t("nav.attention"))
 ui.explain(t("attention.explain1"))
 model = ui.current_model()
 config = model.config
-SHARE = {"text": share.Param("attention.text"), "layer": share.Param("attention.layer", int, 0, config.n_layer - 1),
-         "head": share.Param("attention.head", int, 0, config.n_head - 1),
-         "lines": share.Param("attention.lines_which", choices=("chosen", "all")),
-         "threshold": share.Param("attention.lines_threshold", float, 0, 0.5)}
+SHARE = share.params(share.Param("attention.text"), share.Param("attention.layer", int, 0, config.n_layer - 1),
+                     share.Param("attention.head", int, 0, config.n_head - 1),
+                     share.Param("attention.lines_which", choices=("chosen", "all")),
+                     share.Param("attention.lines_threshold", float, 0, 0.5))
 share.restore(PAGE, SHARE)
 text = st.text_area(t("tokens.text"), ui.example("attention"), key="attention.text", height=100)
 ui.language_note()

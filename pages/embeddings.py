@@ -26,14 +26,13 @@ st.title(t("nav.embeddings"))
 ui.explain(t("embeddings.explain1"))
 model = ui.current_model()
 config = model.config
-SHARE = {"text": share.Param("embeddings.text"), "dims": share.Param("embeddings.dims", int, 8, config.n_embd),
-         "pca_dims": share.Param("embeddings.pca_dims", int, choices=(2, 3)),
-         "pca_corpus": share.Param("embeddings.pca_corpus", choices=tuple(CORPORA)),
-         "pca_n": share.Param("embeddings.pca_n", int, 0, 300), "word": share.Param("embeddings.word"),
-         "analogy": share.Param("embeddings.analogy_preset", choices=tuple(ANALOGIES)),
-         "a": share.Param("embeddings.a"), "b": share.Param("embeddings.b"), "c": share.Param("embeddings.c"),
-         "sim_layer": share.Param("embeddings.sim_layer", int, 0, config.n_layer - 1),
-         "n_pos": share.Param("embeddings.n_pos", int, 8, config.context_length)}
+SHARE = share.params(
+    share.Param("embeddings.text"), share.Param("embeddings.dims", int, 8, config.n_embd),
+    share.Param("embeddings.pca_dims", int, choices=(2, 3)), share.Param("embeddings.pca_corpus", choices=tuple(CORPORA)),
+    share.Param("embeddings.pca_n", int, 0, 300), share.Param("embeddings.word"),
+    share.Param("embeddings.analogy_preset", choices=tuple(ANALOGIES)), share.Param("embeddings.a"),
+    share.Param("embeddings.b"), share.Param("embeddings.c"), share.Param("embeddings.sim_layer", int, 0, config.n_layer - 1),
+    share.Param("embeddings.n_pos", int, 8, config.context_length))
 share.restore(PAGE, SHARE)
 
 tok = model.tokenizer

@@ -2,6 +2,7 @@
 
 import random
 import time
+from dataclasses import replace
 
 import streamlit as st
 import torch
@@ -10,7 +11,7 @@ from core.inference.generate import stream_text
 from core.inference.sampling import SamplingSettings, next_token_distribution, sample
 from playground import figures, share, state, ui
 from playground.i18n import number, percent, t
-from playground.sampling_controls import next_logits, prompt_input, sampling_controls
+from playground.sampling_controls import classroom_filter, next_logits, prompt_input, sampling_controls
 from playground.stepper import StepTree
 from playground.tokens_view import probability_chips_html
 
@@ -28,9 +29,9 @@ st.title(t("nav.generation"))
 ui.explain(t("generation.explain1"))
 model = ui.current_model()
 tok = model.tokenizer
-SHARE = {**share.sampling_params(PAGE, tok.n_vocab), "seed": share.Param("generation.seed", int, 0, 2**31 - 1),
-         "path": share.Param("generation.path"), "max_new": share.Param("generation.max_new", int, 1, 500),
-         "stops": share.Param("generation.stops"), "compare_n": share.Param("generation.compare_n", int, 10, 200)}
+SHARE = share.params(*share.sampling_params(PAGE, tok.n_vocab), share.Param("generation.seed", int, 0, 2**31 - 1),
+                     share.Param("generation.path"), share.Param("generation.max_new", int, 1, 500),
+                     share.Param("generation.stops"), share.Param("generation.compare_n", int, 10, 200))
 share.restore(PAGE, SHARE)
 
 prompt, prompt_ids = prompt_input("generation", model)
@@ -152,7 +153,7 @@ with compare_tab:
         results = {}
         progress = st.progress(0.0, text=t("generation.generating"))
         for i, (name, strategy) in enumerate(STRATEGIES.items()):
-            chunks = list(stream_text(model, prompt_ids, n_compare, strategy, seed))
+            chunks = list(stream_text(model, prompt_ids, n_compare, replace(strategy, classroom=classroom_filter(tok)), seed))
             results[name] = chunks[-1].text if chunks else ""
             progress.progress((i + 1) / len(STRATEGIES),
                               text=t("generation.generated_with", name=t(f"generation.strategy_{name}")))

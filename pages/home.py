@@ -7,6 +7,7 @@ from core.model.gpt import count_parameters
 from core.training.data import CORPORA
 from playground import loaders, state, ui
 from playground.i18n import number, t
+from playground.sampling_controls import shown_text
 
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
@@ -63,4 +64,4 @@ with right:
         st.caption(t("home.no_card"))
 if card.get("sample"):
     st.markdown(f"**{t('home.sample')}**")
-    st.code(card["sample"], language=None, wrap_lines=True)
+    st.code(shown_text(card["sample"], model.tokenizer), language=None, wrap_lines=True)

@@ -18,7 +18,7 @@ from core.inference.sampling import (
 )
 from playground import figures, share, state, ui
 from playground.i18n import number, percent, t
-from playground.sampling_controls import next_logits, prompt_input, sampling_controls
+from playground.sampling_controls import next_logits, prompt_input, sampling_controls, shown_pieces
 
 LECTURE_LOGITS = "3.23, -7.1, 5.57, 0.39, 2.4"
 LECTURE_TEMPERATURES = [0.01, 0.5, 1, 2, 5]
@@ -29,9 +29,9 @@ st.title(t("nav.sampling"))
 ui.explain(t("sampling.explain1"))
 model = ui.current_model()
 tok = model.tokenizer
-SHARE = {**share.sampling_params(PAGE, tok.n_vocab), "lecture_logits": share.Param("sampling.lecture_logits"),
-         "top_n": share.Param("sampling.top_n", int, 5, 40), "ask": share.Param("sampling.ask"),
-         "draws": share.Param("sampling.draws", int, choices=DRAWS), "seed": share.Param("sampling.seed", int, 0, 2**31 - 1)}
+SHARE = share.params(*share.sampling_params(PAGE, tok.n_vocab), share.Param("sampling.lecture_logits"),
+                     share.Param("sampling.top_n", int, 5, 40), share.Param("sampling.ask"),
+                     share.Param("sampling.draws", int, choices=DRAWS), share.Param("sampling.seed", int, 0, 2**31 - 1))
 share.restore(PAGE, SHARE)
 
 
@@ -60,8 +60,8 @@ m1, m2, m3 = st.columns(3)
 m1.metric(t("sampling.vocabulary"), t("sampling.n_tokens", n=number(len(logits))))
 m2.metric(t("sampling.entropy"), t("sampling.bits", bits=number(entropy_bits(probs_raw), 2)),
           help=t("sampling.entropy_help"))
-m3.metric(t("sampling.most_likely"), f"{tok.token_text(order[0])!r} ({percent(float(probs_raw[order[0]]))})")
-ui.chart(st, figures.distribution_bars(tok.pieces(order), probs_raw[order].tolist(), logits[order].tolist(),
+m3.metric(t("sampling.most_likely"), f"{shown_pieces(tok, order[:1])[0]!r} ({percent(float(probs_raw[order[0]]))})")
+ui.chart(st, figures.distribution_bars(shown_pieces(tok, order), probs_raw[order].tolist(), logits[order].tolist(),
                                           t("sampling.dist_title")), key="sampling.dist")
 asked = st.text_input(t("sampling.rank_q"), " love", key="sampling.ask")
 with ui.friendly_errors():
@@ -83,11 +83,13 @@ with ui.friendly_errors(stop=True):
     stages = pipeline_stages(logits, settings, ids)
     final = distribution_from_stages(stages, settings)
 stage_names = {name: t(f"sampling.stage_{name}") for name in STAGES}
-shown = list(dict.fromkeys(order + [i for i in torch.argsort(final, descending=True)[:5].tolist() if final[i] > 0]))
+biased = torch.argsort(stages["bias"], descending=True)[:3].tolist()  # what the bias pushed, even if removed later
+shown = list(dict.fromkeys(order + biased + [i for i in torch.argsort(final, descending=True)[:5].tolist()
+                                             if final[i] > 0]))
 stage_probs = {name: torch.softmax(stages[name], -1) for name in STAGES}
 rows = [[None if torch.isneginf(stages[name][i]) else float(stage_probs[name][i]) for name in STAGES]
         + [float(final[i]) if final[i] > 0 else None] for i in shown]
-ui.chart(st, figures.pipeline_figure([stage_names[s] for s in STAGES] + [t("sampling.stage_final")], tok.pieces(shown),
+ui.chart(st, figures.pipeline_figure([stage_names[s] for s in STAGES] + [t("sampling.stage_final")], shown_pieces(tok, shown),
                                      rows), key="sampling.pipeline")
 summary = pd.DataFrame(stage_summary(stages))
 summary["stage"] = summary["stage"].map(stage_names)

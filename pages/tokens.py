@@ -37,7 +37,13 @@ def use_example():
 
 
 PAGE = "tokens"
-SHARE = {"text": share.Param("tokens.text"), "encoding": share.Param("tokens.encoding", choices=TOKENIZER_NAMES)}
+SHARE = share.params(
+    share.Param("tokens.example", choices=tuple(TOKEN_EXAMPLES)), share.Param("tokens.text"),
+    share.Param("tokens.encoding", choices=TOKENIZER_NAMES), share.Param("tokens.special", bool),
+    share.Param("tokens.decode_ids"), share.Param("tokens.bpe_source", choices=("text", *CORPORA)),
+    share.Param("tokens.bpe_merges", int, 1, 500), share.Param("tokens.bpe_step", int, 0, 500),
+    share.Param("tokens.bpe_word"), share.Param("tokens.window_context", int, 2, 16),
+    share.Param("tokens.window_stride", int, 1, 16))
 
 st.title(t("nav.tokens"))
 share.restore(PAGE, SHARE)

@@ -3,15 +3,16 @@
 import streamlit as st
 import torch
 
-from core.inference.sampling import sample, softmax
+from core.inference.sampling import apply_classroom_filter, sample, softmax
 from playground import activations, figures, share, ui
 from playground.i18n import number, t
+from playground.sampling_controls import classroom_filter, shown_pieces
 from playground.tokens_view import chips_html
 
 STEPS = ["Token", "Embedding", "Attention", "Logits", "Softmax", "Temperature", "Sampling"]
 
 PAGE = "tour"
-SHARE = {"text": share.Param("tour.text")}
+SHARE = share.params(share.Param("tour.text"))
 
 st.title(t("tour.title"))
 share.restore(PAGE, SHARE)
@@ -74,12 +75,12 @@ elif name == "Attention":
                     key="tour.attn")
 elif name == "Logits":
     st.markdown(t("tour.logits_text", n=number(len(last))))
-    ui.chart(st, figures.bars(figures.token_labels(tok.pieces(top)), {t("fig.logit"): last[top].tolist()},
+    ui.chart(st, figures.bars(figures.token_labels(shown_pieces(tok, top)), {t("fig.logit"): last[top].tolist()},
                               t("tour.logits_title"), t("fig.token"), t("fig.logit")), key="tour.logits")
 elif name == "Softmax":
     st.latex(r"p_i = \frac{e^{z_i}}{\sum_j e^{z_j}}")
     st.markdown(t("tour.softmax_text"))
-    ui.chart(st, figures.distribution_bars(tok.pieces(top), probs[top].tolist(), last[top].tolist(),
+    ui.chart(st, figures.distribution_bars(shown_pieces(tok, top), probs[top].tolist(), last[top].tolist(),
                                               t("tour.softmax_title")), key="tour.softmax")
 elif name == "Temperature":
     st.markdown(t("tour.temperature_text", n=number(len(last))))
@@ -87,10 +88,12 @@ elif name == "Temperature":
     five = top[:5]
     # softmax over the whole vocabulary at each temperature; the bars show the five most likely tokens of it
     table = [softmax(last, temp)[five].tolist() for temp in temps]
-    labels = [f"{figures.visible_plain(piece)} ({number(float(last[i]), 2)})" for piece, i in zip(tok.pieces(five), five)]
+    labels = [f"{figures.visible_plain(piece)} ({number(float(last[i]), 2)})" for piece, i in zip(shown_pieces(tok, five), five)]
     ui.chart(st, figures.temperature_bars(labels, temps, table), key="tour.temp")
 else:
     st.markdown(t("tour.sampling_text"))
+    probs = torch.softmax(apply_classroom_filter(last, classroom_filter(tok), ids), -1)  # the die the text rolls
+    top = [i for i in torch.argsort(probs, descending=True)[:10].tolist() if probs[i] > 0]
     generator = torch.Generator().manual_seed(0)
     draws = torch.multinomial(probs, 1000, replacement=True, generator=generator)
     counts = torch.bincount(draws, minlength=len(probs)).float() / 1000

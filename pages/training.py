@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from core.model.gpt import count_parameters
-from core.tokens.encodings import TOKENIZER_NAMES
+from core.tokens.encodings import TOKENIZER_NAMES, load_tokenizer
 from core.training.common import pick_device
 from core.training.data import CORPORA, check_size, decode_text
 from core.training.estimates import check_memory, eta_seconds, measure_in_subprocess, memory_estimate_bytes
@@ -15,6 +15,7 @@ from core.training.pretrain import TrainConfig
 from core.training.runfolder import FINAL_STATES
 from playground import figures, identity, run_view, runs, ui
 from playground.i18n import number, t
+from playground.sampling_controls import shown_text
 
 PRESETS = {  # id: (layers, heads, width, context); shown as t("training.preset_<id>")
     "tiny": (2, 2, 64, 64),
@@ -186,7 +187,8 @@ def _live_body(run_id: str, polling: bool) -> None:
         st.markdown(t("training.samples"))
         for r in reversed(evals[-6:]):
             st.markdown(t("training.sample_head", step=r["step"], loss=f"{r['val_loss']:.3f}"))
-            st.code(r["sample"], language=None, wrap_lines=True)
+            st.code(shown_text(r["sample"], load_tokenizer(run.config.get("tokenizer", "gpt2"))), language=None,
+                    wrap_lines=True)
     if run.state in FINAL_STATES:
         st.caption(t("training.device_used", device=status.get("device", run.device)))
 

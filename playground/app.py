@@ -81,6 +81,10 @@ def model_picker() -> None:
         st.radio(t("app.figure_format"), ["png", "svg"], horizontal=True, key=keys.FIGURE_FORMAT)
         snapshot_box()
         st.toggle(t("app.presenter"), key=keys.PRESENTER, help=t("app.presenter_help"))
+        if st.session_state[keys.PRESENTER]:
+            st.session_state[keys.CLASSROOM] = True  # always on in front of a room
+        st.toggle(t("app.classroom"), key=keys.CLASSROOM, help=t("app.classroom_help"),
+                  disabled=st.session_state[keys.PRESENTER])
         st.caption(t("app.runs_on", device=loaders.device_label()))
 
 
@@ -119,6 +123,8 @@ def main() -> None:
     page = navigation()
     if keys.PRESENTER not in st.session_state:
         st.session_state[keys.PRESENTER] = st.query_params.get("presenter") == "1"
+    if keys.CLASSROOM not in st.session_state:
+        st.session_state[keys.CLASSROOM] = st.query_params.get("classroom") != "0"
     model_picker()
     identity.remember()
     if st.session_state[keys.PRESENTER]:

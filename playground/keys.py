@@ -11,6 +11,7 @@ FIGURE_FORMAT = "app.figure_format"  # png or svg for figure downloads
 SNAPSHOT = "app.snapshot"  # the snapshot uploader
 SNAPSHOT_ID = "app.snapshot_id"  # the upload already applied
 PRESENTER = "app.presenter"
+CLASSROOM = "app.classroom"  # the classroom filter on samples and generations (on unless switched off)
 USER = "user.id"  # the participant key (kept in a cookie of the browser, never in a URL)
 INSTRUCTOR = "user.instructor"
 PASSWORD = "user.password"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
+from core.inference.classroom import ClassroomFilter
+from core.inference.classroom import classroom_filter as build_classroom_filter
 from core.inference.generate import prepare_prompt
 from core.inference.sampling import SamplingSettings, parse_logit_bias
-from playground import loaders, ui
+from playground import loaders, state, ui
 from playground.i18n import lazy, number, t
 
 
@@ -37,7 +39,31 @@ def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: i
                                                       f"{number(v, None)}" for i, v in bias.items()))
     return SamplingSettings(temperature=temperature, top_k=int(top_k) or None, top_p=top_p if top_p < 1 else None,
                             min_p=min_p or None, repetition_penalty=repetition, frequency_penalty=frequency,
-                            presence_penalty=presence, logit_bias={i: v for i, v in bias.items() if v != 0})
+                            presence_penalty=presence, logit_bias={i: v for i, v in bias.items() if v != 0},
+                            classroom=classroom_filter(tokenizer))
+
+
+@st.cache_resource(show_spinner=lazy("spin.classroom"), max_entries=8)
+def _classroom_filter(name: str, n_vocab: int, _tokenizer) -> ClassroomFilter:
+    return build_classroom_filter(_tokenizer)
+
+
+def classroom_filter(tokenizer) -> ClassroomFilter | None:
+    """The session's classroom filter for this tokenizer (built once per server process), or None when off."""
+    return _classroom_filter(tokenizer.name, tokenizer.n_vocab, tokenizer) if state.classroom() else None
+
+
+def shown_pieces(tokenizer, ids) -> list[str]:
+    """Token texts for labels and chips, the classroom filter's banned tokens hidden while it is on."""
+    banned = classroom_filter(tokenizer)
+    mark = t("app.filtered")
+    return [mark if banned is not None and i in banned.always else tokenizer.token_text(i) for i in ids]
+
+
+def shown_text(text: str, tokenizer) -> str:
+    """A sample's text as shown: the classroom filter's banned words hidden while it is on."""
+    banned = classroom_filter(tokenizer)
+    return text if banned is None else banned.hide(text, tokenizer)
 
 
 def prompt_input(prefix: str, model) -> tuple[str, list[int]]:

@@ -72,14 +72,17 @@ def _typed(kind: type, raw):
         return None
 
 
-def sampling_params(prefix: str, vocab: int) -> dict[str, Param]:
+def params(*items: Param) -> dict[str, Param]:
+    """A page's link parameters, each named as its widget without the page prefix ("sampling.top_k" -> top_k)."""
+    return {p.key.split(".", 1)[1]: p for p in items}
+
+
+def sampling_params(prefix: str, vocab: int) -> tuple[Param, ...]:
     """The prompt and sampling controls of a page that uses playground.sampling_controls (ranges as its widgets)."""
-    return {"prompt": Param(f"{prefix}.prompt"), "temperature": Param(f"{prefix}.temperature", float, 0, 3),
-            "top_k": Param(f"{prefix}.top_k", int, 0, vocab), "top_p": Param(f"{prefix}.top_p", float, 0.01, 1),
-            "min_p": Param(f"{prefix}.min_p", float, 0, 0.5),
-            "repetition": Param(f"{prefix}.repetition", float, 1, 3),
-            "frequency": Param(f"{prefix}.frequency", float, 0, 2), "presence": Param(f"{prefix}.presence", float, 0, 2),
-            "bias": Param(f"{prefix}.bias")}
+    return (Param(f"{prefix}.prompt"), Param(f"{prefix}.temperature", float, 0, 3), Param(f"{prefix}.top_k", int, 0, vocab),
+            Param(f"{prefix}.top_p", float, 0.01, 1), Param(f"{prefix}.min_p", float, 0, 0.5),
+            Param(f"{prefix}.repetition", float, 1, 3), Param(f"{prefix}.frequency", float, 0, 2),
+            Param(f"{prefix}.presence", float, 0, 2), Param(f"{prefix}.bias"))
 
 
 def restore(page: str, params: dict[str, Param]) -> None:
@@ -131,6 +134,8 @@ def publish(params: dict[str, Param], extra: dict | None = None, outputs: dict |
         shared["model"] = current_model_key()
     if st.session_state.get("app.presenter"):
         shared["presenter"] = "1"
+    if not st.session_state.get(keys.CLASSROOM, True):
+        shared["classroom"] = "0"
     if st.session_state.get("app.lang", "en") != "en":
         shared["lang"] = st.session_state[keys.LANG]
     with st.popover(t("share.copy"), icon=":material/link:"):

@@ -19,3 +19,8 @@ def set_model_key(key: str) -> None:
 def presenter() -> bool:
     """Presenter mode: large type for the back row of a lecture hall."""
     return bool(st.session_state.get(keys.PRESENTER, False))
+
+
+def classroom() -> bool:
+    """The classroom filter: on by default, switchable off in the sidebar, always on in presenter mode."""
+    return presenter() or bool(st.session_state.get(keys.CLASSROOM, True))

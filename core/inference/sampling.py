@@ -1,7 +1,7 @@
 """The sampling pipeline, as small pure functions on a logit vector.
 
 Order (the lecture's "Kontrollparameter"):
-    logits → logit bias → repetition / frequency / presence penalties → temperature
+    logits → logit bias → classroom filter → repetition / frequency / presence penalties → temperature
            → top-k → top-p → min-p → softmax (renormalised) → sample
 
 Each stage takes and returns logits of shape [..., vocab]; removed tokens get
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from core.errors import PlaygroundError
+from core.inference.classroom import ClassroomFilter
 
 NEG_INF = float("-inf")
 
@@ -34,6 +35,7 @@ class SamplingSettings:
     frequency_penalty: float = 0.0  # OpenAI-style: minus this times the count
     presence_penalty: float = 0.0  # OpenAI-style: minus this once a token occurred
     logit_bias: dict[int, float] = field(default_factory=dict)
+    classroom: ClassroomFilter | None = None  # bans the listed words of core.inference.classroom (None: off)
 
     def __post_init__(self):
         validate(self)
@@ -168,7 +170,16 @@ def min_p_filter(logits: torch.Tensor, min_p: float | None) -> torch.Tensor:
     return logits.masked_fill(probs < threshold, NEG_INF)
 
 
-STAGES = ("raw", "bias", "penalties", "temperature", "top_k", "top_p", "min_p")
+def apply_classroom_filter(logits: torch.Tensor, classroom: ClassroomFilter | None, context_ids=()) -> torch.Tensor:
+    """Part of the logit bias: the classroom filter's banned ids after this context get −inf (None: off)."""
+    if classroom is None:
+        return logits
+    banned = [i for i in classroom.banned_after(list(context_ids)) if i < logits.shape[-1]]
+    return logits.index_fill(-1, torch.tensor(banned, dtype=torch.long, device=logits.device), NEG_INF) if banned \
+        else logits
+
+
+STAGES = ("raw", "bias", "classroom", "penalties", "temperature", "top_k", "top_p", "min_p")
 
 
 def pipeline_stages(logits: torch.Tensor, settings: SamplingSettings, context_ids=()) -> dict[str, torch.Tensor]:
@@ -177,8 +188,9 @@ def pipeline_stages(logits: torch.Tensor, settings: SamplingSettings, context_id
         raise PlaygroundError("The model's logits are not numbers (NaN): its weights are damaged; choose another model.")
     stages = {"raw": logits}
     stages["bias"] = apply_logit_bias(stages["raw"], settings.logit_bias)
+    stages["classroom"] = apply_classroom_filter(stages["bias"], settings.classroom, context_ids)
     stages["penalties"] = apply_penalties(
-        stages["bias"], context_ids, settings.repetition_penalty, settings.frequency_penalty, settings.presence_penalty
+        stages["classroom"], context_ids, settings.repetition_penalty, settings.frequency_penalty, settings.presence_penalty
     )
     stages["temperature"] = apply_temperature(stages["penalties"], settings.temperature)
     stages["top_k"] = top_k_filter(stages["temperature"], settings.top_k)

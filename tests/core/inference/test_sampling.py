@@ -7,6 +7,7 @@ import torch
 
 from core import PlaygroundError, SamplingSettings
 from core.inference.sampling import (
+    STAGES,
     apply_logit_bias,
     apply_penalties,
     apply_temperature,
@@ -72,8 +73,9 @@ def test_pipeline_in_order_and_renormalised():
     probs = next_token_distribution(logits, settings)
     assert probs.tolist() == pytest.approx([0.5 / 0.8, 0.3 / 0.8, 0, 0])
     rows = stage_summary(pipeline_stages(logits, settings))
-    assert [r["tokens_left"] for r in rows] == [4, 4, 4, 4, 3, 2, 2]
-    assert rows[4]["mass_kept"] == pytest.approx(0.95) and rows[5]["mass_kept"] == pytest.approx(0.8 / 0.95)
+    assert [r["stage"] for r in rows] == list(STAGES)
+    assert [r["tokens_left"] for r in rows] == [4, 4, 4, 4, 4, 3, 2, 2]  # the classroom filter is off here
+    assert rows[5]["mass_kept"] == pytest.approx(0.95) and rows[6]["mass_kept"] == pytest.approx(0.8 / 0.95)
 
 
 def test_everything_removed_is_a_clear_error():
@@ -138,3 +140,17 @@ def test_a_non_finite_logit_bias_is_refused(value):
     with pytest.raises(PlaygroundError, match="not allowed"):
         parse_logit_bias(f"5: {value}", load_tokenizer("gpt2"))
     assert torch.isneginf(apply_logit_bias(torch.zeros(10), {5: float("-inf")})[5])  # −inf still bans
+
+
+@pytest.mark.parametrize("raw", ["1, nan", "inf, 2", "1e308, 1", "3, -1000.5"])
+def test_parse_logits_refuses_what_is_not_a_logit(raw):
+    from core.inference.sampling import parse_logits
+    with pytest.raises(PlaygroundError, match="between -1000 and 1000"):
+        parse_logits(raw)
+
+
+def test_parse_logits_reads_the_lecture_vector():
+    from core.inference.sampling import parse_logits
+    assert parse_logits("3.23, -7.1, 5.57, 0.39; 2.4").tolist() == [3.23, -7.1, 5.57, 0.39, 2.4]
+    with pytest.raises(PlaygroundError, match="between 2 and 20"):
+        parse_logits("1")
