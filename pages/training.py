@@ -65,7 +65,12 @@ with new_tab:
 
     st.markdown(t("training.model"))
     m1, m2 = st.columns(2)
-    tokenizer = m1.selectbox(t("training.tokenizer"), TOKENIZER_NAMES, key="training.tokenizer")
+    tokenizer = m1.selectbox(t("training.tokenizer"), [*TOKENIZER_NAMES, "bpe"], key="training.tokenizer",
+                             format_func=lambda n: t("training.tok_bpe") if n == "bpe" else n)
+    if tokenizer == "bpe":  # learned in the run's process, from the training part of the corpus
+        merges = m1.number_input(t("training.merges"), 1, 8000, 2000, step=100, key="training.merges",
+                                 help=t("training.merges_help"))
+        tokenizer = f"bpe-{int(merges)}"
     preset = m2.selectbox(t("training.size"), list(PRESETS), key="training.preset",
                           format_func=lambda p: t("training.custom") if p == "custom" else p)
     layers, heads, width, context = PRESETS[preset] or (4, 4, 128, 128)
