@@ -107,7 +107,8 @@ with new_tab:
                                 dropout=float(dropout), batch_size=int(batch), steps=int(steps), lr=float(lr),
                                 min_lr=float(lr) / 10, warmup_steps=int(warmup), weight_decay=float(weight_decay),
                                 eval_interval=int(eval_interval), device=device, precision=precision,
-                                compile=bool(compile_model), log_interval=max(1, int(steps) // 500))
+                                compile=bool(compile_model), log_interval=max(1, int(steps) // 500),
+                                measure=False)  # a pass over the held-out text would lengthen every participant's run
         candidate.validate()
         model_config = candidate.model_config()
         e1, e2, e3 = st.columns(3)

@@ -82,6 +82,8 @@ class TrainConfig:
     resume: bool = _f(False, "continue from out_dir/checkpoint")
     save_dtype: str = _f("fp32", "dtype of saved weights: fp32, fp16 or bf16")
     max_seconds: float = _f(0.0, "stop (with a checkpoint, resumable) after this many seconds of training; 0 = no limit")
+    measure: bool = _f(True, "at the end, write the best checkpoint's bits per character on each held-out part and "
+                             "its head scores into its card (one pass over the held-out text)")
 
     def validate(self) -> None:
         if self.batch_size < 1:
@@ -369,7 +371,7 @@ def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_st
             return {"state": "cancelled", "step": done, "steps": cfg.steps, "reason": message(
                 "Stopped at step {step} at the time limit of {minutes:.0f} minutes; the checkpoint of that step is "
                 "kept: resume to continue.", step=done, minutes=cfg.max_seconds / 60)}
-    if rank == 0:
+    if rank == 0 and cfg.measure:
         files.set_status("running", step=cfg.steps, steps=cfg.steps, device=str(device), params=n_params,
                          world=world, val_loss=last_val, phase="measuring the best checkpoint")
         measure_best(files, data, cfg)
