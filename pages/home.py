@@ -1,9 +1,12 @@
 """Home: what the playground is, how to walk through it, and the model underneath."""
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
 from core.model.gpt import count_parameters
+from core.training.data import CORPORA
 from playground import loaders, state, ui
 from playground.i18n import t
 
@@ -44,6 +47,11 @@ with right:
                  (t("home.f_steps"), f"{card.get('step')} of {card.get('steps')}"), (t("home.f_train"), card.get("train_loss")),
                  (t("home.f_val"), card.get("val_loss")), (t("home.r_device"), card.get("device_name", card.get("device"))),
                  (t("home.f_wall"), f"{card.get('wall_time_s')} s")]
+        facts += [(t("home.f_bpc", corpus=ui.corpus_title(name) if name in CORPORA else Path(name).name), f"{bits:.3f}")
+                  for name, bits in card.get("bits_per_character", {}).items()]
+        facts += [(t("home.f_head", what=ui.word(f"{name.capitalize()} score")),
+                   t("home.head_value", layer=best["layer"], head=best["head"], score=f"{best['score']:.2f}"))
+                  for name, best in card.get("head_scores", {}).items() if name in ("previous token", "induction")]
         st.dataframe(pd.DataFrame([(k, str(v)) for k, v in facts if v is not None],
                                   columns=[t("home.c_fact"), t("home.c_value")]),
                      hide_index=True, width="stretch")

@@ -54,3 +54,15 @@ def test_tokens_page_shows_it_beside_gpt2_gpt4_and_gpt4o(bpe_model):
     compare = next(df.value for df in at.dataframe if "encoding" in df.value.columns)
     assert list(compare["encoding"]) == ["bpe-300 (model)", "gpt2", "cl100k_base", "o200k_base"]
     assert compare["tokens"].iloc[0] == len(ids)
+
+
+def test_home_shows_the_cards_bits_per_character_and_heads(bpe_model):
+    import json
+    card = json.loads((bpe_model / "card.json").read_text())
+    at = open_with(bpe_model, "home")
+    facts = next(df.value for df in at.dataframe if len(df.value) and "bits per character" in " ".join(
+        df.value.iloc[:, 0].astype(str)))
+    row = facts[facts.iloc[:, 0].str.startswith("bits per character")].iloc[0]
+    assert row.iloc[1] == f"{card['bits_per_character']['the-verdict']:.3f}"
+    best = card["head_scores"]["induction"]
+    assert f"layer {best['layer']}, head {best['head']} ({best['score']:.2f})" in set(facts.iloc[:, 1])
