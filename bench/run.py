@@ -6,7 +6,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import (  # noqa: E402
-    bench_bpe, bench_experiments, bench_generation, bench_model, bench_pages, bench_tokens, bench_train,
+    bench_bpe,
+    bench_experiments,
+    bench_generation,
+    bench_model,
+    bench_pages,
+    bench_tokens,
+    bench_train,
 )
 from bench.common import machine  # noqa: E402
 
