@@ -103,7 +103,9 @@ def test_impossible_settings_refused_before_starting(tmp_path, overrides, messag
 
 
 def test_corpus_too_short_for_the_context(tmp_path):
-    status = train(tiny(tmp_path, context_length=100_000))
+    short = tmp_path / "short.txt"
+    short.write_text("To be, or not to be, that is the question. " * 20)  # 880 characters
+    status = train(tiny(tmp_path, corpus=str(short), context_length=1000))
     assert status["state"] == "failed" and "too short" in str(status["reason"])
 
 
