@@ -1,5 +1,6 @@
-"""Training speed. CPU: our GPT against transformers' GPT2LMHeadModel, same config, data, optimizer and loop.
-GPU (`--gpu`): the real training loop (core.train) on the GPT-2 124M shape, context 1024, bf16: tokens/s and MFU."""
+"""Training speed. CPU: our GPT against transformers' GPT2LMHeadModel, same config, data, optimizer and loop; and
+the same blocks with a 2k (bpe-2000) against GPT-2's 50k vocabulary. GPU (`--gpu`): the real training loop
+(core.train) on the GPT-2 124M shape, context 1024, bf16: tokens/s and MFU."""
 
 import argparse
 import json
@@ -56,6 +57,24 @@ def cpu_comparison(steps: int = 10) -> None:
            ["ratio ours / transformers", f"{ours / theirs:.2f} (target ≥ 1.0)"]])
 
 
+def vocabulary_comparison(steps: int = 6) -> None:
+    """The bundled model's blocks (6 layers, width 192, context 256, batch 8) with two vocabularies: the
+    unembedding and its softmax over 50,257 tokens dominate a small model's step."""
+    rows = []
+    for name, vocab in (("bpe-2000", 2257), ("gpt2", 50257)):
+        config = GPTConfig(vocab_size=vocab, context_length=256, n_layer=6, n_head=6, n_embd=192, dropout=0.1)
+        g = torch.Generator().manual_seed(0)
+        batches = [(ids[:, :-1], ids[:, 1:]) for ids in (torch.randint(0, vocab, (8, 257), generator=g)
+                                                          for _ in range(2))]
+        torch.manual_seed(0)
+        rows.append([name, f"{vocab:,}", f"{count_parameters(config):,}",
+                     loop_tokens_per_second(GPT(config), batches, steps)])
+    ratio = rows[0][3] / rows[1][3]
+    table(f"Training on the CPU ({torch.get_num_threads()} threads): 6 layers, width 192, context 256, batch 8",
+          ["tokenizer", "vocabulary", "parameters", "tokens/s"],
+          [[*r[:3], f"{r[3]:,.0f}"] for r in rows] + [["ratio 2k / 50k", "", "", f"{ratio:.1f}×"]])
+
+
 def gpu_mfu(steps: int = 60, batch_size: int = 16, compile_model: bool = True) -> None:
     with tempfile.TemporaryDirectory() as folder:
         cfg = TrainConfig(out_dir=folder, corpus="tinyshakespeare", n_layer=12, n_head=12, n_embd=768,
@@ -78,6 +97,7 @@ def gpu_mfu(steps: int = 60, batch_size: int = 16, compile_model: bool = True) -
 
 def main() -> None:
     cpu_comparison()
+    vocabulary_comparison()
 
 
 if __name__ == "__main__":

@@ -4,13 +4,20 @@ import math
 
 import pandas as pd
 import streamlit as st
+import torch
 
-from core.analysis.attention import head_steps
+from core.analysis.attention import head_steps, induction_targets, strongest_heads, text_induction_scores
 from playground import activations, figures, share, state, ui
 from playground.i18n import number, t
 
 PAGE = "attention"
 BEHAVIOUR = 0.4  # a head "does" a behaviour when at least this share of its attention goes there
+
+
+def open_head(layer: int, head: int) -> None:
+    """Before the rerun draws the pickers, so they show the head the scores picked."""
+    st.session_state["attention.layer"], st.session_state["attention.head"] = layer, head
+
 
 st.title(t("nav.attention"))
 ui.explain(t("attention.explain1"))
@@ -19,7 +26,8 @@ config = model.config
 SHARE = share.params(share.Param("attention.text"), share.Param("attention.layer", int, 0, config.n_layer - 1),
                      share.Param("attention.head", int, 0, config.n_head - 1),
                      share.Param("attention.lines_which", choices=("chosen", "all")),
-                     share.Param("attention.lines_threshold", float, 0, 0.5))
+                     share.Param("attention.lines_threshold", float, 0, 0.5),
+                     share.Param("attention.induction_text"))
 share.restore(PAGE, SHARE)
 text = st.text_area(t("tokens.text"), ui.example("attention"), key="attention.text", height=100)
 ui.language_note()
@@ -121,6 +129,13 @@ with steps:
 with kinds:
     ui.explain(t("attention.explain6"))
     scores = activations.head_scores_cached(state.current_model_key(), tuple(ids))
+    st.markdown(t("attention.pick"))
+    picks = st.columns(len(scores))
+    for col, (name, (best_layer, best_head, best)) in zip(picks, strongest_heads(
+            {name: torch.tensor(values) for name, values in scores.items()}).items()):
+        col.button(t("attention.open_head", what=t(f"attention.score_{name}"), layer=best_layer,
+                     head=best_head, score=number(best, 2)), key=f"attention.open.{name}", on_click=open_head,
+                   args=(best_layer, best_head), width="stretch")
     k1, k2 = st.columns(2)
     for i, (name, values) in enumerate(scores.items()):
         with (k1 if i % 2 == 0 else k2):
@@ -134,6 +149,24 @@ with kinds:
             else:
                 st.caption(t("attention.no_head", threshold=number(BEHAVIOUR, 1), best=number(best[0], 2),
                              layer=best[1], head=best[2]))
+
+    st.markdown(t("attention.induction_demo"))
+    passage = st.text_area(t("attention.induction_text"), ui.example("induction"), key="attention.induction_text", height=100)
+    with ui.friendly_errors():
+        repeated_ids, _, repeated_cache = activations.current_run(model, passage)
+        on_text = text_induction_scores(repeated_cache.stack("pattern")[:, 0], repeated_ids)
+        queries, _ = induction_targets(repeated_ids)
+        if not queries:
+            st.info(t("attention.no_repeat"))
+        else:
+            best_layer, best_head, best = strongest_heads({"induction": on_text})["induction"]
+            st.markdown(t("attention.induction_found", n=len(queries), layer=best_layer, head=best_head,
+                          score=number(best, 2)))
+            st.button(t("attention.open_this", layer=best_layer, head=best_head), key="attention.open.text",
+                      on_click=open_head, args=(best_layer, best_head))
+            ui.chart(st, figures.attention_heatmap(
+                repeated_cache["pattern", best_layer][0, best_head].numpy(), model.tokenizer.pieces(repeated_ids),
+                t("attention.layer_head", layer=best_layer, head=best_head)), key="attention.induction_chart")
 
 share.publish(SHARE, page=PAGE,
               outputs={"tokens": pieces[:64], "pattern": pattern[head, :64, :64].tolist()})

@@ -17,8 +17,8 @@ ANALOGIES = {  # id: (a, b, c, the expected answer); shown as t("embeddings.anal
 
 
 @st.cache_data(show_spinner=lazy("spin.corpus"), max_entries=8)
-def corpus_frequent_ids(corpus: str, tokenizer_name: str, k: int) -> list[int]:
-    return frequent_tokens(load_tokenizer(tokenizer_name).encode(load_corpus(corpus)), k)
+def corpus_frequent_ids(corpus: str, tokenizer_key: str, k: int) -> list[int]:
+    return frequent_tokens(load_tokenizer(tokenizer_key).encode(load_corpus(corpus)), k)
 
 
 PAGE = "embeddings"
@@ -70,7 +70,7 @@ with projection:
     corpus = p2.selectbox(t("embeddings.frequent_of"), list(CORPORA), key="embeddings.pca_corpus",
                           format_func=ui.corpus_title)
     n_freq = p3.slider(t("embeddings.how_many"), 0, 300, 100, 10, key="embeddings.pca_n")
-    frequent = corpus_frequent_ids(corpus, tok.name, n_freq) if n_freq else []
+    frequent = corpus_frequent_ids(corpus, tok.key, n_freq) if n_freq else []
     frequent = [i for i in frequent if i < config.vocab_size and i not in ids]
     point_ids = list(dict.fromkeys(ids)) + frequent
     with ui.friendly_errors():

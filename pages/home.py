@@ -1,10 +1,12 @@
 """Home: what the playground is, how to walk through it, and the model underneath."""
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
 from core.model.gpt import count_parameters
-from core.training.data import CORPORA
+from core.training.data import CORPORA, corpus_names
 from playground import loaders, state, ui
 from playground.i18n import number, t
 from playground.sampling_controls import shown_text
@@ -45,7 +47,8 @@ with right:
     if card:
         corpus = card.get("corpus")
         split = card.get("split")  # tokens for training and held out, as core.training.pretrain.make_card writes
-        facts = [(t("home.f_corpus"), ui.corpus_title(corpus) if corpus in CORPORA else corpus),
+        facts = [(t("home.f_corpus"), " + ".join(ui.corpus_title(name) if name in CORPORA else name
+                                                 for name in corpus_names(corpus)) if corpus else None),
                  (t("home.f_split"), t("home.split_value", train=number(split["train_tokens"]), val=number(split["val_tokens"]),
                                        train_share=number(100 * (1 - split["val_fraction"])),
                                        val_share=number(100 * split["val_fraction"])) if split else card.get("data_split")),
@@ -55,6 +58,11 @@ with right:
                  (t("home.f_val"), number(card["val_loss"], 4) if "val_loss" in card else None),
                  (t("home.r_device"), card.get("device_name", card.get("device"))),
                  (t("home.f_wall"), t("home.seconds", s=number(card["wall_time_s"], 1)) if "wall_time_s" in card else None)]
+        facts += [(t("home.f_bpc", corpus=ui.corpus_title(name) if name in CORPORA else Path(name).name), number(bits, 3))
+                  for name, bits in card.get("bits_per_character", {}).items()]
+        facts += [(t("home.f_head", what=t(f"attention.score_{name}")),
+                   t("home.head_value", layer=best["layer"], head=best["head"], score=number(best["score"], 2)))
+                  for name, best in card.get("head_scores", {}).items() if name in ("previous_token", "induction")]
         st.dataframe(pd.DataFrame([(k, str(v)) for k, v in facts if v is not None],
                                   columns=[t("home.c_fact"), t("home.c_value")]),
                      hide_index=True, width="stretch")

@@ -20,11 +20,12 @@ CHIP_LIMIT = 2000
 TABLE_LIMIT = 2000
 UPLOAD_LIMIT = 2 * 1024 * 1024
 BPE_TEXT_LIMIT = 200_000
+MODEL_OWN = "model"  # the choice of the model's own trained tokenizer (a folder path stays out of links)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def encode(text: str, name: str, allow_special: bool) -> list[int]:
-    return load_tokenizer(name).encode(text, allow_special=allow_special)
+def encode(text: str, tokenizer_key: str, allow_special: bool) -> list[int]:
+    return load_tokenizer(tokenizer_key).encode(text, allow_special=allow_special)
 
 
 @st.cache_data(show_spinner=lazy("spin.bpe"), max_entries=16)
@@ -39,7 +40,7 @@ def use_example():
 PAGE = "tokens"
 SHARE = share.params(
     share.Param("tokens.example", choices=tuple(TOKEN_EXAMPLES)), share.Param("tokens.text"),
-    share.Param("tokens.encoding", choices=TOKENIZER_NAMES), share.Param("tokens.special", bool),
+    share.Param("tokens.encoding", choices=(*TOKENIZER_NAMES, MODEL_OWN)), share.Param("tokens.special", bool),
     share.Param("tokens.decode_ids"), share.Param("tokens.bpe_source", choices=("text", *CORPORA)),
     share.Param("tokens.bpe_merges", int, 1, 500), share.Param("tokens.bpe_step", int, 0, 500),
     share.Param("tokens.bpe_word"), share.Param("tokens.window_context", int, 2, 16),
@@ -71,17 +72,31 @@ text = st.text_area(t("tokens.text"), key="tokens.text", height=150, max_chars=1
 
 c1, c2 = st.columns([1, 1])
 model = ui.current_model()
-model_tok = model.config.tokenizer
-encoding = c1.radio(t("tokens.encoding"), TOKENIZER_NAMES, horizontal=True, key="tokens.encoding",
-                    format_func=lambda n: t("tokens.the_models", name=n) if n == model_tok else n)
+model_tok = model.tokenizer.name
+# A model trained with its own tokenizer shows it first, beside the shipped encodings.
+options = ([MODEL_OWN] if model.tokenizer.trained else []) + list(TOKENIZER_NAMES)
+if st.session_state.get("tokens.encoding") not in options:
+    st.session_state.pop("tokens.encoding", None)
+
+
+def tokenizer_key(choice: str) -> str:
+    return model.tokenizer.key if choice == MODEL_OWN else choice
+
+
+def is_models(choice: str) -> bool:
+    return choice == MODEL_OWN or choice == model_tok
+
+
+encoding = c1.radio(t("tokens.encoding"), options, horizontal=True, key="tokens.encoding",
+                    format_func=lambda n: t("tokens.the_models", name=model_tok) if is_models(n) else n)
 allow_special = c2.toggle(t("tokens.special"), key="tokens.special", help=t("tokens.special_help"))
 
 if not text:
     st.info(t("tokens.empty"))
     st.stop()
 
-tokenizer = load_tokenizer(encoding)
-ids = encode(text, encoding, allow_special)
+tokenizer = load_tokenizer(tokenizer_key(encoding))
+ids = encode(text, tokenizer_key(encoding), allow_special)
 stats = text_stats(text, ids)
 
 # --- token view ---------------------------------------------------------------------------------------
@@ -100,7 +115,7 @@ with tab_tokens:
     if len(ids) > CHIP_LIMIT:
         st.caption(t("tokens.hidden", shown=number(CHIP_LIMIT), total=number(len(ids)), hidden=number(len(ids) - CHIP_LIMIT)))
     if "<|endoftext|>" in text:
-        other = encode(text, encoding, not allow_special)
+        other = encode(text, tokenizer_key(encoding), not allow_special)
         plain, special = (other, ids) if allow_special else (ids, other)
         st.markdown(t("tokens.special_diff", n=len(plain) - len(special) + 1,
                       id=tokenizer.special_tokens["<|endoftext|>"]))
@@ -114,9 +129,9 @@ with tab_tokens:
 with tab_compare:
     ui.explain(t("tokens.explain3"))
     names, counts, cpt, wpt = [], [], [], []
-    for name in TOKENIZER_NAMES:
-        s = text_stats(text, encode(text, name, allow_special))
-        label = t("tokens.model_encoding", name=name) if name == model_tok else name
+    for name in options:
+        s = text_stats(text, encode(text, tokenizer_key(name), allow_special))
+        label = t("tokens.model_encoding", name=model_tok) if is_models(name) else name
         names.append(label)
         counts.append(s.tokens)
         cpt.append(s.chars_per_token)
@@ -126,14 +141,15 @@ with tab_compare:
                           "words_per_token": [number(w, 2) for w in wpt]})
     ui.table(st, table)
     ui.chart(st, figures.encodings_bar(names, counts, cpt, wpt), key="tokens.compare_chart")
-    gpt2_cpt = cpt[TOKENIZER_NAMES.index("gpt2")]
+    gpt2_cpt = cpt[options.index("gpt2")]
     verdict = t("tokens.close" if 3.3 <= gpt2_cpt <= 4.7 else "tokens.below" if gpt2_cpt < 3.3 else "tokens.above")
-    st.markdown(t("tokens.rule_of_thumb", cpt=number(gpt2_cpt, 2), wpt=number(wpt[TOKENIZER_NAMES.index("gpt2")], 2),
+    st.markdown(t("tokens.rule_of_thumb", cpt=number(gpt2_cpt, 2), wpt=number(wpt[options.index("gpt2")], 2),
                   verdict=verdict))
 
 with tab_decode:
     ui.explain(t("tokens.explain4"))
-    raw = st.text_input(t("tokens.ids"), value="15496, 995, 0, 50256", key="tokens.decode_ids")
+    example_ids = tokenizer.encode("Hello world!") + [tokenizer.eot_id]  # GPT-2: 15496, 995, 0, 50256
+    raw = st.text_input(t("tokens.ids"), value=", ".join(map(str, example_ids)), key="tokens.decode_ids")
     with ui.friendly_errors():
         pasted = parse_id_list(raw)
         decoded = tokenizer.decode(pasted)

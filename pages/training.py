@@ -64,7 +64,12 @@ with new_tab:
 
     st.markdown(t("training.model"))
     m1, m2 = st.columns(2)
-    tokenizer = m1.selectbox(t("training.tokenizer"), TOKENIZER_NAMES, key="training.tokenizer")
+    tokenizer = m1.selectbox(t("training.tokenizer"), [*TOKENIZER_NAMES, "bpe"], key="training.tokenizer",
+                             format_func=lambda n: t("training.tok_bpe") if n == "bpe" else n)
+    if tokenizer == "bpe":  # learned in the run's process, from the training part of the corpus
+        merges = m1.number_input(t("training.merges"), 1, 8000, 2000, step=100, key="training.merges",
+                                 help=t("training.merges_help"))
+        tokenizer = f"bpe-{int(merges)}"
     preset = m2.selectbox(t("training.size"), list(PRESETS), key="training.preset",
                           format_func=lambda p: t(f"training.preset_{p}"))
     layers, heads, width, context = PRESETS[preset] or (4, 4, 128, 128)
@@ -101,7 +106,8 @@ with new_tab:
                                 dropout=float(dropout), batch_size=int(batch), steps=int(steps), lr=float(lr),
                                 min_lr=float(lr) / 10, warmup_steps=int(warmup), weight_decay=float(weight_decay),
                                 eval_interval=int(eval_interval), device=device, precision=precision,
-                                compile=bool(compile_model), log_interval=max(1, int(steps) // 500))
+                                compile=bool(compile_model), log_interval=max(1, int(steps) // 500),
+                                measure=False)  # a pass over the held-out text would lengthen every participant's run
         candidate.validate()
         model_config = candidate.model_config()
         e1, e2, e3 = st.columns(3)
@@ -185,10 +191,12 @@ def _live_body(run_id: str, polling: bool) -> None:
                  key=f"training.tps.{run_id}")
     if evals:
         st.markdown(t("training.samples"))
+        # A tokenizer the run learnt (bpe-<N>) lives in its folder; a shipped one is loaded by name.
+        tokenizer = (load_tokenizer(run.folder) if run.files.has_tokenizer()
+                     else load_tokenizer(run.config.get("tokenizer", "gpt2")))
         for r in reversed(evals[-6:]):
-            st.markdown(t("training.sample_head", step=r["step"], loss=f"{r['val_loss']:.3f}"))
-            st.code(shown_text(r["sample"], load_tokenizer(run.config.get("tokenizer", "gpt2"))), language=None,
-                    wrap_lines=True)
+            st.markdown(t("training.sample_head", step=r["step"], loss=number(r["val_loss"], 3)))
+            st.code(shown_text(r["sample"], tokenizer), language=None, wrap_lines=True)
     if run.state in FINAL_STATES:
         st.caption(t("training.device_used", device=status.get("device", run.device)))
 

@@ -43,6 +43,10 @@ PROMPTS = {  # page -> its example text in each language a model may have been t
                  "de": "MEPHISTOPHELES:\nIch bin der Geist, der stets verneint!"},
     "attention": {"en": "ROMEO:\nBut, soft! what light through yonder window breaks?\nIt is the east, and Juliet is the sun.",
                   "de": "FAUST:\nHabe nun, ach! Philosophie,\nJuristerey und Medicin,\nUnd leider auch Theologie!"},
+    "induction": {"en": "Quiet violet engines hum beneath seven paper bridges at noon. "
+                        "Quiet violet engines hum beneath seven paper bridges at noon.",
+                  "de": "Leise violette Motoren summen mittags unter sieben Brücken aus Papier. "
+                        "Leise violette Motoren summen mittags unter sieben Brücken aus Papier."},
     "tour": {"en": "But, soft! what light through yonder window",
              "de": "Habe nun, ach! Philosophie, Juristerey und Medicin"},
 }

@@ -44,13 +44,13 @@ def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: i
 
 
 @st.cache_resource(show_spinner=lazy("spin.classroom"), max_entries=8)
-def _classroom_filter(name: str, n_vocab: int, _tokenizer) -> ClassroomFilter:
+def _classroom_filter(tokenizer_key: str, n_vocab: int, _tokenizer) -> ClassroomFilter:
     return build_classroom_filter(_tokenizer)
 
 
 def classroom_filter(tokenizer) -> ClassroomFilter | None:
     """The session's classroom filter for this tokenizer (built once per server process), or None when off."""
-    return _classroom_filter(tokenizer.name, tokenizer.n_vocab, tokenizer) if state.classroom() else None
+    return _classroom_filter(tokenizer.key, tokenizer.n_vocab, tokenizer) if state.classroom() else None
 
 
 def shown_pieces(tokenizer, ids) -> list[str]:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.model.checkpoints import DEFAULT_MODEL
+from core.model.checkpoints import default_model
 from playground import keys
+from playground.i18n import language
+
+
+def default_model_key() -> str:
+    """The bundled model for the session's language, until the user picks another."""
+    return default_model(language())
 
 
 def current_model_key() -> str:
-    return st.session_state.get(keys.MODEL, DEFAULT_MODEL)
+    return st.session_state.get(keys.MODEL) or default_model_key()
 
 
 def set_model_key(key: str) -> None:

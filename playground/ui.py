@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import PlaygroundError
-from core.model.checkpoints import DEFAULT_MODEL
 from core.training.data import CORPORA
 from playground import examples, loaders, state
 from playground.i18n import error_text, language, t
@@ -32,8 +31,8 @@ def current_model():
         return loaders.get_model(key)
     except PlaygroundError as e:
         st.error(f"{error_text(e)} {t('app.using_bundled')}", icon=":material/warning:")
-        state.set_model_key(DEFAULT_MODEL)
-        return loaders.get_model(DEFAULT_MODEL)
+        state.set_model_key(state.default_model_key())
+        return loaders.get_model(state.default_model_key())
 
 
 def slider(where, label: str, lo: int, hi: int, value: int, key: str, **kwargs) -> int:

@@ -8,7 +8,12 @@ rotated by position before Q·Kᵀ (`model.rotate_qk`); for GPT-2 the rotation i
 
 `head_scores` measures, per layer and head, how much attention goes to the previous token, the
 first token (the "attention sink"), the token itself, and — on a random token sequence repeated
-twice — to the token right after the previous occurrence of the current one (induction).
+twice — to the token right after the previous occurrence of the current one (induction). The random
+tokens are drawn from the merged tokens of the byte-level BPE (ids 256 up to 20,000, never a special
+token), so every one of them occurs in training text for GPT-2 and for a small trained BPE alike.
+`strongest_heads` picks the head with the highest score for each behaviour. `text_induction_scores` measures
+induction on any text (a passage a user repeats): attention from each token that occurred before to the token
+right after its latest earlier occurrence.
 
 Left out: attribution methods, patching.
 """
@@ -89,13 +94,65 @@ def induction_scores(model: LanguageModel, length: int = 40, seed: int = 0) -> t
     """[layer, head]: mean attention from each token of a repeated random sequence to the token after its first copy."""
     length = min(length, (model.config.context_length - 1) // 2)
     g = torch.Generator().manual_seed(seed)
-    half = torch.randint(100, min(model.config.vocab_size, 20000), (length,), generator=g)
+    low, high = induction_id_range(model.config.vocab_size)
+    half = torch.randint(low, high, (length,), generator=g)
     ids = torch.cat([torch.tensor([half[0].item()]), half, half]).unsqueeze(0)  # a first token, then twice
     _, cache = model.run_with_cache(ids.to(model.device), names={"pattern"})
     patterns = cache.stack("pattern")[:, 0]  # (layer, head, q, k)
     q = torch.arange(length + 1, 2 * length + 1)  # the second copy
     k = q - length + 1  # the token after the previous occurrence
     return patterns[:, :, q, k].mean(-1).cpu()
+
+
+def induction_targets(ids: list[int]) -> tuple[list[int], list[int]]:
+    """(queries, keys): each token that occurred before (not just before it), and the position right after its
+    latest earlier occurrence, the token an induction head looks at.
+
+    >>> induction_targets([5, 6, 7, 5, 6, 7])
+    ([3, 4, 5], [1, 2, 3])
+    """
+    latest: dict[int, int] = {}
+    queries, keys = [], []
+    for i, token in enumerate(ids):
+        if token in latest and latest[token] + 1 < i:
+            queries.append(i)
+            keys.append(latest[token] + 1)
+        latest[token] = i
+    return queries, keys
+
+
+def text_induction_scores(patterns: torch.Tensor, ids: list[int]) -> torch.Tensor:
+    """[layer, head]: mean attention along induction_targets(ids), from patterns [layer, head, q, k] of that text
+    (zeros when no token repeats)."""
+    queries, keys = induction_targets(list(ids))
+    if not queries:
+        return torch.zeros(patterns.shape[:2])
+    return patterns[:, :, queries, keys].mean(-1)
+
+
+def induction_id_range(vocab_size: int) -> tuple[int, int]:
+    """[low, high) of the random tokens: merged tokens (256 …), below 20,000 and below the last id (where our
+    tokenizers keep <|endoftext|>); all ids of a vocabulary too small for that.
+
+    >>> induction_id_range(50257), induction_id_range(2257), induction_id_range(100)
+    ((256, 20000), (256, 2256), (0, 100))
+    """
+    high = min(vocab_size - 1, 20000)
+    return (256, high) if high - 256 >= 64 else (0, vocab_size)
+
+
+def strongest_heads(scores: dict[str, torch.Tensor]) -> dict[str, tuple[int, int, float]]:
+    """(layer, head, score) of the highest-scoring head for each behaviour.
+
+    >>> strongest_heads({"induction": torch.tensor([[0.1, 0.2], [0.9, 0.3]])})
+    {'induction': (1, 0, 0.8999999761581421)}
+    """
+    best = {}
+    for name, values in scores.items():
+        index = int(values.argmax())
+        layer, head = divmod(index, values.shape[1])
+        best[name] = (layer, head, float(values[layer, head]))
+    return best
 
 
 def head_scores(model: LanguageModel, cache, induction: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

@@ -104,7 +104,7 @@ _FILTERS: dict[tuple[str, int], ClassroomFilter] = {}
 
 def classroom_filter(tokenizer) -> ClassroomFilter:
     """The filter for one tokenizer, built once per process (a pass over its vocabulary: ~0.1-0.5 s)."""
-    key = (tokenizer.name, tokenizer.n_vocab)
+    key = (tokenizer.key, tokenizer.n_vocab)  # a trained tokenizer's folder: two bpe-2000 differ
     if key not in _FILTERS:
         _FILTERS[key] = build_filter(tokenizer)
     return _FILTERS[key]

@@ -49,7 +49,7 @@ from core.jobs.executors import ExecutorBusy, LocalExecutor, SlurmExecutor, exec
 from core.model.checkpoints import saved_config
 from core.model.families import count_parameters
 from core.training.common import child_env, pick_device
-from core.training.data import CORPORA, corpus_path
+from core.training.data import corpus_file, corpus_names
 from core.training.estimates import check_memory, disk_estimate_bytes, memory_estimate_bytes
 from core.training.finetune import FinetuneConfig
 from core.training.options import to_argv
@@ -541,11 +541,14 @@ def check_disk(folder: Path, needed_bytes: int) -> None:
 
 def check_corpus(cfg: TrainConfig) -> None:
     """Refuse a corpus too short for the context before a process is started for it, from its size alone (a token
-    holds at least one byte, so fewer bytes than context + 1 never fill a window); nothing is read or tokenized."""
-    path = corpus_path(cfg.corpus) if cfg.corpus in CORPORA else Path(cfg.corpus)
-    if not path.is_file():
-        raise PlaygroundError("There is no text file at {path}.", path=path)
-    size = path.stat().st_size
+    holds at least one byte, so fewer bytes than context + 1 never fill a window); nothing is read or tokenized,
+    and a tokenizer the run is still to learn is not learned here."""
+    size = 0
+    for name in corpus_names(cfg.corpus):
+        path = corpus_file(name)
+        if not path.is_file():
+            raise PlaygroundError("There is no text file at {path}.", path=path)
+        size += path.stat().st_size
     for label, n in (("training part of the corpus", size - int(size * cfg.val_fraction)),
                      ("validation part of the corpus", int(size * cfg.val_fraction))):
         if n < cfg.context_length + 1:

@@ -6,6 +6,7 @@ Our format (version 1), a folder with
                         "config": GPTConfig or LlamaConfig fields}; no arch means gpt2
     card.json           the model card: how it was trained, losses, a sample
     tokenizer.json      when the model's tokenizer is a Hugging Face file (config "tokenizer": "tokenizer.json")
+    bpe.tiktoken, bpe.json   a trained tokenizer (config.tokenizer is its name), when the model has one
 No pickle anywhere: safetensors only (optimizer state, in core.train, uses
 `torch.load(weights_only=True)`).
 
@@ -37,12 +38,18 @@ from core.model.base import LanguageModel
 from core.model.families import build, config_from_dict, count_parameters
 from core.model.gpt import GPTConfig
 from core.model.limits import memory_bytes, read_config_json
-from core.tokens.encodings import TOKENIZER_NAMES, load_tokenizer
+from core.tokens.encodings import ALIASES, SPECS, TOKENIZER_NAMES, has_trained_tokenizer, load_tokenizer
 from core.tokens.hf_tokenizer import TOKENIZER_FILE
 
 FORMAT, VERSION = "llm-playground", 1
 MODELS_DIR = ASSETS / "models"
 DEFAULT_MODEL = "shakespeare"
+DEFAULT_MODELS = {"en": DEFAULT_MODEL, "de": DEFAULT_MODEL}  # by the language of the session
+
+
+def default_model(language: str = "en") -> str:
+    """The bundled model a session in this language starts with (German sessions get one that reads German)."""
+    return DEFAULT_MODELS.get(language, DEFAULT_MODEL)
 HUB_MODELS = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "distilgpt2")
 HF_TRANSPOSED = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 
@@ -69,6 +76,9 @@ def save_checkpoint(model: LanguageModel, folder, card: dict | None = None, dtyp
         _copy_tokenizer(model.tokenizer, folder)
     if card is not None:
         _atomic(folder / "card.json", lambda p: p.write_text(json.dumps(card, indent=2, ensure_ascii=False)))
+    tokenizer = getattr(model, "tokenizer", None)
+    if getattr(tokenizer, "trained", False):
+        tokenizer.save(folder)
     return folder
 
 
@@ -159,6 +169,19 @@ def load_checkpoint(folder) -> LanguageModel:
     return _build(config, _read_safetensors(folder / "model.safetensors"), str(folder))
 
 
+def tokenizer_for(folder, config):
+    """A shipped encoding by the config's name, or the trained tokenizer saved in the model's folder."""
+    if config.tokenizer in SPECS or config.tokenizer in ALIASES:
+        return load_tokenizer(config.tokenizer)
+    if folder is not None and has_trained_tokenizer(folder):
+        tokenizer = load_tokenizer(folder)
+        if tokenizer.name == config.tokenizer and tokenizer.n_vocab <= config.vocab_size:
+            return tokenizer
+    raise PlaygroundError(
+        "The model in {folder} was trained with the tokenizer {name}, whose files (bpe.json, bpe.tiktoken) are "
+        "not in its folder.", folder=folder, name=config.tokenizer)
+
+
 def read_card(folder) -> dict:
     """The model card, or {} when there is none or it cannot be read (a card only describes; it never stops a load)."""
     path = Path(folder) / "card.json"
@@ -173,10 +196,11 @@ def read_card(folder) -> dict:
 TOKENIZER_KEY = "llm_playground_tokenizer"  # our tokenizer's name in an exported config.json (transformers keeps it)
 
 
-def config_from_hf(hf: dict) -> GPTConfig:
-    """A GPT-2 config.json as our config; its tokenizer is the one we exported with, else GPT-2's."""
+def config_from_hf(hf: dict, folder=None) -> GPTConfig:
+    """A GPT-2 config.json as our config; its tokenizer is the one we exported with (a trained one has its files
+    in the folder), else GPT-2's."""
     tokenizer = hf.get(TOKENIZER_KEY, "gpt2")
-    if tokenizer not in TOKENIZER_NAMES:
+    if tokenizer not in TOKENIZER_NAMES and not (folder is not None and has_trained_tokenizer(folder)):
         raise PlaygroundError("config.json names the tokenizer '{name}', which this playground does not have.",
                               name=str(tokenizer)[:40])
     return GPTConfig(
@@ -186,10 +210,11 @@ def config_from_hf(hf: dict) -> GPTConfig:
     )
 
 
-def config_to_hf(config: GPTConfig) -> dict:
+def config_to_hf(config: GPTConfig, eot: int | None = None) -> dict:
     """GPT2LMHeadModel's config.json; the end-of-text id is the model's own tokenizer's (50256 for GPT-2,
-    100257 for cl100k_base), and the tokenizer's name travels along so the folder reloads with it."""
-    eot = load_tokenizer(config.tokenizer).eot_id
+    100257 for cl100k_base, given for a trained one), and the tokenizer's name travels along so the folder
+    reloads with it."""
+    eot = load_tokenizer(config.tokenizer).eot_id if eot is None else eot
     return {
         "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "activation_function": "gelu_new",
         "vocab_size": config.vocab_size, "n_positions": config.context_length, "n_ctx": config.context_length,
@@ -210,7 +235,7 @@ def load_hf_folder(folder) -> LanguageModel:
             "{folder} holds a '{model_type}' model; only GPT-2 models load here.",
             folder=folder, model_type=hf.get('model_type'))
     try:
-        config = config_from_hf(hf)
+        config = config_from_hf(hf, folder)
     except KeyError as e:
         raise PlaygroundError("{folder}/config.json lacks the GPT-2 field {field}.", folder=folder, field=e) from None
     state = {}
@@ -247,7 +272,10 @@ def export_hf(model: LanguageModel, folder) -> Path:
             state.setdefault(key, torch.zeros(size))
     state.setdefault("transformer.ln_f.bias", torch.zeros(c.n_embd))
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
-    (folder / "config.json").write_text(json.dumps(config_to_hf(c), indent=2))
+    tokenizer = model.tokenizer or load_tokenizer(c.tokenizer)
+    if tokenizer.trained:
+        tokenizer.save(folder)  # a trained tokenizer travels with the folder, so it reloads with it
+    (folder / "config.json").write_text(json.dumps(config_to_hf(c, tokenizer.eot_id), indent=2))
     return folder
 
 
@@ -292,13 +320,15 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device=None) -> 
     model in eval mode with .tokenizer set."""
     key = str(name_or_path)
     path = Path(key).expanduser()
+    folder = None
     if key in bundled_models():
-        path = MODELS_DIR / key
+        folder = path = MODELS_DIR / key
         model = load_checkpoint(path)
     elif path.is_dir():
         meta = _read_json(path / "config.json") if (path / "config.json").exists() else None
         if meta is None:
             raise PlaygroundError("{path} has no config.json: it is not a model folder.", path=path)
+        folder = path
         model = _load_folder(path, meta)
     elif key in HUB_MODELS:
         path = download_hub_model(key)
@@ -318,7 +348,8 @@ def load_model(name_or_path: str | os.PathLike = DEFAULT_MODEL, device=None) -> 
     device = torch.device(device) if device else default_device()
     model.to(device).eval()
     tokenizer = model.config.tokenizer
-    model.tokenizer = load_tokenizer(path / TOKENIZER_FILE if tokenizer == TOKENIZER_FILE else tokenizer)
+    model.tokenizer = load_tokenizer(path / TOKENIZER_FILE) if tokenizer == TOKENIZER_FILE \
+        else tokenizer_for(folder, model.config)
     return model
 
 

@@ -92,6 +92,16 @@ class HFTokenizer:
             self.eot_id = vocab[name]
         self.description = f"{self.label} (tokenizer.json), {self.n_vocab:,} tokens"
 
+    @property
+    def key(self) -> str:
+        """What load_tokenizer takes to load it again (as core.tokens.encodings.Tokenizer.key): its path."""
+        return self.name
+
+    @property
+    def trained(self) -> bool:
+        """Not one trained with core.tokens.bpe (as core.tokens.encodings.Tokenizer.trained)."""
+        return False
+
     def encode(self, text: str, allow_special: bool = False) -> list[int]:
         """Text to ids. Special tokens typed in the text stay plain text unless allow_special."""
         return (self._special if allow_special else self._plain).encode(text).ids

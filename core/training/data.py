@@ -79,21 +79,40 @@ def decode_text(data: bytes, name: str = "the upload", limit_bytes: int | None =
 
 def load_corpus(name_or_path: str) -> str:
     """A shipped corpus by name, or a UTF-8 text file by path."""
-    path = corpus_path(name_or_path) if name_or_path in CORPORA else Path(name_or_path)
-    text = read_text_file(path)
+    text = read_text_file(corpus_file(name_or_path))
     if not text.strip():
         raise PlaygroundError("The corpus {name_or_path} is empty.", name_or_path=name_or_path)
     return text
 
 
-def split_train_val(ids: torch.Tensor, val_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first part for training, the last val_fraction held out for validation."""
+def corpus_names(spec: str) -> list[str]:
+    """The corpora of "a+b+…" (shipped names or paths); one corpus without a +."""
+    names = [part for part in spec.split("+")] if "+" in spec and not Path(spec).exists() else [spec]
+    if any(not name for name in names) or len(set(names)) != len(names):
+        raise PlaygroundError("Join different corpora with +, like tinyshakespeare+goethe-faust-1, not {spec}.",
+                              spec=spec)
+    return names
+
+
+def corpus_file(name_or_path: str) -> Path:
+    """A shipped corpus's file by name, or the path as given."""
+    return corpus_path(name_or_path) if name_or_path in CORPORA else Path(name_or_path)
+
+
+def load_corpora(spec: str) -> list[tuple[str, str]]:
+    """(name, text) of each corpus in "a+b+…" (shipped names or paths); one corpus without a +."""
+    return [(name, load_corpus(name)) for name in corpus_names(spec)]
+
+
+def split_text(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
+    """The first characters for training, the last val_fraction of the characters held out (so the held-out
+    part is the same text whatever the tokenizer)."""
     if not 0 < val_fraction < 1:
         raise PlaygroundError(
             "The validation fraction must be between 0 and 1, not {val_fraction}.",
             val_fraction=val_fraction)
-    cut = int(len(ids) * (1 - val_fraction))
-    return ids[:cut], ids[cut:]
+    cut = int(len(text) * (1 - val_fraction))
+    return text[:cut], text[cut:]
 
 
 class TokenWindows:
@@ -123,5 +142,16 @@ class TokenWindows:
         xs, ys = zip(*(self[i] for i in indices))
         return torch.stack(xs), torch.stack(ys)
 
-    def random_batch(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.batch(torch.randint(len(self), (batch_size,), generator=generator).tolist())
+    def random_batch(self, batch_size: int, generator: torch.Generator,
+                     repeats: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random windows; with repeats > 0 that fraction of them (on average) is a random passage of half a
+        window followed by the same passage again, the text an induction head learns from."""
+        x, y = self.batch(torch.randint(len(self), (batch_size,), generator=generator).tolist())
+        if repeats > 0:
+            half = self.context // 2 + 1
+            for row in torch.nonzero(torch.rand(batch_size, generator=generator) < repeats).flatten().tolist():
+                start = int(torch.randint(len(self.ids) - half + 1, (1,), generator=generator))
+                passage = self.ids[start:start + half]
+                twice = torch.cat([passage, passage])[:self.context + 1]
+                x[row], y[row] = twice[:-1], twice[1:]
+        return x, y

@@ -1,8 +1,12 @@
 """Pretraining, UI-agnostic: a function `train(cfg)`, a CLI (`python -m core.train --help`), torchrun-ready.
 
 A run lives in one folder (core.training.runfolder owns its files; the job queue and the app read it while
-it grows). Sliding-window batches over a corpus (last val_fraction held out), AdamW with weight decay on
-matrices only, linear warmup then cosine decay, gradient clipping, bf16 autocast on CUDA and fp32 on CPU.
+it grows). Sliding-window batches over one corpus or several joined with + (the last val_fraction of each
+one's characters held out), optionally with repeated passages mixed in (`--repeats`), AdamW with weight decay
+on matrices only, linear warmup then cosine decay, gradient clipping, bf16 autocast on CUDA and fp32 on CPU.
+The tokenizer is a shipped encoding, one trained on the training part of the corpus (`--tokenizer bpe-2000`,
+saved beside the run and in every checkpoint) or a trained one from a folder. When the run ends, the best
+checkpoint's card gets its bits per character on each held-out part and its head scores.
 A non-finite loss stops the run with that reason and leaves the last whole checkpoint; CUDA out-of-memory
 says what to shrink. Under `torchrun --nproc_per_node=N` it trains with DDP (NCCL on GPUs, gloo on CPU);
 rank 0 writes the files.
@@ -24,13 +28,16 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from core.analysis.attention import head_scores, strongest_heads
+from core.analysis.compression import bits_per_character
 from core.errors import PlaygroundError, message, unexpected
 from core.inference.generate import generate
-from core.model.checkpoints import load_checkpoint, load_model, save_checkpoint
+from core.model.checkpoints import load_checkpoint, load_model, read_card, save_checkpoint
 from core.model.gpt import GPT, GPTConfig
-from core.tokens.encodings import load_tokenizer
+from core.tokens import bpe
+from core.tokens.encodings import Tokenizer, load_tokenizer
 from core.training.common import autocast_for, check_device_name, configure_optimizer, lr_at, pick_device
-from core.training.data import TokenWindows, load_corpus, split_train_val
+from core.training.data import TokenWindows, load_corpora, split_text
 from core.training.estimates import check_memory
 from core.training.options import build_parser, command_line
 from core.training.options import option as _f
@@ -40,8 +47,9 @@ from core.training.runfolder import RunFolder
 @dataclass
 class TrainConfig:
     out_dir: str = _f("runs/manual", "folder of the run (metrics, status, checkpoints)")
-    corpus: str = _f("tinyshakespeare", "shipped corpus name or path of a UTF-8 .txt file")
-    tokenizer: str = _f("gpt2", "gpt2, cl100k_base or o200k_base")
+    corpus: str = _f("tinyshakespeare", "shipped corpus name or path of a UTF-8 .txt file; several joined with +")
+    tokenizer: str = _f("gpt2", "gpt2, cl100k_base, o200k_base, bpe-<N> (N merges learned from the training part "
+                                "of the corpus) or a folder with a trained tokenizer (bpe.json)")
     init_from: str = _f("", "start from this model (name or folder) instead of random weights")
     n_layer: int = _f(4, "transformer blocks")
     n_head: int = _f(4, "attention heads per block (must divide n_embd)")
@@ -52,6 +60,7 @@ class TrainConfig:
     tied_embeddings: bool = _f(True, "share the token embedding with the output layer")
     batch_size: int = _f(16, "windows per step (per process under torchrun)")
     stride: int = _f(1, "tokens between the starts of neighbouring windows")
+    repeats: float = _f(0.0, "fraction of training windows that are a passage followed by the same passage again")
     val_fraction: float = _f(0.1, "last part of the corpus held out for validation")
     steps: int = _f(500, "optimizer steps in total")
     lr: float = _f(1e-3, "peak learning rate")
@@ -73,6 +82,8 @@ class TrainConfig:
     resume: bool = _f(False, "continue from out_dir/checkpoint")
     save_dtype: str = _f("fp32", "dtype of saved weights: fp32, fp16 or bf16")
     max_seconds: float = _f(0.0, "stop (with a checkpoint, resumable) after this many seconds of training; 0 = no limit")
+    measure: bool = _f(True, "at the end, write the best checkpoint's bits per character on each held-out part and "
+                             "its head scores into its card (one pass over the held-out text)")
 
     def validate(self) -> None:
         if self.batch_size < 1:
@@ -108,15 +119,24 @@ class TrainConfig:
             raise PlaygroundError("Impossible training setting: the time limit cannot be negative.")
         if self.save_dtype not in SAVE_DTYPES:
             raise PlaygroundError("Impossible training setting: unknown save dtype {value}.", value=self.save_dtype)
+        if not 0.0 <= self.repeats <= 1.0:
+            raise PlaygroundError("Impossible training setting: repeats must be between 0 and 1, not {value}.",
+                                  value=self.repeats)
         check_device_name(self.device)
         if not self.init_from:  # raises on heads that do not divide the width, a model or batch beyond the memory
             check_memory(self.model_config(), self.batch_size, pick_device(self.device))
 
-    def model_config(self, vocab_size: int | None = None) -> GPTConfig:
+    def model_config(self, tokenizer: Tokenizer | None = None) -> GPTConfig:
+        if tokenizer is None:
+            merges = bpe.merges_in_spec(self.tokenizer)
+            name, vocab_size = ((self.tokenizer, bpe.vocab_size(merges)) if merges is not None else
+                                (lambda tok: (tok.name, tok.n_vocab))(load_tokenizer(self.tokenizer)))
+        else:
+            name, vocab_size = tokenizer.name, tokenizer.n_vocab
         return GPTConfig(
-            vocab_size=vocab_size or load_tokenizer(self.tokenizer).n_vocab, context_length=self.context_length,
+            vocab_size=vocab_size, context_length=self.context_length,
             n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd, dropout=self.dropout, bias=self.bias,
-            qkv_bias=self.bias, tied_embeddings=self.tied_embeddings, tokenizer=self.tokenizer,
+            qkv_bias=self.bias, tied_embeddings=self.tied_embeddings, tokenizer=name,
         )
 
 
@@ -138,16 +158,78 @@ def estimate_loss(model, windows: TokenWindows, cfg: TrainConfig, device, autoca
     return sum(losses) / len(losses)
 
 
-def _model_for_run(cfg: TrainConfig, vocab_size: int) -> GPT:
-    if cfg.init_from:
-        model = load_model(cfg.init_from, device="cpu")
-        model.config.dropout = cfg.dropout
-        for module in model.modules():
+class RunData:
+    """A run's tokenizer and token ids: each corpus split by characters, its training parts joined (with
+    <|endoftext|> between corpora), its held-out parts kept as text too, for bits per character."""
+
+    def __init__(self, cfg: TrainConfig, files: RunFolder | None, tokenizer: Tokenizer | None = None):
+        parts = load_corpora(cfg.corpus)
+        self.splits = [(name, *split_text(text, cfg.val_fraction)) for name, text in parts]
+        self.tokenizer = tokenizer or run_tokenizer(cfg, files, self.splits)
+        self.train_ids = self._join([self.tokenizer.encode(train) for _, train, _ in self.splits])
+        self.val_ids = self._join([self.tokenizer.encode(val) for _, _, val in self.splits])
+
+    def _join(self, parts: list[list[int]]) -> torch.Tensor:
+        ids = []
+        for i, part in enumerate(parts):
+            ids += ([self.tokenizer.eot_id] if i else []) + part
+        return torch.tensor(ids, dtype=torch.long)
+
+    @property
+    def held_out(self) -> list[tuple[str, str]]:
+        return [(name, val) for name, _, val in self.splits]
+
+    def describe(self, cfg: TrainConfig) -> str:
+        return (f"first {1 - cfg.val_fraction:.0%} of the characters of {' and '.join(n for n, _, _ in self.splits)} "
+                f"for training ({len(self.train_ids):,} tokens), last {cfg.val_fraction:.0%} held out for validation "
+                f"({len(self.val_ids):,} tokens)")
+
+
+def run_tokenizer(cfg: TrainConfig, files: RunFolder | None, splits) -> Tokenizer:
+    """The run's tokenizer: bpe-<N> is learned from the training parts (or, on resume, read back from the run
+    folder) and saved there; anything else is loaded by name or from its folder."""
+    merges = bpe.merges_in_spec(cfg.tokenizer)
+    if merges is None:
+        return load_tokenizer(cfg.tokenizer)
+    if cfg.resume and files is not None and files.has_tokenizer():
+        return load_tokenizer(files.dir)
+    text = "\n".join(train for _, train, _ in splits)
+    learned = bpe.train_bpe(text, merges)
+    names = " and ".join(name for name, _, _ in splits)
+    tokenizer = bpe.build_tokenizer(learned, cfg.tokenizer, trained_on=(
+        f"first {1 - cfg.val_fraction:.0%} of the characters of {names} ({len(text):,} characters)"))
+    if files is not None:
+        files.save_tokenizer(tokenizer)
+    return tokenizer
+
+
+def _model_for_run(cfg: TrainConfig, tokenizer: Tokenizer, start: GPT | None) -> GPT:
+    if start is not None:
+        start.config.dropout = cfg.dropout
+        for module in start.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = cfg.dropout
-        return model
+        return start
     torch.manual_seed(cfg.seed)
-    return GPT(cfg.model_config(vocab_size))
+    model = GPT(cfg.model_config(tokenizer))
+    model.tokenizer = tokenizer  # so every checkpoint carries a trained tokenizer's files
+    return model
+
+
+def _check_same_tokenizer(cfg: TrainConfig, model: GPT) -> None:
+    """A starting model brings its tokenizer; --tokenizer may only name the same one."""
+    asked = cfg.tokenizer
+    same = asked == model.config.tokenizer
+    if not same and bpe.merges_in_spec(asked) is None:
+        try:
+            other = load_tokenizer(asked)
+            same = other.name == model.tokenizer.name and other.merges == model.tokenizer.merges
+        except PlaygroundError:
+            same = False
+    if not same:
+        raise PlaygroundError(
+            "The starting model uses the {model_tokenizer} tokenizer, not {tokenizer}.",
+            model_tokenizer=model.config.tokenizer, tokenizer=asked)
 
 
 def train(cfg: TrainConfig, on_record=None, should_stop=None) -> dict:
@@ -191,14 +273,12 @@ def train(cfg: TrainConfig, on_record=None, should_stop=None) -> dict:
 
 
 def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_stop) -> dict:
-    tokenizer = load_tokenizer(cfg.tokenizer)
-    ids = torch.tensor(tokenizer.encode(load_corpus(cfg.corpus)), dtype=torch.long)
-    train_ids, val_ids = split_train_val(ids, cfg.val_fraction)
-    model = _model_for_run(cfg, tokenizer.n_vocab)
-    if model.config.tokenizer != cfg.tokenizer:
-        raise PlaygroundError(
-            "The starting model uses the {model_tokenizer} tokenizer, not {tokenizer}.",
-            model_tokenizer=model.config.tokenizer, tokenizer=cfg.tokenizer)
+    start = load_model(cfg.init_from, device="cpu") if cfg.init_from else None
+    if start is not None:
+        _check_same_tokenizer(cfg, start)
+    data = RunData(cfg, files if rank == 0 else None, start.tokenizer if start is not None else None)
+    tokenizer, train_ids, val_ids = data.tokenizer, data.train_ids, data.val_ids
+    model = _model_for_run(cfg, tokenizer, start)
     context = min(cfg.context_length, model.config.context_length)
     train_windows = TokenWindows(train_ids, context, cfg.stride, label="training part of the corpus")
     val_windows = TokenWindows(val_ids, context, context, label="validation part of the corpus")
@@ -241,7 +321,7 @@ def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_st
         for group in optimizer.param_groups:
             group["lr"] = lr
         generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * 101 + rank)
-        x, y = train_windows.random_batch(cfg.batch_size, generator)
+        x, y = train_windows.random_batch(cfg.batch_size, generator, cfg.repeats)
         if device.type == "cuda":
             x, y = x.pin_memory(), y.pin_memory()  # so the copy below really overlaps with the GPU's work
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -278,8 +358,7 @@ def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_st
             if on_record:
                 on_record(record)
             if rank == 0:
-                card = make_card(cfg, model, done, train_loss, val_loss, sample, time.time() - started, device,
-                                 len(train_ids), len(val_ids))
+                card = make_card(cfg, model, done, train_loss, val_loss, sample, time.time() - started, device, data)
                 save_training_state(files, model, optimizer, card, done, min(best_val, val_loss), cfg)
                 if val_loss < best_val:
                     files.save_folder(files.BEST, lambda f, c=card: save_checkpoint(model, f, c, SAVE_DTYPES[cfg.save_dtype]))
@@ -292,8 +371,47 @@ def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_st
             return {"state": "cancelled", "step": done, "steps": cfg.steps, "reason": message(
                 "Stopped at step {step} at the time limit of {minutes:.0f} minutes; the checkpoint of that step is "
                 "kept: resume to continue.", step=done, minutes=cfg.max_seconds / 60)}
+    if rank == 0 and cfg.measure:
+        files.set_status("running", step=cfg.steps, steps=cfg.steps, device=str(device), params=n_params,
+                         world=world, val_loss=last_val, phase="measuring the best checkpoint")
+        measure_best(files, data, cfg)
     return {"state": "finished", "step": cfg.steps, "steps": cfg.steps, "world": world, "val_loss": last_val,
             "best_val_loss": best_val, "wall_time_s": time.time() - started}
+
+
+def card_figures(model: GPT, held_out: list[tuple[str, str]]) -> dict:
+    """What a card says a model can do: bits per character on each held-out text, and its head scores
+    (previous token etc. on the first context-length tokens of the first held-out text, induction on a
+    random token sequence repeated twice), as the Attention page measures them."""
+    bits = {name: bits_per_character(model, text) for name, text in held_out}
+    ids = model.tokenizer.encode(held_out[0][1])[:model.config.context_length]
+    _, cache = model.run_with_cache([ids], names={"pattern"})
+    scores = head_scores(model, cache)
+    return {
+        "bits_per_character": {name: round(b["bits_per_character"], 4) for name, b in bits.items()},
+        "bits_per_character_method": (
+            f"core.analysis.compression.bits_per_character on the held-out part of each corpus: every token "
+            f"after the first scored once, sliding windows of {model.config.context_length} tokens, stride "
+            f"{model.config.context_length // 2}"),
+        "head_scores": {name: {"layer": layer, "head": head, "score": round(score, 4),
+                               "all": [[round(v, 4) for v in row] for row in scores[name].tolist()]}
+                        for name, (layer, head, score) in strongest_heads(scores).items()},
+        "head_scores_measured_on": (
+            f"previous, first and same token: the first {len(ids)} tokens of the held-out part of "
+            f"{held_out[0][0]}; induction: core.analysis.attention.induction_scores"),
+    }
+
+
+def measure_best(files: RunFolder, data: RunData, cfg: TrainConfig) -> None:
+    """Put card_figures of the best checkpoint (the weights as saved) into its card."""
+    folder = files.folder(files.BEST)
+    if folder is None:
+        return
+    model = load_checkpoint(folder)
+    model.tokenizer = data.tokenizer
+    model.eval()
+    card = {**read_card(folder), **card_figures(model, data.held_out)}
+    files.save_folder(files.BEST, lambda f: save_checkpoint(model, f, card, SAVE_DTYPES[cfg.save_dtype]))
 
 
 def _diverged(value: float, step: int, last_good: int, cfg: TrainConfig) -> dict:
@@ -330,14 +448,15 @@ def sample_text(model: GPT, tokenizer, cfg: TrainConfig) -> str:
     return tokenizer.decode(ids)
 
 
-def make_card(cfg, model, step, train_loss, val_loss, sample, wall, device, n_train, n_val) -> dict:
+def make_card(cfg, model, step, train_loss, val_loss, sample, wall, device, data: RunData) -> dict:
+    tokenizer = data.tokenizer
     return {
         "name": Path(cfg.out_dir).name,
         "command": command_line("core.train", cfg),
-        "corpus": cfg.corpus, "tokenizer": cfg.tokenizer, "init_from": cfg.init_from or None,
-        "data_split": f"first {1 - cfg.val_fraction:.0%} of the corpus for training ({n_train:,} tokens), "
-                      f"last {cfg.val_fraction:.0%} held out for validation ({n_val:,} tokens)",
-        "split": {"train_tokens": n_train, "val_tokens": n_val, "val_fraction": cfg.val_fraction},
+        "corpus": cfg.corpus, "tokenizer": tokenizer.name, "init_from": cfg.init_from or None,
+        **({"tokenizer_trained_on": tokenizer.meta.get("trained_on", "")} if tokenizer.trained else {}),
+        "data_split": data.describe(cfg),
+        "split": {"train_tokens": len(data.train_ids), "val_tokens": len(data.val_ids), "val_fraction": cfg.val_fraction},
         "step": step, "steps": cfg.steps, "wall_time_s": round(wall, 1), "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
         "parameters": model.num_parameters(), "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4),

@@ -8,6 +8,8 @@
     CANCEL              present while a cancel is asked for; the training loop stops after its current step
     checkpoint/         the latest whole training state: weights (our format), optimizer.pt, state.json
     best/               the weights with the best validation score so far
+    bpe.tiktoken        a tokenizer the run learned (tiktoken's rank file) and bpe.json, its description;
+                        checkpoint/ and best/ hold copies, so each is a whole model (format: core.tokens.encodings)
     results.json        a finetuning run's final evaluation
     log.txt             the process's output
 
@@ -31,6 +33,7 @@ import time
 from pathlib import Path
 
 from core.errors import Message, PlaygroundError
+from core.tokens.encodings import BPE_META, BPE_RANKS, has_trained_tokenizer
 
 KINDS = ("train", "eval", "diverged")
 FINAL_STATES = ("finished", "failed", "cancelled")
@@ -68,6 +71,7 @@ class RunFolder:
 
     CONFIG, METRICS, STATUS, CANCEL = "train_config.json", "metrics.jsonl", "status.json", "CANCEL"
     CHECKPOINT, BEST, RESULTS, LOG = "checkpoint", "best", "results.json", "log.txt"
+    TOKENIZER = (BPE_RANKS, BPE_META)
 
     def __init__(self, path, write: bool = True):
         self.dir = Path(path)
@@ -127,6 +131,15 @@ class RunFolder:
     def read_results(self) -> dict | None:
         results = read_json(self.path(self.RESULTS))
         return results if isinstance(results, dict) else None
+
+    # --- a learned tokenizer ----------------------------------------------------------------------------
+    def save_tokenizer(self, tokenizer) -> None:
+        if self.write:
+            self.create()
+            tokenizer.save(self.dir)
+
+    def has_tokenizer(self) -> bool:
+        return has_trained_tokenizer(self.dir)
 
     # --- metrics -------------------------------------------------------------------------------------------
     def log(self, kind: str, **fields) -> dict:

@@ -51,3 +51,34 @@ def test_embeddings_page():
     assert_clean(at)
     at.slider(key="embeddings.sim_layer").set_value(0).run()
     assert_clean(at)
+
+
+def test_one_click_opens_the_head_the_scores_pick(bundled):
+    from core.analysis.attention import head_scores, strongest_heads
+    at = open_page("attention")
+    ids = bundled.tokenizer.encode(at.text_area(key="attention.text").value)
+    _, cache = bundled.run_with_cache([ids], names={"pattern"})
+    best = strongest_heads(head_scores(bundled, cache))
+    for name in ("induction", "previous_token"):
+        at.button(key=f"attention.open.{name}").click().run()
+        assert_clean(at)
+        layer, head, _ = best[name]
+        assert (at.selectbox(key="attention.layer").value, at.selectbox(key="attention.head").value) == (layer, head)
+
+
+def test_induction_demo_on_a_passage_the_user_edits(bundled):
+    from core.analysis.attention import strongest_heads, text_induction_scores
+    at = open_page("attention")
+    passage = "Seven paper bridges hum at noon. Seven paper bridges hum at noon."
+    at.text_area(key="attention.induction_text").set_value(passage).run()
+    assert_clean(at)
+    ids = bundled.tokenizer.encode(passage)
+    _, cache = bundled.run_with_cache([ids], names={"pattern"})
+    layer, head, score = strongest_heads({"induction": text_induction_scores(cache.stack("pattern")[:, 0], ids)})[
+        "induction"]
+    assert any(f"layer {layer}, head {head}: on average {score:.2f}" in m.value for m in at.markdown)
+    at.button(key="attention.open.text").click().run()
+    assert at.selectbox(key="attention.layer").value == layer and at.selectbox(key="attention.head").value == head
+    at.text_area(key="attention.induction_text").set_value("no word here repeats").run()
+    assert_clean(at)
+    assert any("occurs twice" in i.value for i in at.info)

@@ -9,8 +9,12 @@ from core import PlaygroundError
 from core.analysis.attention import (
     head_steps,
     head_weights,
+    induction_id_range,
     induction_scores,
+    induction_targets,
     pattern_scores,
+    strongest_heads,
+    text_induction_scores,
 )
 from core.analysis.vectors import (
     analogy,
@@ -70,6 +74,27 @@ def test_pattern_scores_on_a_hand_made_pattern():
     scores = pattern_scores(torch.stack([previous, first]).unsqueeze(0))  # (1 layer, 2 heads, T, T)
     assert scores["previous_token"].tolist()[0] == pytest.approx([1.0, 1 / 3])
     assert scores["first_token"].tolist()[0] == pytest.approx([1 / 3, 1.0])
+
+
+def test_induction_on_a_text_and_on_a_hand_made_pattern():
+    ids = [9, 5, 6, 7, 5, 6, 7, 9]
+    queries, keys = induction_targets(ids)
+    assert (queries, keys) == ([4, 5, 6, 7], [2, 3, 4, 1])  # 9 (position 7) looks after its first copy: position 1
+    T = len(ids)
+    perfect, uniform = torch.zeros(T, T), torch.tril(torch.ones(T, T))
+    perfect[queries, keys] = 1
+    uniform = uniform / uniform.sum(-1, keepdim=True)
+    scores = text_induction_scores(torch.stack([perfect, uniform]).unsqueeze(0), ids)  # (1 layer, 2 heads)
+    expected_uniform = sum(1 / (q + 1) for q in queries) / len(queries)
+    assert scores.tolist()[0] == pytest.approx([1.0, expected_uniform])
+    assert text_induction_scores(torch.ones(1, 1, 3, 3), [1, 2, 3]).tolist() == [[0.0]]  # nothing repeats
+    assert strongest_heads({"x": torch.tensor([[0.1, 0.2], [0.9, 0.3]])})["x"][:2] == (1, 0)
+
+
+def test_induction_tokens_are_merged_tokens_of_any_vocabulary():
+    assert induction_id_range(50257) == (256, 20000)  # GPT-2: the common merged tokens
+    assert induction_id_range(2257) == (256, 2256)  # bpe-2000: every merge, never <|endoftext|> (2256)
+    assert induction_id_range(97) == (0, 97)
 
 
 def test_induction_score_range(bundled):

@@ -50,7 +50,7 @@ def test_groups_of_query_heads():
 def test_stage_parameters_add_up(options):
     config = LlamaConfig(**{**dict(vocab_size=70, context_length=16, n_layer=3, n_head=4, n_kv_head=2, n_embd=16,
                                    d_mlp=40), **options})
-    assert sum(s.params for s in stages(config, 5)) == count_parameters(config) == Llama(config).num_parameters()
+    assert sum(s.total for s in stages(config, 5)) == count_parameters(config) == Llama(config).num_parameters()
     keys = [s.key for s in stages(config, 5)]
     assert keys.index("rms1") < keys.index("rope") < keys.index("gqa") < keys.index("swiglu")
     assert "wpe" not in keys

@@ -118,3 +118,22 @@ def test_export_keeps_the_tokenizer_and_its_end_of_text(tmp_path):
     ids = torch.tensor([[eot, 1, 2, 3]])
     with torch.no_grad():
         assert torch.allclose(theirs(ids).logits, model(ids), atol=1e-5)
+
+
+def test_a_trained_tokenizer_travels_with_checkpoints_and_exports(tmp_path):
+    from core.tokens import bpe
+    text = (core.assets.ASSETS / "corpora" / "goethe-faust-1.txt").read_text()[:20000]
+    tokenizer = bpe.build_tokenizer(bpe.train_bpe(text, 50), "bpe-50")
+    torch.manual_seed(0)
+    model = core.GPT(core.GPTConfig(vocab_size=tokenizer.n_vocab, context_length=16, n_layer=1, n_head=2, n_embd=16,
+                                    tokenizer="bpe-50")).eval()
+    model.tokenizer = tokenizer
+    core.save_checkpoint(model, tmp_path / "ours")
+    ours = load_model(tmp_path / "ours", device="cpu")
+    assert ours.tokenizer.merges == tokenizer.merges and ours.tokenizer.encode(text) == tokenizer.encode(text)
+    export_hf(ours, tmp_path / "hf")
+    back = load_model(tmp_path / "hf", device="cpu")
+    assert back.config.tokenizer == "bpe-50" and back.tokenizer.eot_id == tokenizer.eot_id == 306
+    (tmp_path / "ours" / "bpe.json").unlink()
+    with pytest.raises(PlaygroundError, match="bpe-50"):
+        load_model(tmp_path / "ours", device="cpu")

@@ -5,7 +5,7 @@ import tiktoken
 from tiktoken.load import load_tiktoken_bpe
 
 from core import PlaygroundError, load_tokenizer
-from core.tokens.encodings import SPECS, bytes_to_display
+from core.tokens.encodings import SPECS, _shipped, bytes_to_display
 from core.tokens.encodings import TOKENIZER_FILES as ASSETS
 
 SAMPLES = ["", "Hello world", "Grüße aus Köln, schöne Äpfel!", "日本語のテキスト", "emoji 🤖🎉 ok",
@@ -80,5 +80,5 @@ def test_never_downloads(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("tiktoken.get_encoding must not be called: it downloads")
     monkeypatch.setattr(tiktoken, "get_encoding", refuse)
-    load_tokenizer.cache_clear()
+    _shipped.cache_clear()
     assert load_tokenizer("gpt2").encode("Hello world") == [15496, 995]

@@ -103,7 +103,9 @@ def test_impossible_settings_refused_before_starting(tmp_path, overrides, messag
 
 
 def test_corpus_too_short_for_the_context(tmp_path):
-    status = train(tiny(tmp_path, context_length=100_000))
+    short = tmp_path / "short.txt"
+    short.write_text("To be, or not to be, that is the question. " * 20)  # 880 characters
+    status = train(tiny(tmp_path, corpus=str(short), context_length=1000))
     assert status["state"] == "failed" and "too short" in str(status["reason"])
 
 
@@ -117,3 +119,48 @@ def test_cli_has_help_for_every_flag_and_round_trips():
 def test_resume_without_checkpoint_is_clear(tmp_path):
     status = train(tiny(tmp_path, resume=True))
     assert status["state"] == "failed" and "no checkpoint" in str(status["reason"])
+
+
+# --- a tokenizer learned from the corpus, several corpora, repeated passages ----------------------------------
+def test_run_with_a_learned_tokenizer(tmp_path):
+    """bpe-<N>: learned from the training part, saved beside the run and in every checkpoint; the model loads
+    with it, the card has bits per character and head scores, and a resumed run keeps the same tokenizer."""
+    from core.tokens import bpe
+    from core.training.data import load_corpus, split_text
+    cfg = tiny(tmp_path, tokenizer="bpe-200", corpus="the-verdict+goethe-faust-1", repeats=0.5, steps=6,
+               eval_interval=3)
+    assert train(cfg)["state"] == "finished"
+    run = RunFolder(tmp_path / "run", write=False)
+    assert run.has_tokenizer() and all((run.dir / "best" / name).exists() for name in RunFolder.TOKENIZER)
+    model = load_model(run.dir / "best", device="cpu")
+    assert model.tokenizer.trained and model.config.tokenizer == "bpe-200" and model.config.vocab_size == 457
+    train_text = "\n".join(split_text(load_corpus(name))[0] for name in ("the-verdict", "goethe-faust-1"))
+    merges = bpe.train_bpe(train_text, 200)  # learned from the training parts only
+    assert model.tokenizer.merges == [m.pair for m in merges]
+    card = json.loads((run.dir / "best" / "card.json").read_text())
+    assert set(card["bits_per_character"]) == {"the-verdict", "goethe-faust-1"}
+    assert all(0 < b < 9 for b in card["bits_per_character"].values())
+    assert set(card["head_scores"]) == {"previous_token", "first_token", "same_token", "induction"}
+    assert "--tokenizer bpe-200" in card["command"] and "--repeats 0.5" in card["command"]
+    before = (run.dir / "bpe.tiktoken").read_bytes()
+    resumed = tiny(tmp_path, tokenizer="bpe-200", corpus="the-verdict+goethe-faust-1", repeats=0.5, steps=9,
+                   eval_interval=3, resume=True)
+    assert train(resumed)["state"] == "finished"
+    assert (run.dir / "bpe.tiktoken").read_bytes() == before
+    finetuned = tiny(tmp_path, out_dir=str(tmp_path / "more"), init_from=str(run.dir / "best"), tokenizer="bpe-200",
+                     corpus="the-verdict", steps=3, eval_interval=3)
+    assert train(finetuned)["state"] == "finished"  # a starting model brings its tokenizer
+    assert load_model(tmp_path / "more" / "best", device="cpu").tokenizer.merges == model.tokenizer.merges
+    other = tiny(tmp_path, out_dir=str(tmp_path / "other"), init_from=str(run.dir / "best"), tokenizer="gpt2",
+                 steps=3)
+    status = train(other)
+    assert status["state"] == "failed" and "bpe-200" in str(status["reason"])
+
+
+def test_repeated_passages_in_batches():
+    from core.training.data import TokenWindows
+    windows = TokenWindows(torch.arange(1000), context=16)
+    x, y = windows.random_batch(8, torch.Generator().manual_seed(0), repeats=1.0)
+    assert torch.equal(x[:, 9:], x[:, :7]) and torch.equal(y[:, :-1], x[:, 1:])  # a passage of 9, then again
+    x, _ = windows.random_batch(64, torch.Generator().manual_seed(0), repeats=0.0)
+    assert not torch.equal(x[:, 9:], x[:, :7])

@@ -1,0 +1,68 @@
+"""A model trained with its own tokenizer (bpe-<N>) on every page: it loads with its tokenizer from its folder, and
+the Tokens page shows that tokenizer beside the shipped encodings."""
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.training.pretrain import TrainConfig, train
+from playground import keys
+from playground.navigation import PAGE_NAMES
+from tests.support.app import APP, TIMEOUT, assert_clean
+
+
+@pytest.fixture(scope="module")
+def bpe_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bpe-run") / "run"
+    cfg = TrainConfig(out_dir=str(out), corpus="the-verdict", tokenizer="bpe-300", n_layer=2, n_head=2, n_embd=32,
+                      context_length=64, batch_size=4, steps=4, warmup_steps=1, eval_interval=4, eval_batches=1,
+                      sample_tokens=4, device="cpu", repeats=0.2)
+    assert train(cfg)["state"] == "finished"
+    return out / "best"
+
+
+def open_with(folder, url: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[keys.MODEL] = str(folder)
+    at.run()
+    if url != "home":
+        at.switch_page(f"../pages/{url}.py")
+        at.run()
+    return at
+
+
+@pytest.mark.parametrize("url", PAGE_NAMES)
+def test_every_page_runs_with_the_models_own_tokenizer(bpe_model, url):
+    at = open_with(bpe_model, url)
+    assert_clean(at)
+    # no fallback to the bundled model, no tokenizer errors; a word that is several tokens in this small vocabulary
+    # (the Embeddings page's " king", the Sampling page's " love") is said so
+    assert not [e.value for e in at.error if not re.search(r"is \d+ tokens", e.value)]
+    assert at.session_state[keys.MODEL] == str(bpe_model)
+
+
+def test_tokens_page_shows_it_beside_gpt2_gpt4_and_gpt4o(bpe_model):
+    from core import load_model
+    at = open_with(bpe_model, "tokens")
+    radio = at.radio(key="tokens.encoding")
+    assert list(radio.options)[0] == "bpe-300 (the model's)" and radio.value == "model"
+    assert len(radio.options) == 4
+    text = at.text_area(key="tokens.text").value
+    ids = load_model(bpe_model, device="cpu").tokenizer.encode(text)
+    assert any(str(ids[:5])[1:-1] in c.value for c in at.code)  # the id list is the model's tokenizer's
+    compare = next(df.value for df in at.dataframe if "encoding" in df.value.columns)
+    assert list(compare["encoding"]) == ["bpe-300 (model)", "gpt2", "cl100k_base", "o200k_base"]
+    assert compare["tokens"].iloc[0] == f"{len(ids):,}"  # in the session's locale (English here)
+
+
+def test_home_shows_the_cards_bits_per_character_and_heads(bpe_model):
+    import json
+    card = json.loads((bpe_model / "card.json").read_text())
+    at = open_with(bpe_model, "home")
+    facts = next(df.value for df in at.dataframe if len(df.value) and "bits per character" in " ".join(
+        df.value.iloc[:, 0].astype(str)))
+    row = facts[facts.iloc[:, 0].str.startswith("bits per character")].iloc[0]
+    assert row.iloc[1] == f"{card['bits_per_character']['the-verdict']:.3f}"
+    best = card["head_scores"]["induction"]
+    assert f"layer {best['layer']}, head {best['head']} ({best['score']:.2f})" in set(facts.iloc[:, 1])
