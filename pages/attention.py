@@ -8,6 +8,7 @@ import streamlit as st
 from core.analysis.attention import head_steps
 from playground import activations, figures, share, state, ui
 from playground.i18n import t
+from playground.navigation import VIEWS
 
 PAGE = "attention"
 
@@ -16,7 +17,8 @@ ui.explain(t("attention.explain1"))
 model = ui.current_model()
 config = model.config
 SHARE = {"text": share.Param("attention.text"), "layer": share.Param("attention.layer", int, 0, config.n_layer - 1),
-         "head": share.Param("attention.head", int, 0, config.n_head - 1)}
+         "head": share.Param("attention.head", int, 0, config.n_head - 1),
+         "view": share.Param("attention.view", choices=tuple(VIEWS[PAGE]))}
 share.restore(PAGE, SHARE)
 text = st.text_area(t("tokens.text"), t("ex.attention"), key="attention.text", height=100)
 with ui.friendly_errors(stop=True):
@@ -30,37 +32,64 @@ layer = c1.selectbox(t("attention.layer"), range(config.n_layer), key="attention
 head = c2.selectbox(t("attention.head"), range(config.n_head), key="attention.head")
 pattern = cache["pattern", layer][0]  # (head, q, k)
 
-one, grid, lines, steps, kinds = st.tabs([t(f"attention.tab_{name}") for name in ("one", "all", "lines", "steps", "kinds")])
+view = ui.view(PAGE)
 
-with one:
+if view == "one":
     ui.explain(t("attention.explain2"))
     ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces,
                                               t("attention.one_title", layer=layer, head=head)), key="attention.one_chart")
 
-with grid:
+elif view == "all":
     ui.explain(t("attention.explain3"))
+
+    def open_head() -> None:  # a click on a thumbnail opens that head
+        point = ui.clicked("attention.grid_chart")
+        if point is not None:
+            st.session_state["attention.layer"], st.session_state["attention.head"] = divmod(
+                int(point["curve_number"]), config.n_head)
+            st.session_state["attention.view"] = "one"
+
     patterns = [[cache["pattern", lay][0, h].numpy() for h in range(config.n_head)] for lay in range(config.n_layer)]
     ui.chart(st, figures.attention_grid(patterns, config.n_layer, config.n_head, (layer, head)),
-                    key="attention.grid_chart")
-    ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces, t("attention.layer_head", layer=layer, head=head)),
-                    key="attention.grid_large")
+             key="attention.grid_chart", on_click=open_head)
 
-with lines:
+elif view == "lines":
     ui.explain(t("attention.explain4"))
-    v1, v2 = st.columns(2)
+    limit = 40
+    n_lines = min(len(ids), limit)
+    focus_options = [""] + [f"{side}{i}" for i in range(n_lines) for side in ("q", "k")]
+    if st.session_state.get("attention.lines_focus") not in focus_options:
+        st.session_state["attention.lines_focus"] = ""
+
+    def focus_name(option: str) -> str:
+        if not option:
+            return t("attention.focus_all")
+        return t("attention.focus_query" if option[0] == "q" else "attention.focus_key",
+                 token=figures.token_labels(pieces)[int(option[1:])])
+
+    def focus_clicked() -> None:  # a click on a token label isolates its lines; clicking it again shows all
+        point = ui.clicked("attention.lines_chart")
+        data = (point or {}).get("customdata") or [None, None]
+        if point is None:
+            st.session_state["attention.lines_focus"] = ""
+        elif data[0] in ("query", "key") and f"{data[0][0]}{int(data[1])}" in focus_options:  # not a line
+            st.session_state["attention.lines_focus"] = f"{data[0][0]}{int(data[1])}"
+
+    v1, v2, v3 = st.columns([2, 2, 3])
     which = v1.radio(t("attention.show"), ["the chosen head", "all heads of the layer"], horizontal=True,
                      key="attention.lines_which", format_func=lambda o: t("attention.chosen_head" if o == "the chosen head"
                                                    else "attention.all_heads"))
     threshold = v2.slider(t("attention.hide_below"), 0.0, 0.5, 0.05, 0.01, key="attention.lines_threshold")
-    limit = 40
+    focus = v3.selectbox(t("attention.focus"), focus_options, key="attention.lines_focus", format_func=focus_name)
     if len(ids) > limit:
         st.caption(t("attention.first_tokens", n=limit))
     heads = [head] if which == "the chosen head" else list(range(config.n_head))
     by_head = {h: pattern[h, :limit, :limit].tolist() for h in heads}
-    ui.chart(st, figures.head_view(by_head, pieces[:limit], t("attention.lines_title", layer=layer), threshold),
-                    key="attention.lines_chart")
+    ui.chart(st, figures.head_view(by_head, pieces[:limit], t("attention.lines_title", layer=layer), threshold,
+                                   focus=({"q": "query", "k": "key"}[focus[0]], int(focus[1:])) if focus else None),
+             key="attention.lines_chart", on_click=focus_clicked)
 
-with steps:
+elif view == "steps":
     n_small = min(len(ids), 8)
     ui.explain(t("attention.steps_explain", n=n_small))
     small_ids = ids[:n_small]
@@ -115,7 +144,7 @@ with steps:
     st.success(t("attention.checked") +
                ", ".join(f"{k} {float(v):.1e}" for k, v in diffs.items()), icon=":material/check_circle:")
 
-with kinds:
+else:  # what heads do
     ui.explain(t("attention.explain6"))
     scores = activations.head_scores_cached(state.current_model_key(), tuple(ids))
     k1, k2 = st.columns(2)

@@ -7,6 +7,7 @@ from core.tokens.encodings import load_tokenizer
 from core.training.data import CORPORA, load_corpus
 from playground import activations, figures, share, ui
 from playground.i18n import lazy, t
+from playground.navigation import VIEWS
 
 ANALOGIES = {
     "king − man + woman": (" king", " man", " woman", " queen"),
@@ -22,7 +23,7 @@ def corpus_frequent_ids(corpus: str, tokenizer_name: str, k: int) -> list[int]:
 
 
 PAGE = "embeddings"
-SHARE = {"text": share.Param("embeddings.text")}
+SHARE = {"text": share.Param("embeddings.text"), "view": share.Param("embeddings.view", choices=tuple(VIEWS[PAGE]))}
 
 st.title(t("nav.embeddings"))
 ui.explain(t("embeddings.explain1"))
@@ -38,11 +39,9 @@ with ui.friendly_errors(stop=True):
 pieces = tok.pieces(ids)
 labels = figures.token_labels(pieces)
 
-vectors, projection, neighbours, similarity, positions = st.tabs(
-    [t("embeddings.tab_vectors"), t("embeddings.tab_projection"), t("embeddings.tab_neighbours"), t("embeddings.tab_similarity"),
-     t("embeddings.tab_positions")])
+view = ui.view(PAGE)
 
-with vectors:
+if view == "vectors":
     ui.explain(t("embeddings.vectors_explain", d=config.n_embd))
     n_dims = ui.slider(st, t("embeddings.dims_shown"), min(8, config.n_embd), config.n_embd, 64, key="embeddings.dims")
     embed, pos, block_input = cache["embed"][0], cache["pos_embed"][0], cache["resid_pre", 0][0]
@@ -55,7 +54,7 @@ with vectors:
                                 "sum": block_input.norm(dim=-1).tolist()}, t("embeddings.norms_title"), "token", "norm")
     ui.chart(st, fig, key="embeddings.norms")
 
-with projection:
+elif view == "projection":
     ui.explain(t("embeddings.pca_explain", d=config.n_embd))
     p1, p2, p3 = st.columns(3)
     n_dims_plot = p1.radio(t("embeddings.dimensions"), [2, 3], horizontal=True, key="embeddings.pca_dims")
@@ -72,7 +71,7 @@ with projection:
         ui.chart(st, figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups,
                                                 t("embeddings.pca_title"), axis), key="embeddings.pca_chart")
 
-with neighbours:
+elif view == "neighbours":
     ui.explain(t("embeddings.explain4"))
     word = st.text_input(t("embeddings.token"), " king", key="embeddings.word")
     with ui.friendly_errors():
@@ -97,7 +96,7 @@ with neighbours:
         else:
             st.warning(t("embeddings.miss", word=expected.strip()))
 
-with similarity:
+elif view == "similarity":
     ui.explain(t("embeddings.explain5"))
     layer = ui.slider(st, t("embeddings.resid_after"), 0, config.n_layer - 1, config.n_layer - 1, key="embeddings.sim_layer")
     s1, s2 = st.columns(2)
@@ -110,7 +109,7 @@ with similarity:
                                         t("embeddings.resid_title", layer=layer), "token", "token", value_name="cosine",
                                         height=max(380, 22 * len(ids) + 160)), key="embeddings.sim_resid")
 
-with positions:
+else:  # positions
     ui.explain(t("embeddings.explain6"))
     n_pos = ui.slider(st, t("embeddings.positions_shown"), min(8, config.context_length), config.context_length, 64,
                       key="embeddings.n_pos")

@@ -9,11 +9,14 @@ from core.inference.generate import stream_text
 from core.inference.sampling import SamplingSettings, next_token_distribution, sample
 from playground import figures, share, state, ui
 from playground.i18n import t
+from playground.navigation import VIEWS
 from playground.sampling_controls import next_logits, prompt_input, sampling_controls
 from playground.stepper import StepTree
 from playground.tokens_view import probability_chips_html
 
 CANDIDATES = 8
+ALTERNATIVES = 5  # shown when hovering a generated token
+DRAW_EVERY_S = 0.05  # streaming: redraw the text at most this often (every token cost 60 % of the speed)
 STRATEGIES = {
     "greedy": SamplingSettings(temperature=0.0),
     "temperature 0.7 + top-k 40": SamplingSettings(temperature=0.7, top_k=40),
@@ -21,8 +24,13 @@ STRATEGIES = {
     "temperature 1.5": SamplingSettings(temperature=1.5),
 }
 
+def named(tokenizer, likeliest):
+    """(id, probability) pairs as (token text, probability), for the hover of a generated token."""
+    return None if likeliest is None else [(tokenizer.token_text(i), p) for i, p in likeliest]
+
+
 PAGE = "generation"
-SHARE = share.sampling_params("generation")
+SHARE = {**share.sampling_params("generation"), "view": share.Param("generation.view", choices=tuple(VIEWS[PAGE]))}
 
 st.title(t("nav.generation"))
 ui.explain(t("generation.explain1"))
@@ -41,9 +49,9 @@ if st.session_state.get("generation.tree_key") != key:
     st.session_state["generation.tree"] = StepTree(tuple(prompt_ids))
 tree: StepTree = st.session_state["generation.tree"]
 
-step_tab, run_tab, compare_tab = st.tabs([t("generation.tab_step"), t("generation.tab_run"), t("generation.tab_compare")])
+view = ui.view(PAGE)
 
-with step_tab:
+if view == "step":
     ids = tree.ids[-model.config.context_length:]
     logits = torch.from_numpy(next_logits(state.current_model_key(), tuple(ids)))
     with ui.friendly_errors(stop=True):
@@ -51,15 +59,17 @@ with step_tab:
     sampled = sample(probs, torch.Generator().manual_seed(seed * 7919 + len(tree.path)))
     greedy = int(probs.argmax())
     order = torch.argsort(probs, descending=True)[:CANDIDATES].tolist()
+    likeliest = [(i, float(probs[i])) for i in order[:ALTERNATIVES]]
     if sampled not in order:
         order[-1] = sampled
 
     st.markdown(t("generation.so_far", n=len(tree.path)))
     pieces = tok.pieces(tree.ids)
-    st.html(probability_chips_html(pieces, [None] * len(tree.prompt) + tree.probs))
+    st.html(probability_chips_html(pieces, [None] * len(tree.prompt) + tree.probs,
+                                   [None] * len(tree.prompt) + [named(tok, top) for top in tree.alternatives()]))
 
     def choose(token: int, prob: float):
-        st.session_state["generation.tree"].choose(token, prob)
+        st.session_state["generation.tree"].choose(token, prob, likeliest)
 
     def undo():
         st.session_state["generation.tree"].undo()
@@ -94,32 +104,39 @@ with step_tab:
                       on_click=lambda b=branch: st.session_state["generation.tree"].goto(b),
                       disabled=branch == tree.path)
 
-with run_tab:
+elif view == "run":
     ui.explain(t("generation.explain2"))
     r1, r2 = st.columns(2)
     max_new = r1.slider(t("generation.max_new"), 1, 500, 120, key="generation.max_new")
     # No stop by default: a blank line ends a Shakespeare speech after a few tokens; the placeholder shows the form.
     stops_raw = r2.text_input(t("generation.stops"), "", key="generation.stops", placeholder="\\n\\n")
     stops = [s.replace("\\n", "\n") for s in stops_raw.split(",") if s]
-    if st.button(t("generation.generate"), key="generation.run", type="primary"):
-        box = st.empty()
-        started, chunk = time.perf_counter(), None
-        pieces, probs_seen = [], []
+    clicked = st.button(t("generation.generate"), key="generation.run", type="primary")
+    box = st.empty()
+    if clicked:
+        started, chunk, drawn = time.perf_counter(), None, 0.0
+        pieces, probs_seen, others = [], [], []
         with ui.friendly_errors():
-            for chunk in stream_text(model, prompt_ids, max_new, settings, seed, stops):
+            for chunk in stream_text(model, prompt_ids, max_new, settings, seed, stops, alternatives=ALTERNATIVES):
                 pieces.append(tok.token_text(chunk.token))
                 probs_seen.append(chunk.prob)
-                box.html(probability_chips_html(pieces, probs_seen))
+                others.append(named(tok, chunk.alternatives))
+                if time.perf_counter() - drawn >= DRAW_EVERY_S:
+                    box.html(probability_chips_html(pieces, probs_seen, others))
+                    drawn = time.perf_counter()
+            box.html(probability_chips_html(pieces, probs_seen, others))
         elapsed = time.perf_counter() - started
         if chunk is not None:
-            st.session_state["generation.run_result"] = (prompt + chunk.text, len(pieces), elapsed, chunk.stopped)
+            st.session_state["generation.run_result"] = (prompt + chunk.text, len(pieces), elapsed, chunk.stopped,
+                                                         (pieces, probs_seen, others))
     if "generation.run_result" in st.session_state:
-        text, n, elapsed, stopped = st.session_state["generation.run_result"]
+        text, n, elapsed, stopped, chips = st.session_state["generation.run_result"]
+        box.html(probability_chips_html(*chips))  # hover a token: what else the model would have written
         st.code(text, language=None, wrap_lines=True)
         st.caption(t("generation.speed", n=n, s=f"{elapsed:.2f}", rate=f"{n / max(elapsed, 1e-9):.0f}")
                    + (t("generation.stopped", stop=repr(stopped)) if stopped else ""))
 
-with compare_tab:
+else:  # compare strategies
     ui.explain(t("generation.explain3"))
     n_compare = st.slider(t("generation.new_tokens"), 10, 200, 60, key="generation.compare_n")
     if st.button(t("generation.compare"), key="generation.compare", type="primary"):

@@ -14,6 +14,7 @@ from core.training.data import CORPORA, TokenWindows, decode_text, load_corpus
 from playground import figures, share, ui
 from playground.examples import TOKEN_EXAMPLE_FIRST, TOKEN_EXAMPLES
 from playground.i18n import error_text, language, lazy, t
+from playground.navigation import VIEWS
 from playground.tokens_view import chips_html, window_rows_html
 
 CHIP_LIMIT = 2000
@@ -37,7 +38,8 @@ def use_example():
 
 
 PAGE = "tokens"
-SHARE = {"text": share.Param("tokens.text"), "encoding": share.Param("tokens.encoding", choices=TOKENIZER_NAMES)}
+SHARE = {"text": share.Param("tokens.text"), "encoding": share.Param("tokens.encoding", choices=TOKENIZER_NAMES),
+         "view": share.Param("tokens.view", choices=tuple(VIEWS[PAGE]))}
 
 st.title(t("nav.tokens"))
 share.restore(PAGE, SHARE)
@@ -79,10 +81,9 @@ ids = encode(text, encoding, allow_special)
 stats = text_stats(text, ids)
 
 # --- token view ---------------------------------------------------------------------------------------
-tab_tokens, tab_compare, tab_decode, tab_bpe, tab_windows = st.tabs(
-    [t("tokens.tab_tokens"), t("tokens.tab_compare"), t("tokens.tab_decode"), t("tokens.tab_bpe"), t("tokens.tab_windows")])
+view = ui.view(PAGE)
 
-with tab_tokens:
+if view == "tokens":
     ui.explain(t("tokens.explain2"))
     m = st.columns(4)
     m[0].metric(t("tokens.characters"), f"{stats.chars:,}")
@@ -105,7 +106,7 @@ with tab_tokens:
     st.markdown(t("tokens.id_list"))
     st.code(json.dumps(ids), language="json", wrap_lines=True)
 
-with tab_compare:
+elif view == "compare":
     ui.explain(t("tokens.explain3"))
     names, counts, cpt, wpt = [], [], [], []
     for name in TOKENIZER_NAMES:
@@ -125,7 +126,7 @@ with tab_compare:
     st.markdown(t("tokens.rule_of_thumb", cpt=f"{gpt2_cpt:.2f}", wpt=f"{wpt[TOKENIZER_NAMES.index('gpt2')]:.2f}",
                   verdict=verdict))
 
-with tab_decode:
+elif view == "decode":
     ui.explain(t("tokens.explain4"))
     raw = st.text_input(t("tokens.ids"), value="15496, 995, 0, 50256", key="tokens.decode_ids")
     with ui.friendly_errors():
@@ -135,7 +136,7 @@ with tab_decode:
         st.code(decoded, language=None, wrap_lines=True)
         st.html(chips_html(tokenizer.pieces(pasted), pasted, limit=CHIP_LIMIT))
 
-with tab_bpe:
+elif view == "bpe":
     ui.explain(t("tokens.explain5"))
     sources = ["your text"] + list(CORPORA)
     b1, b2 = st.columns(2)
@@ -181,7 +182,7 @@ with tab_bpe:
                 st.markdown(f"`{label}`")
                 st.html(chips_html(bpe.pieces(word_ids, merges), word_ids))
 
-with tab_windows:
+else:  # training windows
     ui.explain(t("tokens.explain6"))
     w1, w2 = st.columns(2)
     context = w1.slider(t("tokens.context"), 2, 16, 8, key="tokens.window_context")

@@ -35,7 +35,7 @@ def figure(data, title: str, x_title: str, y_title: str, height: int = 420, xaxi
     layout = {
         "title": {"text": title, "font": {"size": size + 4}}, "font": {"size": size}, "height": height,
         "margin": {"l": 60, "r": 20, "t": 60, "b": 60}, "hoverlabel": {"font": {"size": size}},
-        "legend": {"font": {"size": size - 2}},
+        "legend": {"font": {"size": size - 2}, **layout.pop("legend", {})},
         "xaxis": {"tickfont": {"size": size - 2}, "title": {"text": x_title, "font": {"size": size}}, **(xaxis or {})},
         "yaxis": {"tickfont": {"size": size - 2}, "title": {"text": y_title, "font": {"size": size}}, **(yaxis or {})},
         **layout}
@@ -161,10 +161,13 @@ def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int
                   xaxis=layout.pop("xaxis1"), yaxis=layout.pop("yaxis1"), annotations=titles, **layout)
 
 
-def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, threshold: float = 0.02):
+def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, threshold: float = 0.02,
+              focus: tuple[str, int] | None = None):
     """BertViz-style: tokens in two columns, a line from each query (right) to each key (left) it attends to,
-    thicker and darker for more attention; one colour per head.
+    thicker and darker for more attention; one colour per head (click a head in the legend to hide it).
 
+    focus: ("query", i) keeps the lines token i attends along, ("key", i) the lines of the tokens attending to
+    it; the token labels carry customdata [side, position] so a click on one can choose the focus.
     Lines of similar weight share one trace (8 weight bands per head, segments split by None): one trace per
     line meant hundreds of traces and ~250 ms per figure."""
     n = len(pieces)
@@ -175,7 +178,11 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
         colour = OKABE_ITO[idx % len(OKABE_ITO)]
         lines = [[] for _ in range(bands)]
         for q in range(n):
+            if focus is not None and focus[0] == "query" and q != focus[1]:
+                continue
             for k in range(q + 1):
+                if focus is not None and focus[0] == "key" and k != focus[1]:
+                    continue
                 w = float(pattern[q][k])
                 if w >= threshold:
                     lines[min(bands - 1, int(w * bands))].append((q, k, w))
@@ -198,11 +205,22 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
                 hovertemplate=f"head {h}: %{{customdata[0]}} → %{{customdata[1]}}<br>attention %{{customdata[2]:.3f}}"
                               "<extra></extra>"))
             first = False
-    for x, side in ((0, "left"), (1, "right")):  # keys to the left of their column, queries to the right
-        traces.append(trace("scatter", x=[x] * n, y=list(range(n)), mode="text", text=labels, showlegend=False,
-                                       textposition=f"middle {side}", hoverinfo="skip", textfont={"size": FONT_SIZE}))
-    return figure(traces, title, "", "", max(360, 26 * n + 100), xaxis={"visible": False, "range": [-0.6, 1.6]},
-                  yaxis={"visible": False, "autorange": "reversed"})
+        if first:  # no line above the threshold: keep the head's legend entry (and its colour) anyway
+            traces.append(trace("scatter", x=[None], y=[None], mode="lines", line={"color": colour, "width": 4},
+                                name=f"head {h}", legendgroup=f"head {h}", hoverinfo="skip"))
+    size = PRESENTER_FONT if state.presenter() else FONT_SIZE
+    for x, side, role in ((0, "left", "key"), (1, "right", "query")):  # keys left of their column, queries right
+        chosen = [focus is not None and focus == (role, i) for i in range(n)]
+        traces.append(trace("scatter", x=[x] * n, y=list(range(n)), mode="markers+text",
+                            text=[f"<b>{label}</b>" if c else label for label, c in zip(labels, chosen)],
+                            textposition=f"middle {side}", showlegend=False, textfont={"size": size},
+                            marker={"size": size + 4, "color": "rgba(0,0,0,0)"},
+                            customdata=[[role, i] for i in range(n)], hovertemplate="%{text}<extra></extra>"))
+    return figure(traces, title, "", "", max(360, int(1.6 * size) * n + 120),
+                  xaxis={"visible": False, "range": [-0.7, 1.7], "fixedrange": True},
+                  yaxis={"visible": False, "autorange": "reversed", "fixedrange": True},
+                  legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0.5, "xanchor": "center",
+                          "itemclick": "toggle", "itemdoubleclick": "toggleothers"})
 
 
 def score_heatmap(scores, title: str, value_name: str):

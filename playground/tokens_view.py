@@ -51,15 +51,21 @@ def window_rows_html(rows: list[tuple[str, list[str]]]) -> str:
     return "<table class='pg-windows'>" + "".join(body) + "</table>"
 
 
-def probability_chips_html(pieces: list[str], probs: list[float | None]) -> str:
-    """Tokens coloured by the probability they had when chosen (darker blue = more likely); None = the prompt."""
+def probability_chips_html(pieces: list[str], probs: list[float | None],
+                           alternatives: list[list[tuple[str, float]] | None] | None = None) -> str:
+    """Tokens coloured by the probability they had when chosen (darker blue = more likely); None = the prompt.
+    With alternatives (per token: its step's likeliest tokens and their probabilities), hovering a token shows
+    what else the model would have written there."""
     parts = []
-    prompt, probability = template("tv.prompt"), template("tv.probability")
-    for piece, p in zip(pieces, probs):
+    prompt, probability, likeliest = template("tv.prompt"), template("tv.probability"), template("tv.alternatives")
+    for i, (piece, p) in enumerate(zip(pieces, probs)):
         if p is None:
             style, tip = "background:#eeeeee", prompt
         else:
             style, tip = f"background:rgba(0,114,178,{0.08 + 0.62 * p:.2f})", probability.format(p=f"{p:.1%}")
+            others = alternatives[i] if alternatives and i < len(alternatives) else None
+            if others:
+                tip += "\n" + likeliest.format(list="\n".join(f"{text!r} {q:.1%}" for text, q in others))
         parts.append(f"<span class='pg-chip' style='{style}' title='{html.escape(tip, quote=True)}'>"
                      f"{visible(piece)}</span>")
     return "<div class='pg-chips'>" + "".join(parts) + "</div>"

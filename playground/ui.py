@@ -11,6 +11,7 @@ from core.errors import PlaygroundError
 from core.model.checkpoints import DEFAULT_MODEL
 from playground import loaders, state
 from playground.i18n import error_text, figure_words, language, t
+from playground.navigation import VIEWS
 
 
 @contextmanager
@@ -68,9 +69,30 @@ def table(where, data, **kwargs) -> None:
     where.dataframe(frame, **{"hide_index": True, "width": "stretch", **kwargs})
 
 
-def chart(where, fig, key: str) -> None:
+def view(page: str) -> str:
+    """Which view of a page to show, one at a time (a segmented control keyed "<page>.view" over
+    navigation.VIEWS[page]). Only the chosen view is computed and sent: st.tabs builds and sends every tab on
+    every rerun, and the browser draws them all (Attention: 21 charts, 618 KB for one change of layer)."""
+    key, names = f"{page}.view", VIEWS[page]
+    if st.session_state.get(key) not in names:
+        st.session_state[key] = names[0]
+    return st.segmented_control(t("app.view"), names, key=key, required=True, label_visibility="collapsed",
+                                format_func=lambda name: t(f"{page}.tab_{name}"))
+
+
+def chart(where, fig, key: str, on_click=None) -> None:
     """A plotly figure (from playground.figures, already in the session's language) with its camera button set
-    to the format chosen in the sidebar (PNG or SVG); the image is made in the browser, so it works offline."""
+    to the format chosen in the sidebar (PNG or SVG); the image is made in the browser, so it works offline.
+    Plotly's own full-screen button is in the chart's toolbar. on_click: a callback run when a point is clicked;
+    it reads the point from clicked(key)."""
     fmt = st.session_state.get("app.figure_format", "png")
+    events = {"on_select": on_click, "selection_mode": "points"} if on_click else {}
     where.plotly_chart(fig, key=key, config={"displaylogo": False, "toImageButtonOptions": {
-        "format": fmt, "filename": key.replace(".", "-"), "scale": 2 if fmt == "png" else 1}})
+        "format": fmt, "filename": key.replace(".", "-"), "scale": 2 if fmt == "png" else 1}}, **events)
+
+
+def clicked(key: str) -> dict | None:
+    """The point last clicked in the chart `key` (curve_number, x, y, customdata, ...), or None."""
+    event = st.session_state.get(key)
+    points = event.selection.points if event is not None else []
+    return points[0] if points else None

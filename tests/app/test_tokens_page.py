@@ -53,6 +53,7 @@ def test_text_and_encoding_switch(page, reference):
 
 def test_compare_table_matches_tiktoken(page, reference):
     text = page.text_area(key="tokens.text").value
+    page.segmented_control(key="tokens.view").set_value("compare").run()
     table = next(df.value for df in page.dataframe if "characters per token" in df.value.columns)
     for name, row in zip(("gpt2", "cl100k_base", "o200k_base"), table.itertuples()):
         assert row.tokens == len(reference[name].encode(text))
@@ -68,6 +69,7 @@ def test_special_token_switch(page):
 
 
 def test_decode_good_and_bad(page):
+    page.segmented_control(key="tokens.view").set_value("decode").run()
     page.text_input(key="tokens.decode_ids").set_value("[15496, 995]").run()
     assert any(c.value == "Hello world" for c in page.code)
     page.text_input(key="tokens.decode_ids").set_value("15496, 99999999").run()
@@ -78,6 +80,7 @@ def test_decode_good_and_bad(page):
 
 
 def test_bpe_steps(page):
+    page.segmented_control(key="tokens.view").set_value("bpe").run()
     page.selectbox(key="tokens.bpe_source").set_value("the-verdict").run()
     page.slider(key="tokens.bpe_merges").set_value(30).run()
     page.slider(key="tokens.bpe_step").set_value(5).run()
