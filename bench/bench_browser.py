@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 
 from bench.common import machine, table
@@ -139,6 +140,7 @@ def type_text(page, label: str, text: str) -> dict:
 
 def summary(name: str, runs: list[dict], target: str) -> list:
     total = [r["total"] for r in runs]
+    print(f"{name}: {', '.join(f'{x:.0f}' for x in total)} ms", file=sys.stderr, flush=True)
     return [name, f"{statistics.median(total):.0f}", f"{max(total):.0f}",
             f"{statistics.median(r['server'] for r in runs):.0f}", f"{statistics.median(r['kb'] for r in runs):.0f}",
             target]
@@ -181,8 +183,10 @@ def main() -> None:
         context.add_init_script(PROBE)
         page = context.new_page()
         for name in PAGE_NAMES:  # warm-up: the model loaded, caches filled, every page compiled once
+            started = time.time()
             page.goto(f"{url}/{'' if name == 'home' else name}")
             idle(page)
+            print(f"warm-up {name}: {time.time() - started:.1f} s", file=sys.stderr, flush=True)
 
         # Attention: layer and head (the captured run is cached), then own text (a new run).
         page.goto(f"{url}/attention")

@@ -35,8 +35,8 @@ with left:
         (t("home.r_params"), f"{count_parameters(config):,}"),
         (t("home.r_device"), loaders.device_label()),
     ]
-    st.dataframe(pd.DataFrame(rows, columns=[t("home.c_setting"), t("home.c_value")]).astype(str), hide_index=True,
-                 width="stretch")
+    ui.table(st, pd.DataFrame(rows, columns=[t("home.c_setting"), t("home.c_value")]).astype(str),
+             english_headers=False, height="content")  # every row, no inner scrolling
 with right:
     st.markdown(f"**{t('home.card')}**")
     if card:
@@ -44,9 +44,8 @@ with right:
                  (t("home.f_steps"), f"{card.get('step')} of {card.get('steps')}"), (t("home.f_train"), card.get("train_loss")),
                  (t("home.f_val"), card.get("val_loss")), (t("home.r_device"), card.get("device_name", card.get("device"))),
                  (t("home.f_wall"), f"{card.get('wall_time_s')} s")]
-        st.dataframe(pd.DataFrame([(k, str(v)) for k, v in facts if v is not None],
-                                  columns=[t("home.c_fact"), t("home.c_value")]),
-                     hide_index=True, width="stretch")
+        ui.table(st, pd.DataFrame([(k, str(v)) for k, v in facts if v is not None],
+                                  columns=[t("home.c_fact"), t("home.c_value")]), english_headers=False, height="content")
         st.markdown(f"**{t('home.reproduce')}**")
         st.code(card.get("command", ""), language="bash", wrap_lines=True)
     else:

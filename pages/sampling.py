@@ -28,14 +28,15 @@ PAGE = "sampling"
 SHARE = share.sampling_params("sampling")
 
 st.title(t("nav.sampling"))
-ui.explain(t("sampling.explain1"))
 share.restore(PAGE, SHARE)
 
 # --- the lecture's example ------------------------------------------------------------------------------
-st.subheader(t("sampling.by_hand"))
-st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
-raw = st.text_input(t("sampling.small_vector"), LECTURE_LOGITS, key="sampling.lecture_logits")
-with ui.friendly_errors():
+side, stage = ui.stage()  # presenter mode: the lecture's example beside its figure, on the first screen
+ui.explain(t("sampling.explain1"), side)
+side.subheader(t("sampling.by_hand"))
+side.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
+raw = side.text_input(t("sampling.small_vector"), LECTURE_LOGITS, key="sampling.lecture_logits")
+with stage, ui.friendly_errors():
     try:
         z = torch.tensor([float(v) for v in raw.replace(";", ",").split(",") if v.strip()], dtype=torch.float64)
     except ValueError:
@@ -46,8 +47,8 @@ with ui.friendly_errors():
     token = ui.word("token")
     labels = [f"{token} {i + 1} ({v:g})" for i, v in enumerate(z.tolist())]
     frame = pd.DataFrame(table, columns=labels, index=[f"T = {t:g}" for t in LECTURE_TEMPERATURES])
-    st.dataframe(frame.map(lambda p: f"{p:.3g}"), width="stretch")
-    st.caption(t("sampling.temperature_caption"))
+    ui.table(st, frame.map(lambda p: f"{p:.3g}"), english_headers=False, index=True)
+    side.caption(t("sampling.temperature_caption"))
     ui.chart(st, figures.temperature_bars(labels, LECTURE_TEMPERATURES, table), key="sampling.lecture_chart")
 
 # --- the model's distribution -----------------------------------------------------------------------------

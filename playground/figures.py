@@ -15,6 +15,8 @@ from playground.i18n import figure_strings, translate_words
 
 FONT_SIZE = 16
 PRESENTER_FONT = 22  # px, as the page's text in presenter mode
+PRESENTER_HEIGHT = 600  # px at most in presenter mode: with the page's title the figure fits a 720 px screen
+ALL_TICKS_UP_TO = 48  # categorical axes label every category up to this many (plotly drops every second)
 # Okabe–Ito: distinguishable with the common colour-vision deficiencies.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
@@ -24,6 +26,31 @@ def trace(kind: str, **props) -> dict:
     return {"type": kind, **props}
 
 
+def font_size() -> int:
+    """The figures' text size: larger in presenter mode, for the back row."""
+    return PRESENTER_FONT if state.presenter() else FONT_SIZE
+
+
+def fitted(height: int) -> int:
+    """A figure's height, capped in presenter mode so that it fits the projector's first screen."""
+    return min(height, PRESENTER_HEIGHT) if state.presenter() else height
+
+
+def tick_font(n: int, room_px: float, size: int) -> int:
+    """The tick label size at which n labels fit room_px (at most the figure's usual tick size)."""
+    return max(9, min(size - 2, int(0.8 * room_px / max(n, 1))))
+
+
+def every_tick(labels, room_px: float, size: int, font: int | None = None) -> dict:
+    """Axis settings that label every category (up to ALL_TICKS_UP_TO), the font shrunk to the room each label
+    has; beyond that plotly picks the ticks."""
+    n = len(labels)
+    if not n or n > ALL_TICKS_UP_TO:
+        return {"automargin": True}
+    return {"tickmode": "array", "tickvals": list(labels), "ticktext": list(labels), "automargin": True,
+            "tickfont": {"size": font or tick_font(n, room_px, size)}}
+
+
 def figure(data, title: str, x_title: str, y_title: str, height: int = 420, xaxis: dict | None = None,
            yaxis: dict | None = None, **layout) -> go.Figure:
     """A figure made in one step: title, fonts readable from the back row, axis titles, extra layout.
@@ -31,9 +58,9 @@ def figure(data, title: str, x_title: str, y_title: str, height: int = 420, xaxi
     Why one step from plain dicts: plotly validates every later update_layout/add_trace/add_annotation call
     again, which made figures cost 10-250 ms each on the server and slowed every participant under load.
     No plotly template either: Streamlit's theme styles the chart in the browser."""
-    size = PRESENTER_FONT if state.presenter() else FONT_SIZE  # presenter mode: text for the back row
+    size = font_size()
     layout = {
-        "title": {"text": title, "font": {"size": size + 4}}, "font": {"size": size}, "height": height,
+        "title": {"text": title, "font": {"size": size + 4}}, "font": {"size": size}, "height": fitted(height),
         "margin": {"l": 60, "r": 20, "t": 60, "b": 60}, "hoverlabel": {"font": {"size": size}},
         "legend": {"font": {"size": size - 2}, **layout.pop("legend", {})},
         "xaxis": {"tickfont": {"size": size - 2}, "title": {"text": x_title, "font": {"size": size}}, **(xaxis or {})},
@@ -102,14 +129,23 @@ def visible_plain(text: str) -> str:
 
 def heatmap(z, x_labels, y_labels, title: str, x_title: str, y_title: str, colorscale: str = "RdBu",
             zmid: float | None = 0.0, value_name: str = "value", height: int = 460, text_values: bool = False,
-            extra: dict | None = None, **layout):
-    """A labelled heatmap with values on hover; None cells stay empty (e.g. the causal mask)."""
+            extra: dict | None = None, width_px: int = 800, **layout):
+    """A labelled heatmap with values on hover; None cells stay empty (e.g. the causal mask). Every row and
+    column is labelled (up to ALL_TICKS_UP_TO), the tick font sized to the room each one has (the plot's height,
+    and width_px: about how wide the heatmap is drawn)."""
+    size, height = font_size(), fitted(height)
     cells = trace("heatmap",
         z=np.asarray(z, dtype=float), x=x_labels, y=y_labels, colorscale=colorscale, zmid=zmid,
         colorbar={"title": value_name}, hoverongaps=False,
         hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{value_name}: %{{z:.4f}}<extra></extra>",
         **{"texttemplate": "%{z:.2f}" if text_values else None, **(extra or {})})
-    layout["yaxis"] = {"autorange": "reversed", **layout.get("yaxis", {})}
+    if text_values:
+        cells["textfont"] = {"size": max(9, min(size - 2, int(0.5 * (height - 140) / max(len(y_labels), 1))))}
+    # One tick size for both axes (the smaller one's), so rows and columns read alike.
+    font = min([tick_font(n, room, size) for n, room in ((len(y_labels), height - 140), (len(x_labels), width_px))
+                if 0 < n <= ALL_TICKS_UP_TO] or [size - 2])
+    layout["yaxis"] = {"autorange": "reversed", **every_tick(y_labels, 0, size, font), **layout.get("yaxis", {})}
+    layout["xaxis"] = {**every_tick(x_labels, 0, size, font), **layout.get("xaxis", {})}
     return figure(cells, title, x_title, y_title, height, **layout)
 
 
@@ -231,15 +267,37 @@ def score_heatmap(scores, title: str, value_name: str):
                    xaxis={"dtick": 1}, yaxis={"autorange": "reversed", "dtick": 1})
 
 
+def readable_labels(coords, limit: int = 40, gap: tuple[float, ...] = (0.09, 0.045, 0.09)) -> list[bool]:
+    """Which points of a scatter get a written label so that labels do not pile up: in the given order (most
+    important first), a point is labelled when no labelled point lies closer than `gap` (a share of the plot's
+    extent per axis: labels are wider than tall) on every axis, at most `limit` of them. The others still show
+    their label on hover."""
+    points = np.asarray(coords, dtype=float)
+    if not len(points):
+        return []
+    span = points.max(0) - points.min(0)
+    scaled = (points - points.min(0)) / np.where(span > 0, span, 1)
+    room = np.array(gap[: points.shape[1]])
+    chosen: list[int] = []
+    for i, p in enumerate(scaled):
+        if len(chosen) < limit and all((np.abs(p - scaled[j]) >= room).any() for j in chosen):
+            chosen.append(i)
+    keep = set(chosen)
+    return [i in keep for i in range(len(points))]
+
+
 def scatter_projection(coords, labels: list[str], groups: list[str], title: str, axis_titles: list[str]):
-    """2D or 3D PCA scatter, labelled points, one colour per group."""
+    """2D or 3D PCA scatter, one colour per group; a readable subset of the points is labelled (earlier points
+    first), every point names itself on hover."""
     traces = []
     dims = len(coords[0]) if len(coords) else 2
+    written = readable_labels(coords)
     for gi, group in enumerate(dict.fromkeys(groups)):
         idx = [i for i, g in enumerate(groups) if g == group]
-        common = dict(mode="markers+text", name=group, text=[visible_plain(labels[i]) for i in idx],
-                      marker={"color": OKABE_ITO[gi % len(OKABE_ITO)], "size": 8 if dims == 2 else 4},
-                      hovertemplate="%{text}<extra>" + group + "</extra>", textposition="top center")
+        names = [visible_plain(labels[i]) for i in idx]
+        common = dict(mode="markers+text", name=group, text=[n if written[i] else "" for n, i in zip(names, idx)],
+                      customdata=names, marker={"color": OKABE_ITO[gi % len(OKABE_ITO)], "size": 8 if dims == 2 else 4},
+                      hovertemplate="%{customdata}<extra>" + group + "</extra>", textposition="top center")
         if dims == 3:
             traces.append(trace("scatter3d", x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx],
                                              z=[coords[i][2] for i in idx], **common))
@@ -259,16 +317,18 @@ def bars(x, series: dict[str, list[float]], title: str, x_title: str, y_title: s
 
 def distribution_bars(labels: list[str], probs: list[float], logits: list[float], title: str,
                       marked: int | None = None, marked_name: str = "sampled"):
-    """Top tokens' probabilities as bars, logits on hover; one bar (e.g. the sampled token) highlighted."""
+    """Top tokens' probabilities as bars, logits on hover; one bar (e.g. the sampled token) highlighted in colour
+    and named above its percentage (an arrow there would cover the number)."""
     colours = [OKABE_ITO[1] if i == marked else OKABE_ITO[0] for i in range(len(labels))]
+    text = [f"{p:.1%}" + (f"<br><b>{marked_name}</b>" if i == marked else "") for i, p in enumerate(probs)]
     bar = trace("bar",
         x=[visible_plain(t) for t in labels], y=probs, marker_color=colours, customdata=logits,
-        text=[f"{p:.1%}" for p in probs], textposition="outside", cliponaxis=False,
+        text=text, textposition="outside", cliponaxis=False,
         hovertemplate="%{x}<br>probability %{y:.4f}<br>logit %{customdata:.3f}<extra></extra>")
-    notes = [] if marked is None else [{"x": visible_plain(labels[marked]), "y": probs[marked], "text": marked_name,
-                                        "showarrow": True, "arrowhead": 2, "ay": -40, "font": {"size": FONT_SIZE}}]
-    return figure(bar, title, "next token", "probability", yaxis={"range": [0, max(probs + [0.01]) * 1.25],
-                                                                  "tickformat": ".0%"}, annotations=notes)
+    headroom = 1.4 if marked is not None else 1.25
+    return figure(bar, title, "next token", "probability",
+                  xaxis=every_tick([visible_plain(t) for t in labels], 800, font_size()),
+                  yaxis={"range": [0, max(probs + [0.01]) * headroom], "tickformat": ".0%"})
 
 
 def pipeline_figure(stage_names: list[str], labels: list[str], probs: list[list[float | None]]):
@@ -335,23 +395,56 @@ def accuracy_curves(steps, train_acc, val_acc):
     return figure(traces, "Accuracy", "step", "accuracy", 340, yaxis={"tickformat": ".0%"})
 
 
+def wrapped(text: str, width: int) -> list[str]:
+    """Text cut at spaces into lines of at most `width` characters (a longer word keeps its own line)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def fitting_font(lines: list[str], box_px: float, largest: int) -> int:
+    """The largest font (px, at most `largest`) at which the longest line fits box_px (a character is about
+    0.6 em wide in the app's sans-serif font, bold included)."""
+    longest = max((len(line) for line in lines), default=1)
+    return max(10, min(largest, int(box_px / (0.62 * longest))))
+
+
+# The narrowest a diagram box is drawn on a 1280 px screen (its column beside the details; presenter mode has no
+# sidebar), for the size of the text in it.
+DIAGRAM_BOX_PX = {False: 250, True: 340}
+
+
 def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None = None):
     """The forward pass as boxes, top to bottom; stages inside a block sit in a frame marked × n_layer.
+    Click a box to look inside that stage: invisible points across each box carry its key (customdata[2]).
 
+    Labels fit their boxes in every language: names wrap onto two lines and the font shrinks to the box; in
+    presenter mode (the diagram on one screen) each box shows its name only, shapes and counts are on hover.
     stages: dicts with key, name, shape, params, per_block (as core.anatomy.Stage). Shapes and labels are
     collected as plain dicts and set once (add_shape/add_annotation per box cost ~120 ms per figure)."""
     n = len(stages)
-    box_h, gap = 0.8, 0.35
+    compact = state.presenter()
+    size = font_size()
+    box_h, gap = (0.8, 0.25) if compact else (0.8, 0.35)
     ys = [-(i * (box_h + gap)) for i in range(n)]
     shapes, notes = [], []
     block = [i for i, s in enumerate(stages) if s["per_block"]]
     if block:
-        top, bottom = ys[block[0]] + box_h / 2 + 0.15, ys[block[-1]] - box_h / 2 - 0.15
+        top, bottom = ys[block[0]] + box_h / 2 + 0.12, ys[block[-1]] - box_h / 2 - 0.12
         shapes.append({"type": "rect", "x0": -0.02, "x1": 1.02, "y0": bottom, "y1": top,
                        "line": {"color": OKABE_ITO[1], "width": 3, "dash": "dash"},
                        "fillcolor": "rgba(230,159,0,0.06)"})
         notes.append({"x": 1.04, "y": (top + bottom) / 2, "text": f"× {n_layer}<br>blocks", "showarrow": False,
-                      "xanchor": "left", "font": {"size": FONT_SIZE + 2, "color": OKABE_ITO[1]}})
+                      "xanchor": "left", "font": {"size": size, "color": OKABE_ITO[1]}})
+    box_px, words = DIAGRAM_BOX_PX[compact] - 16, figure_strings()
+    names = [[s["name"]] if compact else wrapped(s["name"], 26)[:2] for s in stages]
+    if compact:  # a name too long for one line of the small box takes two lines of small text
+        names = [wrapped(name[0], 26)[:2] if fitting_font(name, box_px, size) < 13 else name for name in names]
+    name_font = min(fitting_font(name, box_px, size) for name in names if len(name) == 1)  # one size for all
     for i, (s, y) in enumerate(zip(stages, ys)):
         chosen = s["key"] == selected
         shapes.append({"type": "rect", "x0": 0, "x1": 1, "y0": y - box_h / 2, "y1": y + box_h / 2,
@@ -359,20 +452,32 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
                        "fillcolor": "rgba(213,94,0,0.12)" if chosen else "rgba(0,114,178,0.08)"})
         shape = " × ".join(str(v) for v in s["shape"])
         params = f"{s['params']:,} parameters" if s["params"] else "no parameters"
-        notes.append({"x": 0.5, "y": y + 0.12, "text": f"<b>{s['name']}</b>", "showarrow": False,
-                      "font": {"size": FONT_SIZE}})
-        notes.append({"x": 0.5, "y": y - 0.2, "text": f"[{shape}] · {params}", "showarrow": False,
-                      "font": {"size": FONT_SIZE - 3, "color": "#444"}})
+        name = names[i]
+        font = min(name_font, fitting_font(name, box_px, size), 12 if compact and len(name) > 1 else size)
+        notes.append({"x": 0.5, "y": y if compact else y + 0.12, "text": "<br>".join(f"<b>{line}</b>" for line in name),
+                      "showarrow": False, "font": {"size": font, "color": "#111"},
+                      "yanchor": "middle" if compact else "bottom"})
+        if not compact:
+            detail = f"[{shape}] · {params}"
+            shown = translate_words(detail, words) if words else detail  # sized as it will read
+            notes.append({"x": 0.5, "y": y - 0.08, "text": detail, "showarrow": False, "yanchor": "top",
+                          "font": {"size": fitting_font([shown], box_px, size - 3), "color": "#333"}})
         if i < n - 1:
             notes.append({"x": 0.5, "y": ys[i + 1] + box_h / 2, "ax": 0.5, "ay": y - box_h / 2, "xref": "x",
                           "yref": "y", "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2,
                           "arrowwidth": 2, "text": ""})
-    hover = trace("scatter", x=[0.5] * n, y=ys, mode="markers", marker={"size": 40, "opacity": 0}, showlegend=False,
-                             customdata=[[s["name"], s["params"]] for s in stages],
-                             hovertemplate="%{customdata[0]}<br>%{customdata[1]:,} parameters<extra></extra>")
-    fig = figure(hover, "The forward pass", "", "", 80 * n + 80, xaxis={"visible": False, "range": [-0.04, 1.25]},
-                 yaxis={"visible": False, "range": [ys[-1] - 0.6, 0.6]}, shapes=shapes, annotations=notes)
-    fig.layout.margin = {"l": 5, "r": 5, "t": 50, "b": 5}
+    across = np.linspace(0.04, 0.96, 12)  # points across each box: a click anywhere on it finds one
+    hover = trace("scatter", x=np.tile(across, n).tolist(), y=np.repeat(ys, len(across)).tolist(), mode="markers",
+                  marker={"size": 22, "opacity": 0}, showlegend=False,
+                  customdata=[[s["name"], s["params"], s["key"], " × ".join(map(str, s["shape"]))]
+                              for s in stages for _ in across],
+                  hovertemplate="%{customdata[0]}<br>[%{customdata[3]}]<br>%{customdata[1]:,} parameters"
+                                "<extra></extra>")
+    unit_px = 46 if compact else 80
+    fig = figure(hover, "The forward pass", "", "", unit_px * n + 80,
+                 xaxis={"visible": False, "range": [-0.04, 1.25], "fixedrange": True},
+                 yaxis={"visible": False, "range": [ys[-1] - 0.6, 0.6], "fixedrange": True},
+                 shapes=shapes, annotations=notes, margin={"l": 5, "r": 5, "t": 50, "b": 5}, hovermode="closest")
     return fig
 
 

@@ -7,7 +7,7 @@ import torch
 
 from core.inference.generate import prepare_prompt
 from core.inference.sampling import SamplingSettings, parse_logit_bias
-from playground import loaders
+from playground import loaders, ui
 from playground.i18n import lazy, t
 
 
@@ -15,7 +15,7 @@ def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: i
                       top_p: float = 1.0) -> SamplingSettings:
     """Widgets for every stage of the pipeline (defaults given per page); raises PlaygroundError for
     impossible combinations."""
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4 = ui.controls_row(st, 4)
     temperature = c1.slider(t("sampling.temperature"), 0.0, 3.0, temperature, 0.05, key=f"{prefix}.temperature")
     top_k = c2.number_input(t("sampling.top_k"), 0, tokenizer.n_vocab, top_k, key=f"{prefix}.top_k")
     top_p = c3.slider(t("sampling.top_p"), 0.01, 1.0, top_p, 0.01, key=f"{prefix}.top_p")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 
+from core.tokens.stats import utf8_groups
 from playground.i18n import template
 
 CHIP_TINTS = ["#CDE3F3", "#FBE2B8", "#C8EBDD", "#F2D3E5", "#D9EEFB", "#F7D2BF"]
@@ -22,21 +23,36 @@ def visible(text: str) -> str:
     return out.replace("\n", "<span class='pg-ws'>↵</span><br>")
 
 
-def chip(text: str, index: int, tooltip: str) -> str:
+def chip(text: str, index: int, tooltip: str, kind: str = "", count: int = 0) -> str:
+    """One token chip; kind: an extra class (pg-joined, pg-special); count: tokens drawn as this one chip."""
     colour = CHIP_TINTS[index % len(CHIP_TINTS)]
-    return (f"<span class='pg-chip' style='background:{colour}' title='{html.escape(tooltip, quote=True)}'>"
-            f"{visible(text)}</span>")
+    badge = f"<sub class='pg-count'>{count}</sub>" if count > 1 else ""
+    classes = f"pg-chip {kind}" if kind else "pg-chip"
+    return (f"<span class='{classes}' style='background:{colour}' title='{html.escape(tooltip, quote=True)}'>"
+            f"{visible(text)}{badge}</span>")
 
 
-def chips_html(pieces: list[str], ids: list[int], byte_strings: list[bytes] | None = None, limit: int = 2000) -> str:
-    """At most `limit` chips; the caller says how many are hidden."""
+def chips_html(pieces: list[str], ids: list[int], byte_strings: list[bytes] | None = None, limit: int = 2000,
+               special: list[bool] | None = None) -> str:
+    """At most `limit` chips; the caller says how many are hidden. With byte_strings, tokens that are only
+    parts of one UTF-8 character (an emoji cut into byte-level tokens) are drawn as one dashed chip with the
+    character, the number of tokens beside it and each token's id and bytes in its tooltip. special: tokens
+    drawn as special tokens (a dark chip)."""
     parts = []
-    chip_tip, bytes_tip = template("tv.chip"), template("tv.bytes")  # looked up once: up to 2,000 chips per rerun
-    for i, (piece, token_id) in enumerate(zip(pieces[:limit], ids[:limit])):
-        tip = chip_tip.format(i=i, id=token_id, text=repr(piece))
+    chip_tip, bytes_tip, joined_tip = template("tv.chip"), template("tv.bytes"), template("tv.joined")
+    pieces, ids = pieces[:limit], ids[:limit]
+    groups = utf8_groups(byte_strings[: len(ids)]) if byte_strings is not None else [(i, i + 1) for i in range(len(ids))]
+    for n, (a, b) in enumerate(groups):  # looked up once above: up to 2,000 chips per rerun
+        if b - a > 1:
+            tip = joined_tip.format(first=a, last=b - 1, n=b - a, ids=", ".join(str(i) for i in ids[a:b]),
+                                    hex=" | ".join(byte_strings[i].hex(" ") for i in range(a, b)))
+            text = b"".join(byte_strings[a:b]).decode("utf-8", errors="replace")
+            parts.append(chip(text, n, tip, "pg-joined", b - a))
+            continue
+        tip = chip_tip.format(i=a, id=ids[a], text=repr(pieces[a]))
         if byte_strings is not None:
-            tip += bytes_tip.format(hex=byte_strings[i].hex(" "))
-        parts.append(chip(piece, i, tip))
+            tip += bytes_tip.format(hex=byte_strings[a].hex(" "))
+        parts.append(chip(pieces[a], n, tip, "pg-special" if special is not None and special[a] else ""))
     return "<div class='pg-chips'>" + "".join(parts) + "</div>"
 
 

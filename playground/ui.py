@@ -45,9 +45,26 @@ def slider(where, label: str, lo: int, hi: int, value: int, key: str, **kwargs) 
     return where.slider(label, lo, hi, min(max(value, lo), hi), key=key, **kwargs)
 
 
-def explain(text: str) -> None:
-    """The short plain-words explanation on top of each part of a page."""
-    st.info(text, icon=":material/lightbulb:")
+def explain(text: str, where=st) -> None:
+    """The short plain-words explanation on top of each part of a page; folded away in presenter mode, where the
+    lecturer says it and the room needs the figure (one click opens it)."""
+    if state.presenter():
+        where.expander(t("app.explanation"), icon=":material/lightbulb:").markdown(text)
+    else:
+        where.info(text, icon=":material/lightbulb:")
+
+
+def stage():
+    """(controls, figure) containers of a page. In presenter mode two columns, the controls narrow on the left,
+    so the figure is on the first screen of a 1280×720 projector; otherwise the page itself, controls above."""
+    if state.presenter():
+        return st.columns([1, 2.7], gap="medium")
+    return st.container(), st.container()
+
+
+def controls_row(where, n: int, **columns):
+    """n places for controls side by side; in presenter mode, in the narrow controls column, one below the other."""
+    return [where] * n if state.presenter() else where.columns(n, **columns)
 
 
 def word(english: str) -> str:
@@ -60,13 +77,21 @@ def corpus_title(name: str) -> str:
     return t(f"corpus.{name}")
 
 
-def table(where, data, **kwargs) -> None:
+STATIC_TABLE_ROWS = 40  # presenter mode draws tables up to this long as HTML, which grows with the text
+
+
+def table(where, data, english_headers: bool = True, index: bool = False, **kwargs) -> None:
     """A table whose column headers (English words, as in figures) read in the session's language.
-    Only for headers the app names: tables whose columns are tokens use where.dataframe directly."""
+    Only for headers the app names: tables whose columns are tokens use where.dataframe directly; headers
+    already in the session's language pass english_headers=False. In presenter mode a short table is drawn as
+    HTML (st.table), whose text grows with the page's; st.dataframe draws on a canvas at a fixed size."""
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-    if language() != "en":
+    if english_headers and language() != "en":
         frame = frame.rename(columns=lambda c: word(str(c)))
-    where.dataframe(frame, **{"hide_index": True, "width": "stretch", **kwargs})
+    if state.presenter() and len(frame) <= STATIC_TABLE_ROWS:
+        where.table(frame, hide_index=not index)
+    else:
+        where.dataframe(frame, **{"hide_index": not index, "width": "stretch", **kwargs})
 
 
 def view(page: str) -> str:
@@ -77,7 +102,7 @@ def view(page: str) -> str:
     if st.session_state.get(key) not in names:
         st.session_state[key] = names[0]
     return st.segmented_control(t("app.view"), names, key=key, required=True, label_visibility="collapsed",
-                                format_func=lambda name: t(f"{page}.tab_{name}"))
+                                format_func=lambda name: t(f"{page}.tab_{name}"), wrap=True)
 
 
 def chart(where, fig, key: str, on_click=None) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from playground.i18n import strings
-from playground.navigation import PAGE_NAMES
+from playground.navigation import PAGE_NAMES, TOUR_STEPS
 from tests.support.server import (
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -81,3 +81,37 @@ def test_every_page_in_chromium(server, browser):
     # Offline, proven: nothing leaves the server (no CDN, no fonts, no telemetry).
     outside = [u for u in requests if not u.startswith((server, "data:", "blob:", "about:"))]
     assert not outside, sorted(set(outside))[:10]
+
+
+# The page's main figure in presenter mode: the first chart, or what stands for it.
+MAIN_FIGURE = {"tokens": ".pg-chips", "home": None, "training": None, "finetuning": None}
+PRESENTER_VIEWS = [(name, name, "") for name in PAGE_NAMES] + [(f"tour-{n}", "tour", f"&step={n}")
+                                                              for n in range(1, len(TOUR_STEPS) + 1)]
+CUT_LABELS = """() => [...document.querySelectorAll(
+    "[data-testid='stMain'] button p, [data-testid='stMain'] [data-testid='stWidgetLabel'] p")]
+  .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_presenter_mode_shows_the_figure_on_the_first_screen(server, browser, lang):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    problems = []
+    for name, path, query in PRESENTER_VIEWS:
+        page.goto(f"{server}/{'' if path == 'home' else path}?presenter=1&lang={lang}{query}",
+                  wait_until="domcontentloaded")
+        wait_until_idle(page)
+        selector = MAIN_FIGURE.get(path, "[data-testid='stMain'] [data-testid='stPlotlyChart']")
+        if selector:
+            box = page.locator(selector).first.bounding_box()
+            if box is None or box["y"] < 0 or box["y"] + box["height"] > 720:
+                problems.append(f"{name}: main figure at {box}")
+        cut = page.evaluate(CUT_LABELS)
+        if cut:
+            problems.append(f"{name}: labels cut {cut}")
+        if page.locator("[data-testid='stSidebar']").first.get_attribute("aria-expanded") != "false":
+            problems.append(f"{name}: sidebar open")
+        if not page.locator("[data-testid='stExpandSidebarButton']").first.is_visible():
+            problems.append(f"{name}: no way back to the sidebar")
+    context.close()
+    assert not problems, problems
