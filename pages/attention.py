@@ -46,9 +46,8 @@ with stage:
 
         def open_head() -> None:  # a click on a thumbnail opens that head
             point = ui.clicked("attention.grid_chart")
-            if point is not None:
-                st.session_state["attention.layer"], st.session_state["attention.head"] = divmod(
-                    int(point["curve_number"]), config.n_head)
+            if point is not None and point.get("customdata"):
+                st.session_state["attention.layer"], st.session_state["attention.head"] = map(int, point["customdata"])
                 st.session_state["attention.view"] = "one"
 
         patterns = [[cache["pattern", lay][0, h].numpy() for h in range(config.n_head)] for lay in range(config.n_layer)]

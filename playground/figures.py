@@ -167,7 +167,8 @@ def masked_future(pattern) -> np.ndarray:
 
 
 def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int] | None = None):
-    """Small multiples: one attention map per layer (row) and head (column).
+    """Small multiples: one attention map per layer (row) and head (column); a click on a map gives a point
+    whose customdata is [layer, head].
 
     Built as one figure from plain dicts (axes placed by hand) rather than make_subplots + add_trace per cell,
     which took ~100 ms for 6 × 4 maps; this takes ~15 ms."""
@@ -186,6 +187,12 @@ def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int
                 hoverongaps=False, xaxis=f"x{i}", yaxis=f"y{i}",
                 hovertemplate=f"layer {layer} head {h}<br>query %{{y}} → key %{{x}}<br>attention %{{z:.3f}}"
                               "<extra></extra>"))
+            n = len(patterns[layer][h])
+            spots = [(n - 1) * f for f in (1 / 6, 1 / 2, 5 / 6)]  # heatmaps take no clicks: points to click on
+            traces.append(trace("scatter", x=[x for x in spots for _ in spots], y=spots * 3, mode="markers",
+                                marker={"size": 28, "opacity": 0}, xaxis=f"x{i}", yaxis=f"y{i}", showlegend=False,
+                                customdata=[[layer, h]] * 9, hovertemplate=f"layer {layer} head {h}<br>click to open"
+                                                                           "<extra></extra>"))
             chosen = selected == (layer, h)
             frame = {"showline": True, "linewidth": 4, "linecolor": OKABE_ITO[1], "mirror": True} if chosen else {}
             layout[f"xaxis{i}"] = {"domain": [left, left + width], "anchor": f"y{i}", "showticklabels": False, **frame}

@@ -20,10 +20,10 @@ from tests.support.server import CHROMIUM, CHROMIUM_FLAGS, running_app, wait_unt
 def shoot(browser, url: str, out: str, height: int = 2400, width: int = 1280, click: str | None = None) -> None:
     page = browser.new_page(viewport={"width": width, "height": height})
     page.goto(url)
-    wait_until_idle(page, timeout_s=120, quiet_s=1.5)
+    wait_until_idle(page, timeout_s=300, quiet_s=1.5)
     if click:
         page.get_by_text(click, exact=True).first.click()
-        wait_until_idle(page, timeout_s=120, quiet_s=1.5)
+        wait_until_idle(page, timeout_s=300, quiet_s=1.5)
     page.screenshot(path=out)
     page.close()
 

@@ -74,14 +74,18 @@ def test_attention_grid_shows_each_pattern_with_the_future_masked():
                 for layer in range(3)]
     s = spec(figures.attention_grid(patterns, 3, 2, selected=(2, 1)))
     fig = figures.attention_grid(patterns, 3, 2, selected=(2, 1))
-    assert len(fig.data) == 6
+    maps = [t for t in fig.data if t.type == "heatmap"]
+    spots = [t for t in fig.data if t.type == "scatter"]
+    assert len(maps) == len(spots) == 6
     for layer in range(3):
         for h in range(2):
-            z = np.array(fig.data[layer * 2 + h].z, dtype=float)
+            z = np.array(maps[layer * 2 + h].z, dtype=float)
             expected = np.array(patterns[layer][h])
             assert np.allclose(np.tril(z), np.tril(expected), atol=1e-4)
             assert np.isnan(z[np.triu_indices(3, 1)]).all()
-            assert f"layer {layer} head {h}" in fig.data[layer * 2 + h].hovertemplate
+            assert f"layer {layer} head {h}" in maps[layer * 2 + h].hovertemplate
+            clicked = spots[layer * 2 + h]  # a click on the map finds a point that names its layer and head
+            assert clicked.xaxis == maps[layer * 2 + h].xaxis and {tuple(c) for c in clicked.customdata} == {(layer, h)}
     chosen = s["layout"]["xaxis6"]  # layer 2, head 1 is the 6th cell
     assert chosen["linewidth"] == 4 and "linewidth" not in s["layout"]["xaxis"]
     titles = [a["text"] for a in s["layout"]["annotations"]]
