@@ -58,7 +58,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 SCRIPT_STATE = "() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state')"
 
 
-def wait_until_idle(page, timeout_s: float = 90, quiet_s: float = 1.0) -> None:
+def wait_until_idle(page, timeout_s: float = 240, quiet_s: float = 1.0) -> None:
     """Wait (Playwright page) until the page has a title and Streamlit's script has finished a moment ago.
 
     The app root's data-test-script-state says whether the script runs; the running indicator
