@@ -89,9 +89,10 @@ PRESENTER_STYLE = """
 /* Presenter mode: big type, strong contrast, no chrome, for the back row of a lecture hall; at 1280×720 the
    page's figure is on the first screen (the pages put their controls left of it, playground.ui.stage). */
 html { font-size: 22px; }
-[data-testid="stToolbar"], [data-testid="stDecoration"], footer { display: none; }
-/* The header stays (its button reopens the collapsed sidebar, where presenter mode is switched off), without
-   taking room: transparent, over the page's left margin. */
+[data-testid="stToolbarActions"], [data-testid="stMainMenu"], [data-testid="stAppDeployButton"],
+[data-testid="stDecoration"], footer { display: none; }
+/* The header and its toolbar stay for the one button that reopens the collapsed sidebar (where presenter mode is
+   switched off), without taking room: transparent, over the page's left margin. */
 [data-testid="stHeader"] { background: transparent; height: 2.6rem; pointer-events: none; }
 [data-testid="stHeader"] button { pointer-events: auto; }
 [data-testid="stMainBlockContainer"] { max-width: 100%; padding: 0.3rem 1rem 3rem 2.8rem; }

@@ -62,9 +62,9 @@ def stage():
     return st.container(), st.container()
 
 
-def controls_row(where, n: int, **columns):
+def controls_row(where, n: int):
     """n places for controls side by side; in presenter mode, in the narrow controls column, one below the other."""
-    return [where] * n if state.presenter() else where.columns(n, **columns)
+    return [where] * n if state.presenter() else where.columns(n)
 
 
 def word(english: str) -> str:
@@ -108,8 +108,8 @@ def view(page: str) -> str:
 def chart(where, fig, key: str, on_click=None) -> None:
     """A plotly figure (from playground.figures, already in the session's language) with its camera button set
     to the format chosen in the sidebar (PNG or SVG); the image is made in the browser, so it works offline.
-    Plotly's own full-screen button is in the chart's toolbar. on_click: a callback run when a point is clicked;
-    it reads the point from clicked(key)."""
+    The chart's toolbar has Streamlit's full-screen button (that one figure alone on the screen). on_click: a
+    callback run when a point is clicked; it reads the point from clicked(key)."""
     fmt = st.session_state.get("app.figure_format", "png")
     events = {"on_select": on_click, "selection_mode": "points"} if on_click else {}
     where.plotly_chart(fig, key=key, config={"displaylogo": False, "toImageButtonOptions": {

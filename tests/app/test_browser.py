@@ -84,7 +84,7 @@ def test_every_page_in_chromium(server, browser):
 
 
 # The page's main figure in presenter mode: the first chart, or what stands for it.
-MAIN_FIGURE = {"tokens": ".pg-chips", "home": None, "training": None, "finetuning": None}
+MAIN_FIGURE = {"tokens": ".pg-chips", "tour-1": ".pg-chips", "home": None, "training": None, "finetuning": None}
 PRESENTER_VIEWS = [(name, name, "") for name in PAGE_NAMES] + [(f"tour-{n}", "tour", f"&step={n}")
                                                               for n in range(1, len(TOUR_STEPS) + 1)]
 CUT_LABELS = """() => [...document.querySelectorAll(
@@ -101,15 +101,16 @@ def test_presenter_mode_shows_the_figure_on_the_first_screen(server, browser, la
         page.goto(f"{server}/{'' if path == 'home' else path}?presenter=1&lang={lang}{query}",
                   wait_until="domcontentloaded")
         wait_until_idle(page)
-        selector = MAIN_FIGURE.get(path, "[data-testid='stMain'] [data-testid='stPlotlyChart']")
+        selector = MAIN_FIGURE.get(name, "[data-testid='stMain'] [data-testid='stPlotlyChart']")
         if selector:
-            box = page.locator(selector).first.bounding_box()
+            found = page.locator(selector)
+            box = found.first.bounding_box() if found.count() else None
             if box is None or box["y"] < 0 or box["y"] + box["height"] > 720:
                 problems.append(f"{name}: main figure at {box}")
         cut = page.evaluate(CUT_LABELS)
         if cut:
             problems.append(f"{name}: labels cut {cut}")
-        if page.locator("[data-testid='stSidebar']").first.get_attribute("aria-expanded") != "false":
+        if page.locator("[data-testid='stSidebar']").first.get_attribute("data-collapsed") != "true":
             problems.append(f"{name}: sidebar open")
         if not page.locator("[data-testid='stExpandSidebarButton']").first.is_visible():
             problems.append(f"{name}: no way back to the sidebar")
