@@ -10,18 +10,20 @@ from playground.i18n import number, t
 
 PAGE = "anatomy"
 st.title(t("nav.anatomy"))
-ui.explain(t("anatomy.explain1"))
 model = ui.current_model()
 config = model.config
 SHARE = share.params(share.Param("anatomy.text"),
                      share.Param("anatomy.stage", choices=tuple(s.key for s in stages(config, 1))),
                      share.Param("anatomy.layer", int, 0, config.n_layer - 1))
 share.restore(PAGE, SHARE)
+left, right = st.columns([2, 3])  # the diagram on the left from the top, so it is on the first screen
 
-text = st.text_input(t("tokens.text"), ui.example("anatomy"), key="anatomy.text")
-ui.language_note()
-with ui.friendly_errors(stop=True):
-    ids, logits, cache = activations.current_run(model, text)
+with right:
+    ui.explain(t("anatomy.explain1"))
+    text = st.text_input(t("tokens.text"), ui.example("anatomy"), key="anatomy.text")
+    ui.language_note()
+    with ui.friendly_errors(stop=True):
+        ids, logits, cache = activations.current_run(model, text)
 pieces = model.tokenizer.pieces(ids)
 labels = figures.token_labels(pieces)
 all_stages = stages(config, len(ids))
@@ -29,21 +31,37 @@ stage_names = {s.key: t(f"anatomy.stage_{s.key}", heads=config.n_head, dh=config
                         d4=4 * config.n_embd) + (t("anatomy.tied") if s.key == "unembed" and config.tied_embeddings else "")
                for s in all_stages}
 total = sum(s.total for s in all_stages)
-c1, c2, c3 = st.columns(3)
+c1, c2, c3 = right.columns(3)
 c1.metric(t("anatomy.params_boxes"), number(total))
 c2.metric(t("anatomy.params_model"), number(model.num_parameters()))
 c3.metric(t("anatomy.formula"), number(count_parameters(config)))
 
-left, right = st.columns([2, 3])
 keys = [s.key for s in all_stages]
+
+
+def shapes_table(names) -> None:
+    """The tensors inside the chosen block's stage, with their shapes as the model's run captured them (one
+    text, so without the batch axis)."""
+    ui.table(st, {"tensor": [t(f"anatomy.tensor_{name}") for name in names],
+                  "shape": [" × ".join(str(n) for n in cache[name, layer].shape[1:]) for name in names]})
+
+
+def open_stage() -> None:  # a click on a box of the diagram looks inside that stage
+    point = ui.clicked("anatomy.diagram")
+    if point is not None and point.get("customdata"):
+        st.session_state["anatomy.stage"] = point["customdata"][2]
+
+
+if st.session_state.get("anatomy.stage") not in keys:
+    st.session_state["anatomy.stage"] = "attn"
 with right:
-    chosen = st.selectbox(t("anatomy.look_inside"), keys, index=keys.index("attn"), key="anatomy.stage",
-                          format_func=stage_names.get)
+    chosen = st.selectbox(t("anatomy.look_inside"), keys, key="anatomy.stage", format_func=stage_names.get)
     layer = ui.slider(st, t("anatomy.block"), 0, config.n_layer - 1, 0, key="anatomy.layer")
 with left:
     diagram = figures.architecture_diagram([{**s.__dict__, "name": stage_names[s.key]} for s in all_stages],
                                            config.n_layer, chosen)
-    ui.chart(st, diagram, key="anatomy.diagram")
+    ui.chart(st, diagram, key="anatomy.diagram", on_click=open_stage)
+    st.caption(t("anatomy.click_box"))
 
 with right:
     dims = [f"d{i}" for i in range(config.n_embd)]
@@ -67,12 +85,14 @@ with right:
                                         t("fig.dimension"), t("fig.token"), height=height), key="anatomy.ln")
     elif chosen == "attn":
         st.markdown(t("anatomy.attn_text", n=config.n_head))
+        shapes_table(("q", "k", "v", "attn_scores", "pattern", "z", "attn_out"))
         ui.chart(st, figures.heatmap(cache["attn_out", layer][0].tolist(), dims, labels,
                                         t("anatomy.attn_out", layer=layer), t("fig.dimension"), t("fig.token"),
                                         height=height),
                         key="anatomy.attn")
     elif chosen == "mlp":
         st.markdown(t("anatomy.mlp_text", d=config.n_embd, d4=4 * config.n_embd))
+        shapes_table(("ln2", "mlp_pre", "mlp_post", "mlp_out"))
         ui.chart(st, figures.activation_curves(), key="anatomy.gelu")
         ui.chart(st, figures.heatmap(cache["mlp_post", layer][0][:, :128].tolist(),
                                         [f"h{i}" for i in range(min(128, 4 * config.n_embd))], labels,

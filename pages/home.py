@@ -40,8 +40,8 @@ with left:
         (t("home.r_params"), number(count_parameters(config))),
         (t("home.r_device"), loaders.device_label()),
     ]
-    st.dataframe(pd.DataFrame(rows, columns=[t("home.c_setting"), t("home.c_value")]).astype(str), hide_index=True,
-                 width="stretch")
+    ui.table(st, pd.DataFrame(rows, columns=[t("home.c_setting"), t("home.c_value")]).astype(str),
+             header_ids=False, height="content")  # every row, no inner scrolling
 with right:
     st.markdown(f"**{t('home.card')}**")
     if card:
@@ -63,9 +63,8 @@ with right:
         facts += [(t("home.f_head", what=t(f"attention.score_{name}")),
                    t("home.head_value", layer=best["layer"], head=best["head"], score=number(best["score"], 2)))
                   for name, best in card.get("head_scores", {}).items() if name in ("previous_token", "induction")]
-        st.dataframe(pd.DataFrame([(k, str(v)) for k, v in facts if v is not None],
-                                  columns=[t("home.c_fact"), t("home.c_value")]),
-                     hide_index=True, width="stretch")
+        ui.table(st, pd.DataFrame([(k, str(v)) for k, v in facts if v is not None],
+                                  columns=[t("home.c_fact"), t("home.c_value")]), header_ids=False, height="content")
         st.markdown(f"**{t('home.reproduce')}**")
         st.code(card.get("command", ""), language="bash", wrap_lines=True)
     else:

@@ -26,7 +26,6 @@ DRAWS = (10, 100, 1000, 10000)
 
 PAGE = "sampling"
 st.title(t("nav.sampling"))
-ui.explain(t("sampling.explain1"))
 model = ui.current_model()
 tok = model.tokenizer
 SHARE = share.params(*share.sampling_params(PAGE, tok.n_vocab), share.Param("sampling.lecture_logits"),
@@ -36,16 +35,18 @@ share.restore(PAGE, SHARE)
 
 
 # --- the lecture's example ------------------------------------------------------------------------------
-st.subheader(t("sampling.by_hand"))
-st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
-raw = st.text_input(t("sampling.small_vector"), LECTURE_LOGITS, key="sampling.lecture_logits")
-with ui.friendly_errors():
+side, stage = ui.stage()  # presenter mode: the lecture's example beside its figure, on the first screen
+ui.explain(t("sampling.explain1"), side)
+side.subheader(t("sampling.by_hand"))
+side.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
+raw = side.text_input(t("sampling.small_vector"), LECTURE_LOGITS, key="sampling.lecture_logits")
+with stage, ui.friendly_errors():
     z = parse_logits(raw)
     table = [softmax(z, temp).tolist() for temp in LECTURE_TEMPERATURES]
     labels = [t("sampling.token_n", n=i + 1, logit=number(v, None)) for i, v in enumerate(z.tolist())]
     frame = pd.DataFrame(table, columns=labels, index=[f"T = {number(temp, None)}" for temp in LECTURE_TEMPERATURES])
-    st.dataframe(frame.map(lambda p: number(p, None, 3)), width="stretch")
-    st.caption(t("sampling.temperature_caption"))
+    ui.table(st, frame.map(lambda p: number(p, None, 3)), header_ids=False, index=True)
+    side.caption(t("sampling.temperature_caption"))
     ui.chart(st, figures.temperature_bars(labels, LECTURE_TEMPERATURES, table), key="sampling.lecture_chart")
 
 # --- the model's distribution -----------------------------------------------------------------------------

@@ -90,12 +90,29 @@ def model_picker() -> None:
 
 PRESENTER_STYLE = """
 <style>
-/* Presenter mode: big type, strong contrast, no chrome, for the back row of a lecture hall. */
+/* Presenter mode: big type, strong contrast, no chrome, for the back row of a lecture hall; at 1280×720 the
+   page's figure is on the first screen (the pages put their controls left of it, playground.ui.stage). */
 html { font-size: 22px; }
-[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"], footer { display: none; }
-[data-testid="stMainBlockContainer"] { max-width: 100%; padding-top: 1rem; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.15rem; }
-.pg-chip { font-size: 1.3rem; border: 1px solid #333; }
+[data-testid="stToolbarActions"], [data-testid="stMainMenu"], [data-testid="stAppDeployButton"],
+[data-testid="stDecoration"], footer { display: none; }
+/* The header and its toolbar stay for the one button that reopens the collapsed sidebar (where presenter mode is
+   switched off), without taking room: transparent, over the page's left margin. */
+[data-testid="stHeader"] { background: transparent; height: 2.6rem; pointer-events: none; }
+[data-testid="stHeader"] button { pointer-events: auto; }
+[data-testid="stMainBlockContainer"] { max-width: 100%; padding: 0.3rem 1rem 3rem 2.8rem; }
+[data-testid="stMain"] h1 { font-size: 1.6rem; padding: 0 0 0.2rem 0; }
+[data-testid="stMain"] h2 { font-size: 1.35rem; padding: 0.3rem 0; }
+[data-testid="stMain"] h3 { font-size: 1.15rem; padding: 0.2rem 0; }
+[data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.55rem; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1rem; }
+/* Labels, buttons and inputs grow with the text and are never cut ("← Zur…"): they wrap instead. */
+[data-testid="stWidgetLabel"] p, button p, [data-testid="stMarkdownContainer"] p {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }
+[data-testid="stSliderThumbValue"] p, [data-testid="stSliderTickBar"] p { white-space: nowrap !important; }
+button { height: auto !important; min-height: 2.2rem; }
+textarea, input, [data-testid="stSelectbox"] div, [data-testid="stNumberInput"] input { font-size: 0.95rem !important; }
+[data-testid="stTable"] table { font-size: 0.9rem; }
+.pg-chip { font-size: 1.2rem; border: 1px solid #333; }
 body, [data-testid="stApp"] { color: #000; }
 </style>
 """
@@ -107,12 +124,21 @@ STYLE = """
 .pg-chip { display:inline-block; margin:2px 1px; padding:2px 4px; border-radius:4px; font-family: ui-monospace, monospace;
            white-space: pre; line-height: 1.9; color:#111; }
 .pg-ws { color:#666; }
+.pg-joined { border: 1px dashed #333; }
+.pg-count { font-size: 0.65em; color: #555; margin-left: 1px; }
+.pg-special { background: #333 !important; color: #fff; }
 </style>
 """
 
 
 def main() -> None:
-    st.set_page_config(page_title="LLM Playground", page_icon="🧪", layout="wide")
+    if keys.PRESENTER not in st.session_state:
+        st.session_state[keys.PRESENTER] = st.query_params.get("presenter") == "1"
+    presenter = st.session_state[keys.PRESENTER]
+    # Presenter mode starts with the sidebar collapsed: the whole width for the figure (its toggle stays in the
+    # sidebar, which the header's button reopens).
+    st.set_page_config(page_title="LLM Playground", page_icon="🧪", layout="wide",
+                       initial_sidebar_state="collapsed" if presenter else "auto")
     st.html(STYLE)
     if keys.LANG not in st.session_state:
         wanted = st.query_params.get("lang")
@@ -121,13 +147,11 @@ def main() -> None:
                      key=keys.LANG)
     st.query_params["lang"] = st.session_state[keys.LANG]
     page = navigation()
-    if keys.PRESENTER not in st.session_state:
-        st.session_state[keys.PRESENTER] = st.query_params.get("presenter") == "1"
     if keys.CLASSROOM not in st.session_state:
         st.session_state[keys.CLASSROOM] = st.query_params.get("classroom") != "0"
     model_picker()
     identity.remember()
-    if st.session_state[keys.PRESENTER]:
+    if presenter:
         st.html(PRESENTER_STYLE)
         st.query_params["presenter"] = "1"
     else:

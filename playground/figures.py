@@ -15,6 +15,8 @@ from playground.i18n import number, percent, plotly_separators, t
 
 FONT_SIZE = 16
 PRESENTER_FONT = 22  # px, as the page's text in presenter mode
+PRESENTER_HEIGHT = 600  # px at most in presenter mode: with the page's title the figure fits a 720 px screen
+ALL_TICKS_UP_TO = 48  # categorical axes label every category up to this many (plotly drops every second)
 # Okabe–Ito: distinguishable with the common colour-vision deficiencies.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
@@ -24,6 +26,31 @@ def trace(kind: str, **props) -> dict:
     return {"type": kind, **props}
 
 
+def font_size() -> int:
+    """The figures' text size: larger in presenter mode, for the back row."""
+    return PRESENTER_FONT if state.presenter() else FONT_SIZE
+
+
+def fitted(height: int) -> int:
+    """A figure's height, capped in presenter mode so that it fits the projector's first screen."""
+    return min(height, PRESENTER_HEIGHT) if state.presenter() else height
+
+
+def tick_font(n: int, room_px: float, size: int) -> int:
+    """The tick label size at which n labels fit room_px (at most the figure's usual tick size)."""
+    return max(9, min(size - 2, int(0.8 * room_px / max(n, 1))))
+
+
+def every_tick(labels, room_px: float, size: int, font: int | None = None) -> dict:
+    """Axis settings that label every category (up to ALL_TICKS_UP_TO), the font shrunk to the room each label
+    has; beyond that plotly picks the ticks."""
+    n = len(labels)
+    if not n or n > ALL_TICKS_UP_TO:
+        return {"automargin": True}
+    return {"tickmode": "array", "tickvals": list(labels), "ticktext": list(labels), "automargin": True,
+            "tickfont": {"size": font or tick_font(n, room_px, size)}}
+
+
 def figure(data, title: str, x_title: str, y_title: str, height: int = 420, xaxis: dict | None = None,
            yaxis: dict | None = None, **layout) -> go.Figure:
     """A figure made in one step: title, fonts readable from the back row, axis titles, extra layout.
@@ -31,11 +58,11 @@ def figure(data, title: str, x_title: str, y_title: str, height: int = 420, xaxi
     Why one step from plain dicts: plotly validates every later update_layout/add_trace/add_annotation call
     again, which made figures cost 10-250 ms each on the server and slowed every participant under load.
     No plotly template either: Streamlit's theme styles the chart in the browser."""
-    size = PRESENTER_FONT if state.presenter() else FONT_SIZE  # presenter mode: text for the back row
+    size = font_size()
     layout = {
-        "title": {"text": title, "font": {"size": size + 4}}, "font": {"size": size}, "height": height,
+        "title": {"text": title, "font": {"size": size + 4}}, "font": {"size": size}, "height": fitted(height),
         "margin": {"l": 60, "r": 20, "t": 60, "b": 60}, "hoverlabel": {"font": {"size": size}},
-        "legend": {"font": {"size": size - 2}}, "separators": plotly_separators(),
+        "legend": {"font": {"size": size - 2}, **layout.pop("legend", {})}, "separators": plotly_separators(),
         "xaxis": {"tickfont": {"size": size - 2}, "title": {"text": x_title, "font": {"size": size}}, **(xaxis or {})},
         "yaxis": {"tickfont": {"size": size - 2}, "title": {"text": y_title, "font": {"size": size}}, **(yaxis or {})},
         **layout}
@@ -69,16 +96,24 @@ DIVERGING = "RdBu_r"  # plotly's RdBu runs from red (low) to blue (high); revers
 
 def heatmap(z, x_labels, y_labels, title: str, x_title: str, y_title: str, colorscale: str = DIVERGING,
             zmid: float | None = 0.0, value_name: str | None = None, height: int = 460, text_values: bool = False,
-            extra: dict | None = None, **layout):
+            extra: dict | None = None, width_px: int = 800, **layout):
     """A labelled heatmap with values on hover; None cells stay empty (e.g. the causal mask). The default colours
-    are DIVERGING around 0: red positive, blue negative."""
+    are DIVERGING around 0: red positive, blue negative. Every row and column is labelled (up to ALL_TICKS_UP_TO),
+    the tick font sized to the room each one has (the plot's height, and width_px: about how wide it is drawn)."""
     value_name = value_name or t("fig.value")
+    size, height = font_size(), fitted(height)
     cells = trace("heatmap",
         z=np.asarray(z, dtype=float), x=x_labels, y=y_labels, colorscale=colorscale, zmid=zmid,
         colorbar={"title": value_name}, hoverongaps=False,
         hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{value_name}: %{{z:.4f}}<extra></extra>",
         **{"texttemplate": "%{z:.2f}" if text_values else None, **(extra or {})})
-    layout["yaxis"] = {"autorange": "reversed", **layout.get("yaxis", {})}
+    if text_values:
+        cells["textfont"] = {"size": max(9, min(size - 2, int(0.5 * (height - 140) / max(len(y_labels), 1))))}
+    # One tick size for both axes (the smaller one's), so rows and columns read alike.
+    font = min([tick_font(n, room, size) for n, room in ((len(y_labels), height - 140), (len(x_labels), width_px))
+                if 0 < n <= ALL_TICKS_UP_TO] or [size - 2])
+    layout["yaxis"] = {"autorange": "reversed", **every_tick(y_labels, 0, size, font), **layout.get("yaxis", {})}
+    layout["xaxis"] = {**every_tick(x_labels, 0, size, font), **layout.get("xaxis", {})}
     return figure(cells, title, x_title, y_title, height, **layout)
 
 
@@ -100,14 +135,15 @@ def masked_future(pattern) -> np.ndarray:
 
 
 def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int] | None = None):
-    """Small multiples: one attention map per layer (row) and head (column).
+    """Small multiples: one attention map per layer (row) and head (column); a click on a map gives a point
+    whose customdata is [layer, head].
 
     Built as one figure from plain dicts (axes placed by hand) rather than make_subplots + add_trace per cell,
     which took ~100 ms for 6 × 4 maps; this takes ~15 ms."""
     gap_x, gap_y = 0.01, 0.02
     width, height = (1 - gap_x * (n_head - 1)) / n_head, (1 - gap_y * (n_layer - 1)) / n_layer
     traces, layout, titles = [], {}, []
-    layer_word, head_word = t("fig.layer"), t("fig.head")
+    layer_word, head_word, click_word = t("fig.layer"), t("fig.head"), t("fig.click_to_open")
     cell_hover = f"<br>{t('fig.query')} %{{y}} → {t('fig.key')} %{{x}}<br>{t('fig.attention')} %{{z:.3f}}<extra></extra>"
     for layer in range(n_layer):
         top = 1 - layer * (height + gap_y)
@@ -120,6 +156,12 @@ def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int
                 z=masked_future(patterns[layer][h]).round(4), colorscale="Blues", zmin=0, zmax=1, showscale=False,
                 hoverongaps=False, xaxis=f"x{i}", yaxis=f"y{i}",
                 hovertemplate=f"{layer_word} {layer} {head_word} {h}" + cell_hover))
+            n = len(patterns[layer][h])
+            spots = [(n - 1) * f for f in (1 / 6, 1 / 2, 5 / 6)]  # heatmaps take no clicks: points to click on
+            traces.append(trace("scatter", x=[x for x in spots for _ in spots], y=spots * 3, mode="markers",
+                                marker={"size": 28, "opacity": 0}, xaxis=f"x{i}", yaxis=f"y{i}", showlegend=False,
+                                customdata=[[layer, h]] * 9,
+                                hovertemplate=f"{layer_word} {layer} {head_word} {h}<br>{click_word}<extra></extra>"))
             chosen = selected == (layer, h)
             frame = {"showline": True, "linewidth": 4, "linecolor": OKABE_ITO[1], "mirror": True} if chosen else {}
             layout[f"xaxis{i}"] = {"domain": [left, left + width], "anchor": f"y{i}", "showticklabels": False, **frame}
@@ -131,10 +173,13 @@ def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int
                   xaxis=layout.pop("xaxis1"), yaxis=layout.pop("yaxis1"), annotations=titles, **layout)
 
 
-def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, threshold: float = 0.02):
+def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, threshold: float = 0.02,
+              focus: tuple[str, int] | None = None):
     """BertViz-style: tokens in two columns, a line from each query (right) to each key (left) it attends to,
-    thicker and darker for more attention; one colour per head.
+    thicker and darker for more attention; one colour per head (click a head in the legend to hide it).
 
+    focus: ("query", i) keeps the lines token i attends along, ("key", i) the lines of the tokens attending to
+    it; the token labels carry customdata [side, position] so a click on one can choose the focus.
     Lines of similar weight share one trace (8 weight bands per head, segments split by None): one trace per
     line meant hundreds of traces and ~250 ms per figure."""
     n = len(pieces)
@@ -146,7 +191,11 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
         colour = OKABE_ITO[idx % len(OKABE_ITO)]
         lines = [[] for _ in range(bands)]
         for q in range(n):
+            if focus is not None and focus[0] == "query" and q != focus[1]:
+                continue
             for k in range(q + 1):
+                if focus is not None and focus[0] == "key" and k != focus[1]:
+                    continue
                 w = float(pattern[q][k])
                 if w >= threshold:
                     lines[min(bands - 1, int(w * bands))].append((q, k, w))
@@ -169,11 +218,22 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
                 hovertemplate=f"{head_word} {h}: %{{customdata[0]}} → %{{customdata[1]}}<br>{attention_word} "
                               "%{customdata[2]:.3f}<extra></extra>"))
             first = False
-    for x, side in ((0, "left"), (1, "right")):  # keys to the left of their column, queries to the right
-        traces.append(trace("scatter", x=[x] * n, y=list(range(n)), mode="text", text=labels, showlegend=False,
-                                       textposition=f"middle {side}", hoverinfo="skip", textfont={"size": FONT_SIZE}))
-    return figure(traces, title, "", "", max(360, 26 * n + 100), xaxis={"visible": False, "range": [-0.6, 1.6]},
-                  yaxis={"visible": False, "autorange": "reversed"})
+        if first:  # no line above the threshold: keep the head's legend entry (and its colour) anyway
+            traces.append(trace("scatter", x=[None], y=[None], mode="lines", line={"color": colour, "width": 4},
+                                name=f"{head_word} {h}", legendgroup=f"head {h}", hoverinfo="skip"))
+    size = font_size()
+    for x, side, role in ((0, "left", "key"), (1, "right", "query")):  # keys left of their column, queries right
+        chosen = [focus is not None and focus == (role, i) for i in range(n)]
+        traces.append(trace("scatter", x=[x] * n, y=list(range(n)), mode="markers+text",
+                            text=[f"<b>{label}</b>" if c else label for label, c in zip(labels, chosen)],
+                            textposition=f"middle {side}", showlegend=False, textfont={"size": size},
+                            marker={"size": size + 4, "color": "rgba(0,0,0,0)"},
+                            customdata=[[role, i] for i in range(n)], hovertemplate="%{text}<extra></extra>"))
+    return figure(traces, title, "", "", max(360, int(1.6 * size) * n + 120),
+                  xaxis={"visible": False, "range": [-0.7, 1.7], "fixedrange": True},
+                  yaxis={"visible": False, "autorange": "reversed", "fixedrange": True},
+                  legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0.5, "xanchor": "center",
+                          "itemclick": "toggle", "itemdoubleclick": "toggleothers"})
 
 
 def score_heatmap(scores, title: str, value_name: str):
@@ -186,15 +246,37 @@ def score_heatmap(scores, title: str, value_name: str):
                    xaxis={"dtick": 1}, yaxis={"autorange": "reversed", "dtick": 1})
 
 
+def readable_labels(coords, limit: int = 40, gap: tuple[float, ...] = (0.09, 0.045, 0.09)) -> list[bool]:
+    """Which points of a scatter get a written label so that labels do not pile up: in the given order (most
+    important first), a point is labelled when no labelled point lies closer than `gap` (a share of the plot's
+    extent per axis: labels are wider than tall) on every axis, at most `limit` of them. The others still show
+    their label on hover."""
+    points = np.asarray(coords, dtype=float)
+    if not len(points):
+        return []
+    span = points.max(0) - points.min(0)
+    scaled = (points - points.min(0)) / np.where(span > 0, span, 1)
+    room = np.array(gap[: points.shape[1]])
+    chosen: list[int] = []
+    for i, p in enumerate(scaled):
+        if len(chosen) < limit and all((np.abs(p - scaled[j]) >= room).any() for j in chosen):
+            chosen.append(i)
+    keep = set(chosen)
+    return [i in keep for i in range(len(points))]
+
+
 def scatter_projection(coords, labels: list[str], groups: list[str], title: str, axis_titles: list[str]):
-    """2D or 3D PCA scatter, labelled points, one colour per group."""
+    """2D or 3D PCA scatter, one colour per group; a readable subset of the points is labelled (earlier points
+    first), every point names itself on hover."""
     traces = []
     dims = len(coords[0]) if len(coords) else 2
+    written = readable_labels(coords)
     for gi, group in enumerate(dict.fromkeys(groups)):
         idx = [i for i, g in enumerate(groups) if g == group]
-        common = dict(mode="markers+text", name=group, text=[visible_plain(labels[i]) for i in idx],
-                      marker={"color": OKABE_ITO[gi % len(OKABE_ITO)], "size": 8 if dims == 2 else 4},
-                      hovertemplate="%{text}<extra>" + group + "</extra>", textposition="top center")
+        names = [visible_plain(labels[i]) for i in idx]
+        common = dict(mode="markers+text", name=group, text=[n if written[i] else "" for n, i in zip(names, idx)],
+                      customdata=names, marker={"color": OKABE_ITO[gi % len(OKABE_ITO)], "size": 8 if dims == 2 else 4},
+                      hovertemplate="%{customdata}<extra>" + group + "</extra>", textposition="top center")
         if dims == 3:
             traces.append(trace("scatter3d", x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx],
                                              z=[coords[i][2] for i in idx], **common))
@@ -214,18 +296,20 @@ def bars(x, series: dict[str, list[float]], title: str, x_title: str, y_title: s
 
 def distribution_bars(labels: list[str], probs: list[float], logits: list[float], title: str,
                       marked: int | None = None, marked_name: str | None = None):
-    """Top tokens' probabilities as bars, logits on hover; one bar (e.g. the sampled token) highlighted."""
+    """Top tokens' probabilities as bars, logits on hover; one bar (e.g. the sampled token) highlighted in colour
+    and named above its percentage (an arrow there would cover the number)."""
+    marked_name = marked_name or t("fig.sampled")
     colours = [OKABE_ITO[1] if i == marked else OKABE_ITO[0] for i in range(len(labels))]
+    text = [percent(p) + (f"<br><b>{marked_name}</b>" if i == marked else "") for i, p in enumerate(probs)]
     bar = trace("bar",
         x=[visible_plain(label) for label in labels], y=probs, marker_color=colours, customdata=logits,
-        text=[percent(p) for p in probs], textposition="outside", cliponaxis=False,
+        text=text, textposition="outside", cliponaxis=False,
         hovertemplate=f"%{{x}}<br>{t('fig.probability')} %{{y:.4f}}<br>{t('fig.logit')} %{{customdata:.3f}}"
                       "<extra></extra>")
-    notes = [] if marked is None else [{"x": visible_plain(labels[marked]), "y": probs[marked],
-                                        "text": marked_name or t("fig.sampled"), "showarrow": True, "arrowhead": 2,
-                                        "ay": -40, "font": {"size": FONT_SIZE}}]
+    headroom = 1.4 if marked is not None else 1.25
     return figure(bar, title, t("fig.next_token"), t("fig.probability"),
-                  yaxis={"range": [0, max(probs + [0.01]) * 1.25], "tickformat": ".0%"}, annotations=notes)
+                  xaxis=every_tick([visible_plain(label) for label in labels], 800, font_size()),
+                  yaxis={"range": [0, max(probs + [0.01]) * headroom], "tickformat": ".0%"})
 
 
 def pipeline_figure(stage_names: list[str], labels: list[str], probs: list[list[float | None]]):
@@ -296,51 +380,106 @@ def accuracy_curves(steps, train_acc, val_acc):
     return figure(traces, t("fig.accuracy_title"), step, t("fig.accuracy"), 340, yaxis={"tickformat": ".0%"})
 
 
+def wrapped(text: str, width: int) -> list[str]:
+    """Text cut at spaces into lines of at most `width` characters (a longer word keeps its own line)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def fitting_font(lines: list[str], box_px: float, largest: int) -> int:
+    """The largest font (px, at most `largest`) at which the longest line fits box_px (a character is about
+    0.6 em wide in the app's sans-serif font, bold included)."""
+    longest = max((len(line) for line in lines), default=1)
+    return max(10, min(largest, int(box_px / (0.62 * longest))))
+
+
+# The narrowest a diagram box is drawn on a 1280 px screen (its column beside the details; presenter mode has no
+# sidebar), for the size of the text in it.
+DIAGRAM_BOX_PX = {False: 250, True: 340}
+
+
+def diagram_detail(stage: dict, n_layer: int, box_px: float, largest: int) -> list[str]:
+    """A diagram box's shape and parameters, "[T × d] · n per block · total in all", on one line, or on two (the
+    whole model's count below) when one line would need a font under 12 px to fit the box."""
+    shape = " × ".join(str(v) for v in stage["shape"])
+    if not stage["params"]:
+        params = t("fig.no_params")
+    elif stage["per_block"]:  # one block's count, the whole model's beside it
+        params = t("fig.params_per_block", n=number(stage["params"]), total=number(stage["params"] * n_layer))
+    else:
+        params = t("fig.params", n=number(stage["params"]))
+    line = f"[{shape}] · {params}"
+    if fitting_font([line], box_px, largest) >= 12:
+        return [line]
+    first, last = line.rsplit(" · ", 1)
+    return [first, last]
+
+
 def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None = None):
     """The forward pass as boxes, top to bottom; stages inside a block sit in a frame marked × n_layer.
+    Click a box to look inside that stage: invisible points across each box carry its key (customdata[2]).
 
+    Labels fit their boxes in every language: names wrap onto two lines and the font shrinks to the box; in
+    presenter mode (the diagram on one screen) each box shows its name only, shapes and counts are on hover.
     stages: dicts with key, name, shape, params (one block's for a stage inside the blocks), per_block (as
     core.analysis.anatomy.Stage). Shapes and labels are
     collected as plain dicts and set once (add_shape/add_annotation per box cost ~120 ms per figure)."""
     n = len(stages)
-    box_h, gap = 0.8, 0.35
+    compact = state.presenter()
+    size = font_size()
+    box_h, gap = (0.8, 0.25) if compact else (0.8, 0.35)
     ys = [-(i * (box_h + gap)) for i in range(n)]
     shapes, notes = [], []
     block = [i for i, s in enumerate(stages) if s["per_block"]]
     if block:
-        top, bottom = ys[block[0]] + box_h / 2 + 0.15, ys[block[-1]] - box_h / 2 - 0.15
+        top, bottom = ys[block[0]] + box_h / 2 + 0.12, ys[block[-1]] - box_h / 2 - 0.12
         shapes.append({"type": "rect", "x0": -0.02, "x1": 1.02, "y0": bottom, "y1": top,
                        "line": {"color": OKABE_ITO[1], "width": 3, "dash": "dash"},
                        "fillcolor": "rgba(230,159,0,0.06)"})
         notes.append({"x": 1.04, "y": (top + bottom) / 2, "text": f"× {n_layer}<br>{t('fig.blocks')}", "showarrow": False,
-                      "xanchor": "left", "font": {"size": FONT_SIZE + 2, "color": OKABE_ITO[1]}})
+                      "xanchor": "left", "font": {"size": size, "color": OKABE_ITO[1]}})
+    box_px = DIAGRAM_BOX_PX[compact] - 16
+    names = [[s["name"]] if compact else wrapped(s["name"], 26)[:2] for s in stages]
+    if compact:  # a name too long for one line of the small box takes two lines of small text
+        names = [wrapped(name[0], 26)[:2] if fitting_font(name, box_px, size) < 13 else name for name in names]
+    name_font = min((fitting_font(name, box_px, size) for name in names if len(name) == 1), default=size)  # one size
+    details = [diagram_detail(s, n_layer, box_px, size - 3) for s in stages]
+    wrapped_details = any(len(lines) > 1 for lines in details)
     for i, (s, y) in enumerate(zip(stages, ys)):
         chosen = s["key"] == selected
         shapes.append({"type": "rect", "x0": 0, "x1": 1, "y0": y - box_h / 2, "y1": y + box_h / 2,
                        "line": {"color": OKABE_ITO[5] if chosen else OKABE_ITO[0], "width": 4 if chosen else 2},
                        "fillcolor": "rgba(213,94,0,0.12)" if chosen else "rgba(0,114,178,0.08)"})
-        shape = " × ".join(str(v) for v in s["shape"])
-        if not s["params"]:
-            params = t("fig.no_params")
-        elif s["per_block"]:  # one block's count, the whole model's beside it
-            params = t("fig.params_per_block", n=number(s["params"]), total=number(s["params"] * n_layer))
-        else:
-            params = t("fig.params", n=number(s["params"]))
-        notes.append({"x": 0.5, "y": y + 0.12, "text": f"<b>{s['name']}</b>", "showarrow": False,
-                      "font": {"size": FONT_SIZE}})
-        notes.append({"x": 0.5, "y": y - 0.2, "text": f"[{shape}] · {params}", "showarrow": False,
-                      "font": {"size": FONT_SIZE - 3, "color": "#444"}})
+        name = names[i]
+        font = min(name_font, fitting_font(name, box_px, size), 12 if compact and len(name) > 1 else size)
+        notes.append({"x": 0.5, "y": y if compact else y + 0.12, "text": "<br>".join(f"<b>{line}</b>" for line in name),
+                      "showarrow": False, "font": {"size": font, "color": "#111"},
+                      "yanchor": "middle" if compact else "bottom"})
+        if not compact:
+            lines = details[i]
+            notes.append({"x": 0.5, "y": y - 0.08, "text": "<br>".join(lines), "showarrow": False, "yanchor": "top",
+                          "font": {"size": fitting_font(lines, box_px, size - 3), "color": "#333"}})
         if i < n - 1:
             notes.append({"x": 0.5, "y": ys[i + 1] + box_h / 2, "ax": 0.5, "ay": y - box_h / 2, "xref": "x",
                           "yref": "y", "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2,
                           "arrowwidth": 2, "text": ""})
-    hover = trace("scatter", x=[0.5] * n, y=ys, mode="markers", marker={"size": 40, "opacity": 0}, showlegend=False,
-                             customdata=[[s["name"], s["params"] * (n_layer if s["per_block"] else 1)] for s in stages],
-                             hovertemplate=f"%{{customdata[0]}}<br>%{{customdata[1]:,}} {t('fig.parameters')}"
-                                           "<extra></extra>")
-    fig = figure(hover, t("fig.forward_title"), "", "", 80 * n + 80, xaxis={"visible": False, "range": [-0.04, 1.25]},
-                 yaxis={"visible": False, "range": [ys[-1] - 0.6, 0.6]}, shapes=shapes, annotations=notes)
-    fig.layout.margin = {"l": 5, "r": 5, "t": 50, "b": 5}
+    across = np.linspace(0.04, 0.96, 12)  # points across each box: a click anywhere on it finds one
+    hover = trace("scatter", x=np.tile(across, n).tolist(), y=np.repeat(ys, len(across)).tolist(), mode="markers",
+                  marker={"size": 22, "opacity": 0}, showlegend=False,
+                  customdata=[[s["name"], s["params"] * (n_layer if s["per_block"] else 1), s["key"],
+                               " × ".join(map(str, s["shape"]))] for s in stages for _ in across],
+                  hovertemplate=f"%{{customdata[0]}}<br>[%{{customdata[3]}}]<br>%{{customdata[1]:,}} {t('fig.parameters')}"
+                                "<extra></extra>")
+    unit_px = 46 if compact else 96 if wrapped_details else 80  # a second line of details needs the room
+    fig = figure(hover, t("fig.forward_title"), "", "", unit_px * n + 80,
+                 xaxis={"visible": False, "range": [-0.04, 1.25], "fixedrange": True},
+                 yaxis={"visible": False, "range": [ys[-1] - 0.6, 0.6], "fixedrange": True},
+                 shapes=shapes, annotations=notes, margin={"l": 5, "r": 5, "t": 50, "b": 5}, hovermode="closest")
     return fig
 
 

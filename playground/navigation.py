@@ -23,6 +23,18 @@ PAGES = [
 ]
 PAGE_NAMES = [name for name, _ in PAGES]
 
+# Pages that show one view at a time (playground.ui.view): their views, the first one shown by default; the label
+# of each is t("<page>.tab_<view>"), its value in a link ?view=<view>.
+VIEWS = {
+    "tokens": ["tokens", "compare", "chat", "decode", "bpe", "windows"],
+    "embeddings": ["vectors", "projection", "neighbours", "similarity", "positions"],
+    "attention": ["one", "all", "lines", "steps", "kinds"],
+    "generation": ["step", "run", "compare"],
+}
+
+# The guided tour's steps, in order (labels t("tour.<step>")); a link opens one with ?step=<number from 1>.
+TOUR_STEPS = ["Token", "Embedding", "Attention", "Logits", "Softmax", "Temperature", "Sampling"]
+
 
 def page_file(name: str) -> Path:
     return PAGES_DIR / f"{name}.py"

@@ -17,13 +17,13 @@ def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: i
                       top_p: float = 1.0) -> SamplingSettings:
     """Widgets for every stage of the pipeline (defaults given per page); raises PlaygroundError for
     impossible combinations."""
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4 = ui.controls_row(st, 4)
     temperature = c1.slider(t("sampling.temperature"), 0.0, 3.0, temperature, 0.05, key=f"{prefix}.temperature")
     top_k = c2.number_input(t("sampling.top_k"), 0, tokenizer.n_vocab, top_k, key=f"{prefix}.top_k")
     top_p = c3.slider(t("sampling.top_p"), 0.01, 1.0, top_p, 0.01, key=f"{prefix}.top_p")
     min_p = c4.slider(t("sampling.min_p"), 0.0, 0.5, 0.0, 0.01, key=f"{prefix}.min_p")
     with st.expander(t("sampling.penalties")):
-        p1, p2, p3 = st.columns(3)
+        p1, p2, p3 = ui.controls_row(st, 3)
         repetition = p1.slider(t("sampling.repetition"), 1.0, 3.0, 1.0, 0.05, key=f"{prefix}.repetition",
                                help=t("sampling.repetition_help"))
         frequency = p2.slider(t("sampling.frequency"), 0.0, 2.0, 0.0, 0.05, key=f"{prefix}.frequency",

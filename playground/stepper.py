@@ -19,13 +19,17 @@ class StepTree:
     path: list[int] = field(default_factory=list)
     probs: list[float] = field(default_factory=list)  # the probability each chosen token had
     children: dict[tuple[int, ...], dict[int, float]] = field(default_factory=dict)  # prefix -> {token: prob}
+    likeliest: dict[tuple[int, ...], list[tuple[int, float]]] = field(default_factory=dict)  # prefix -> top (id, p)
 
     @property
     def ids(self) -> list[int]:
         return list(self.prompt) + self.path
 
-    def choose(self, token: int, prob: float) -> None:
+    def choose(self, token: int, prob: float, likeliest: list[tuple[int, float]] = ()) -> None:
+        """Append a token; `likeliest`: the step's most likely tokens (shown on hover), kept per prefix."""
         self.children.setdefault(tuple(self.path), {})[int(token)] = float(prob)
+        if likeliest:
+            self.likeliest[tuple(self.path)] = list(likeliest)
         self.path.append(int(token))
         self.probs.append(float(prob))
 
@@ -33,6 +37,10 @@ class StepTree:
         if self.path:
             self.path.pop()
             self.probs.pop()
+
+    def alternatives(self) -> list[list[tuple[int, float]] | None]:
+        """For each chosen token, the likeliest tokens of its step (None where they were not kept)."""
+        return [self.likeliest.get(tuple(self.path[:i])) for i in range(len(self.path))]
 
     def goto(self, path: list[int]) -> None:
         """Jump to an explored path (its probabilities are remembered in the tree)."""

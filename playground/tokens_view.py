@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import html
 
-from playground.i18n import template
+from core.tokens.stats import utf8_groups
+from playground.i18n import percent, template
 
 CHIP_TINTS = ["#CDE3F3", "#FBE2B8", "#C8EBDD", "#F2D3E5", "#D9EEFB", "#F7D2BF"]
 VISIBLE_WS = {" ": "·", "\t": "→", "\r": "␍"}
@@ -22,21 +23,36 @@ def visible(text: str) -> str:
     return out.replace("\n", "<span class='pg-ws'>↵</span><br>")
 
 
-def chip(text: str, index: int, tooltip: str) -> str:
+def chip(text: str, index: int, tooltip: str, kind: str = "", count: int = 0) -> str:
+    """One token chip; kind: an extra class (pg-joined, pg-special); count: tokens drawn as this one chip."""
     colour = CHIP_TINTS[index % len(CHIP_TINTS)]
-    return (f"<span class='pg-chip' style='background:{colour}' title='{html.escape(tooltip, quote=True)}'>"
-            f"{visible(text)}</span>")
+    badge = f"<sub class='pg-count'>{count}</sub>" if count > 1 else ""
+    classes = f"pg-chip {kind}" if kind else "pg-chip"
+    return (f"<span class='{classes}' style='background:{colour}' title='{html.escape(tooltip, quote=True)}'>"
+            f"{visible(text)}{badge}</span>")
 
 
-def chips_html(pieces: list[str], ids: list[int], byte_strings: list[bytes] | None = None, limit: int = 2000) -> str:
-    """At most `limit` chips; the caller says how many are hidden."""
+def chips_html(pieces: list[str], ids: list[int], byte_strings: list[bytes] | None = None, limit: int = 2000,
+               special: list[bool] | None = None) -> str:
+    """At most `limit` chips; the caller says how many are hidden. With byte_strings, tokens that are only
+    parts of one UTF-8 character (an emoji cut into byte-level tokens) are drawn as one dashed chip with the
+    character, the number of tokens beside it and each token's id and bytes in its tooltip. special: tokens
+    drawn as special tokens (a dark chip)."""
     parts = []
-    chip_tip, bytes_tip = template("tv.chip"), template("tv.bytes")  # looked up once: up to 2,000 chips per rerun
-    for i, (piece, token_id) in enumerate(zip(pieces[:limit], ids[:limit])):
-        tip = chip_tip.format(i=i, id=token_id, text=repr(piece))
+    chip_tip, bytes_tip, joined_tip = template("tv.chip"), template("tv.bytes"), template("tv.joined")
+    pieces, ids = pieces[:limit], ids[:limit]
+    groups = utf8_groups(byte_strings[: len(ids)]) if byte_strings is not None else [(i, i + 1) for i in range(len(ids))]
+    for n, (a, b) in enumerate(groups):  # looked up once above: up to 2,000 chips per rerun
+        if b - a > 1:
+            tip = joined_tip.format(first=a, last=b - 1, n=b - a, ids=", ".join(str(i) for i in ids[a:b]),
+                                    hex=" | ".join(byte_strings[i].hex(" ") for i in range(a, b)))
+            text = b"".join(byte_strings[a:b]).decode("utf-8", errors="replace")
+            parts.append(chip(text, n, tip, "pg-joined", b - a))
+            continue
+        tip = chip_tip.format(i=a, id=ids[a], text=repr(pieces[a]))
         if byte_strings is not None:
-            tip += bytes_tip.format(hex=byte_strings[i].hex(" "))
-        parts.append(chip(piece, i, tip))
+            tip += bytes_tip.format(hex=byte_strings[a].hex(" "))
+        parts.append(chip(pieces[a], n, tip, "pg-special" if special is not None and special[a] else ""))
     return "<div class='pg-chips'>" + "".join(parts) + "</div>"
 
 
@@ -51,15 +67,21 @@ def window_rows_html(rows: list[tuple[str, list[str]]]) -> str:
     return "<table class='pg-windows'>" + "".join(body) + "</table>"
 
 
-def probability_chips_html(pieces: list[str], probs: list[float | None]) -> str:
-    """Tokens coloured by the probability they had when chosen (darker blue = more likely); None = the prompt."""
+def probability_chips_html(pieces: list[str], probs: list[float | None],
+                           alternatives: list[list[tuple[str, float]] | None] | None = None) -> str:
+    """Tokens coloured by the probability they had when chosen (darker blue = more likely); None = the prompt.
+    With alternatives (per token: its step's likeliest tokens and their probabilities), hovering a token shows
+    what else the model would have written there."""
     parts = []
-    prompt, probability = template("tv.prompt"), template("tv.probability")
-    for piece, p in zip(pieces, probs):
+    prompt, probability, likeliest = template("tv.prompt"), template("tv.probability"), template("tv.alternatives")
+    for i, (piece, p) in enumerate(zip(pieces, probs)):
         if p is None:
             style, tip = "background:#eeeeee", prompt
         else:
-            style, tip = f"background:rgba(0,114,178,{0.08 + 0.62 * p:.2f})", probability.format(p=f"{p:.1%}")
+            style, tip = f"background:rgba(0,114,178,{0.08 + 0.62 * p:.2f})", probability.format(p=percent(p))
+            others = alternatives[i] if alternatives and i < len(alternatives) else None
+            if others:
+                tip += "\n" + likeliest.format(list="\n".join(f"{text!r} {percent(q)}" for text, q in others))
         parts.append(f"<span class='pg-chip' style='{style}' title='{html.escape(tip, quote=True)}'>"
                      f"{visible(piece)}</span>")
     return "<div class='pg-chips'>" + "".join(parts) + "</div>"

@@ -11,6 +11,7 @@ from core.errors import PlaygroundError
 from core.training.data import CORPORA
 from playground import examples, loaders, state
 from playground.i18n import error_text, language, t
+from playground.navigation import VIEWS
 
 
 @contextmanager
@@ -44,9 +45,26 @@ def slider(where, label: str, lo: int, hi: int, value: int, key: str, **kwargs) 
     return where.slider(label, lo, hi, min(max(value, lo), hi), key=key, **kwargs)
 
 
-def explain(text: str) -> None:
-    """The short plain-words explanation on top of each part of a page."""
-    st.info(text, icon=":material/lightbulb:")
+def explain(text: str, where=st) -> None:
+    """The short plain-words explanation on top of each part of a page; folded away in presenter mode, where the
+    lecturer says it and the room needs the figure (one click opens it)."""
+    if state.presenter():
+        where.expander(t("app.explanation"), icon=":material/lightbulb:").markdown(text)
+    else:
+        where.info(text, icon=":material/lightbulb:")
+
+
+def stage():
+    """(controls, figure) containers of a page. In presenter mode two columns, the controls narrow on the left,
+    so the figure is on the first screen of a 1280×720 projector; otherwise the page itself, controls above."""
+    if state.presenter():
+        return st.columns([1, 2.7], gap="medium")
+    return st.container(), st.container()
+
+
+def controls_row(where, n: int):
+    """n places for controls side by side; in presenter mode, in the narrow controls column, one below the other."""
+    return [where] * n if state.presenter() else where.columns(n)
 
 
 def model_language() -> str:
@@ -74,17 +92,47 @@ def corpus_title(name: str) -> str:
     return t(f"corpus.{name}")
 
 
-def table(where, data, **kwargs) -> None:
+STATIC_TABLE_ROWS = 40  # presenter mode draws tables up to this long as HTML, which grows with the text
+
+
+def table(where, data, header_ids: bool = True, index: bool = False, **kwargs) -> None:
     """A table whose columns are named by ids ("rank", "cosine_similarity"), shown as their headers "fig.<id>" in
-    the session's language. Only for columns the app names: tables whose columns are tokens use where.dataframe."""
+    the session's language; headers already in the session's language pass header_ids=False. Only for columns the
+    app names: tables whose columns are tokens use where.dataframe. In presenter mode a short table is drawn as
+    HTML (st.table), whose text grows with the page's; st.dataframe draws on a canvas at a fixed size."""
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-    frame = frame.rename(columns=lambda column: t(f"fig.{column}"))
-    where.dataframe(frame, **{"hide_index": True, "width": "stretch", **kwargs})
+    if header_ids:
+        frame = frame.rename(columns=lambda column: t(f"fig.{column}"))
+    if state.presenter() and len(frame) <= STATIC_TABLE_ROWS:
+        where.table(frame, hide_index=not index)
+    else:
+        where.dataframe(frame, **{"hide_index": not index, "width": "stretch", **kwargs})
 
 
-def chart(where, fig, key: str) -> None:
+def view(page: str) -> str:
+    """Which view of a page to show, one at a time (a segmented control keyed "<page>.view" over
+    navigation.VIEWS[page]). Only the chosen view is computed and sent: st.tabs builds and sends every tab on
+    every rerun, and the browser draws them all (Attention: 21 charts, 618 KB for one change of layer)."""
+    key, names = f"{page}.view", VIEWS[page]
+    if st.session_state.get(key) not in names:
+        st.session_state[key] = names[0]
+    return st.segmented_control(t("app.view"), names, key=key, required=True, label_visibility="collapsed",
+                                format_func=lambda name: t(f"{page}.tab_{name}"), wrap=True)
+
+
+def chart(where, fig, key: str, on_click=None) -> None:
     """A plotly figure (from playground.figures, already in the session's language) with its camera button set
-    to the format chosen in the sidebar (PNG or SVG); the image is made in the browser, so it works offline."""
+    to the format chosen in the sidebar (PNG or SVG); the image is made in the browser, so it works offline.
+    The chart's toolbar has Streamlit's full-screen button (that one figure alone on the screen). on_click: a
+    callback run when a point is clicked; it reads the point from clicked(key)."""
     fmt = st.session_state.get("app.figure_format", "png")
+    events = {"on_select": on_click, "selection_mode": "points"} if on_click else {}
     where.plotly_chart(fig, key=key, config={"displaylogo": False, "toImageButtonOptions": {
-        "format": fmt, "filename": key.replace(".", "-"), "scale": 2 if fmt == "png" else 1}})
+        "format": fmt, "filename": key.replace(".", "-"), "scale": 2 if fmt == "png" else 1}}, **events)
+
+
+def clicked(key: str) -> dict | None:
+    """The point last clicked in the chart `key` (curve_number, x, y, customdata, ...), or None."""
+    event = st.session_state.get(key)
+    points = event.selection.points if event is not None else []
+    return points[0] if points else None

@@ -16,7 +16,7 @@ Left out: batched generation of different prompts, beam search.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -90,11 +90,13 @@ class TextChunk:
     prob: float  # the probability the token had when it was chosen
     text: str  # all new text so far (stop sequence cut off)
     stopped: str | None  # the stop sequence that ended generation, if any
+    alternatives: list[tuple[int, float]] = field(default_factory=list)  # the step's likeliest ids, best first
 
 
 def stream_text(model: LanguageModel, ids, max_new_tokens: int, settings: SamplingSettings | None = None,
-                seed: int | None = None, stop_sequences=(), use_kv_cache: bool = True):
-    """Yield a TextChunk per new token; stop at a stop sequence (which is not part of the text) or the end-of-text id."""
+                seed: int | None = None, stop_sequences=(), use_kv_cache: bool = True, alternatives: int = 5):
+    """Yield a TextChunk per new token; stop at a stop sequence (which is not part of the text) or the end-of-text id.
+    Each chunk keeps the `alternatives` most likely tokens of its step (id, probability after the pipeline)."""
     tokenizer = model.tokenizer
     new: list[int] = []
     stop_sequences = [s for s in stop_sequences if s]
@@ -102,11 +104,13 @@ def stream_text(model: LanguageModel, ids, max_new_tokens: int, settings: Sampli
     for step in generation_steps(model, ids, max_new_tokens, settings, seed, use_kv_cache, stop_ids=eot):
         new.append(step.token)
         text = tokenizer.decode(new)
+        top = torch.topk(step.probs, min(alternatives, len(step.probs)))
+        likeliest = list(zip(top.indices.tolist(), top.values.tolist()))
         hit = next((s for s in stop_sequences if s in text), None)
         if hit:
-            yield TextChunk(step.token, step.prob, text[: text.index(hit)], hit)
+            yield TextChunk(step.token, step.prob, text[: text.index(hit)], hit, likeliest)
             return
-        yield TextChunk(step.token, step.prob, text, None)
+        yield TextChunk(step.token, step.prob, text, None, likeliest)
 
 
 def generate(model: LanguageModel, ids, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,

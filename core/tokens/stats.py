@@ -80,3 +80,26 @@ def cap_tokens(ids: list[int], limit: int, keep: str = "start") -> tuple[list[in
         return list(ids), 0
     kept = ids[:limit] if keep == "start" else ids[-limit:]
     return list(kept), len(ids) - limit
+
+
+def utf8_groups(byte_strings: list[bytes], longest: int = 8) -> list[tuple[int, int]]:
+    """Runs of neighbouring tokens that only together make whole UTF-8 characters (an emoji cut into two or
+    three byte-level tokens), as (start, end) index ranges covering every token in order; a token that is whole
+    text by itself is a run of one. A run never grows past `longest` tokens (bytes that never complete a
+    character end it).
+
+    >>> utf8_groups(["🤖".encode()[:2], "🤖".encode()[2:], b" ok"])
+    [(0, 2), (2, 3)]
+    """
+    groups: list[tuple[int, int]] = []
+    start, pending = 0, b""
+    for i, data in enumerate(byte_strings):
+        pending += data
+        try:
+            pending.decode("utf-8")
+        except UnicodeDecodeError:
+            if i + 1 - start < longest and i + 1 < len(byte_strings):
+                continue
+        groups.append((start, i + 1))
+        start, pending = i + 1, b""
+    return groups

@@ -8,12 +8,20 @@ from tests.support.app import APP, assert_clean, open_page
 def test_attention_page_layers_heads_and_steps():
     at = open_page("attention")
     assert_clean(at)
+    assert len(at.get("plotly_chart")) == 1  # one view at a time: only the chosen one is built and sent
+    at.segmented_control(key="attention.view").set_value("steps").run()
     assert any("largest difference" in s.value for s in at.success)
     at.selectbox(key="attention.layer").set_value(3).run()
     at.selectbox(key="attention.head").set_value(2).run()
     assert_clean(at)
+    at.segmented_control(key="attention.view").set_value("lines").run()
     at.radio(key="attention.lines_which").set_value("all").run()
     assert_clean(at)
+    at.selectbox(key="attention.lines_focus").set_value("q3").run()
+    assert_clean(at)
+    for view in ("all", "kinds"):
+        at.segmented_control(key="attention.view").set_value(view).run()
+        assert_clean(at)
 
 
 def test_attention_page_bad_input():
@@ -43,13 +51,18 @@ def test_attention_page_clamps_url_indices():
 def test_embeddings_page():
     at = open_page("embeddings")
     assert_clean(at)
+    at.segmented_control(key="embeddings.view").set_value("projection").run()
     at.radio(key="embeddings.pca_dims").set_value(3).run()
+    at.segmented_control(key="embeddings.view").set_value("neighbours").run()
     at.text_input(key="embeddings.word").set_value(" Königin").run()
     assert_clean(at)
     assert any("one token" in e.value for e in at.error)
     at.selectbox(key="embeddings.analogy_preset").set_value("koenig").run()
     assert_clean(at)
+    at.segmented_control(key="embeddings.view").set_value("similarity").run()
     at.slider(key="embeddings.sim_layer").set_value(0).run()
+    assert_clean(at)
+    at.segmented_control(key="embeddings.view").set_value("positions").run()
     assert_clean(at)
 
 
@@ -60,15 +73,18 @@ def test_one_click_opens_the_head_the_scores_pick(bundled):
     _, cache = bundled.run_with_cache([ids], names={"pattern"})
     best = strongest_heads(head_scores(bundled, cache))
     for name in ("induction", "previous_token"):
+        at.segmented_control(key="attention.view").set_value("kinds").run()
         at.button(key=f"attention.open.{name}").click().run()
         assert_clean(at)
         layer, head, _ = best[name]
         assert (at.selectbox(key="attention.layer").value, at.selectbox(key="attention.head").value) == (layer, head)
+        assert at.segmented_control(key="attention.view").value == "one"  # the head alone, large
 
 
 def test_induction_demo_on_a_passage_the_user_edits(bundled):
     from core.analysis.attention import strongest_heads, text_induction_scores
     at = open_page("attention")
+    at.segmented_control(key="attention.view").set_value("kinds").run()
     passage = "Seven paper bridges hum at noon. Seven paper bridges hum at noon."
     at.text_area(key="attention.induction_text").set_value(passage).run()
     assert_clean(at)
@@ -79,6 +95,7 @@ def test_induction_demo_on_a_passage_the_user_edits(bundled):
     assert any(f"layer {layer}, head {head}: on average {score:.2f}" in m.value for m in at.markdown)
     at.button(key="attention.open.text").click().run()
     assert at.selectbox(key="attention.layer").value == layer and at.selectbox(key="attention.head").value == head
+    at.segmented_control(key="attention.view").set_value("kinds").run()
     at.text_area(key="attention.induction_text").set_value("no word here repeats").run()
     assert_clean(at)
     assert any("occurs twice" in i.value for i in at.info)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from playground.i18n import strings
-from playground.navigation import PAGE_NAMES
+from playground.navigation import PAGE_NAMES, TOUR_STEPS
 from tests.support.server import (
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -81,3 +81,97 @@ def test_every_page_in_chromium(server, browser):
     # Offline, proven: nothing leaves the server (no CDN, no fonts, no telemetry).
     outside = [u for u in requests if not u.startswith((server, "data:", "blob:", "about:"))]
     assert not outside, sorted(set(outside))[:10]
+
+
+# The page's main figure in presenter mode: the first chart, or what stands for it.
+MAIN_FIGURE = {"tokens": ".pg-chips", "tour-1": ".pg-chips", "home": None, "training": None, "finetuning": None}
+PRESENTER_VIEWS = [(name, name, "") for name in PAGE_NAMES] + [(f"tour-{n}", "tour", f"&step={n}")
+                                                              for n in range(1, len(TOUR_STEPS) + 1)]
+CUT_LABELS = """() => [...document.querySelectorAll(
+    "[data-testid='stMain'] button p, [data-testid='stMain'] [data-testid='stWidgetLabel'] p")]
+  .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_presenter_mode_shows_the_figure_on_the_first_screen(server, browser, lang):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    problems = []
+    for name, path, query in PRESENTER_VIEWS:
+        page.goto(f"{server}/{'' if path == 'home' else path}?presenter=1&lang={lang}{query}",
+                  wait_until="domcontentloaded")
+        wait_until_idle(page)
+        selector = MAIN_FIGURE.get(name, "[data-testid='stMain'] [data-testid='stPlotlyChart']")
+        if selector:
+            found = page.locator(selector)
+            box = found.first.bounding_box() if found.count() else None
+            if box is None or box["y"] < 0 or box["y"] + box["height"] > 720:
+                problems.append(f"{name}: main figure at {box}")
+        cut = page.evaluate(CUT_LABELS)
+        if cut:
+            problems.append(f"{name}: labels cut {cut}")
+        if page.locator("[data-testid='stSidebar']").first.get_attribute("data-collapsed") != "true":
+            problems.append(f"{name}: sidebar open")
+        if not page.locator("[data-testid='stExpandSidebarButton']").first.is_visible():
+            problems.append(f"{name}: no way back to the sidebar")
+    context.close()
+    assert not problems, problems
+
+
+def click_point(page, box, fx=0.5, fy=0.5) -> None:
+    """Move to and click a spot of a bounding box (plotly needs the hover before the click)."""
+    x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    page.wait_for_timeout(500)
+    wait_until_idle(page)
+
+
+def test_clicks_open_what_they_point_at(server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    # Attention grid: a click on the map of layer 2, head 3 opens that head.
+    page.goto(f"{server}/attention?view=all", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    cell = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").nth(2 * 4 + 3)
+    cell.scroll_into_view_if_needed()
+    click_point(page, cell.bounding_box())
+    assert page.get_by_role("combobox", name="Layer").input_value() == "2"
+    assert page.get_by_role("combobox", name="Head").input_value() == "3"
+    assert "Layer 2, head 3" in page.locator("[data-testid='stPlotlyChart'] .gtitle").first.text_content()
+    # Head view: a click on a token (right column: the queries) keeps only its lines.
+    page.goto(f"{server}/attention?view=lines", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    label = page.locator("[data-testid='stPlotlyChart'] .textpoint text").filter(has_text="·soft").last
+    label.scroll_into_view_if_needed()
+    box = label.bounding_box()
+    click_point(page, {**box, "x": box["x"] - 6, "width": 0})  # the point sits at the text's left end
+    assert page.get_by_role("combobox", name="Lines of one token (or click a token)").input_value().endswith(
+        "·soft: what it attends to")
+    # Anatomy: a click on a box of the diagram looks inside that stage.
+    page.goto(f"{server}/anatomy", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    mlp = page.locator("[data-testid='stPlotlyChart'] .annotation-text").filter(has_text="MLP").first
+    click_point(page, mlp.bounding_box())
+    assert page.get_by_role("combobox", name="Look inside").input_value().startswith("MLP")
+    # Any chart: plotly's toolbar has Streamlit's full-screen button, which shows that one figure alone.
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    chart.hover()
+    chart.locator("[data-title='Fullscreen']").click()
+    page.wait_for_timeout(800)
+    assert page.locator("[data-testid='stPlotlyChart']").first.bounding_box()["width"] > 1100
+    context.close()
+
+
+def test_generated_tokens_show_their_alternatives_on_hover(server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server}/generation", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    page.locator("[data-testid='stMain'] button").filter(has_text="Take the greedy").first.click()
+    page.wait_for_timeout(500)
+    wait_until_idle(page)
+    tips = page.locator(".pg-chip[title*='likeliest tokens']")
+    assert tips.count() == 1 and tips.first.get_attribute("title").count("%") == 6  # its own and 5 alternatives
+    context.close()

@@ -50,6 +50,7 @@ def test_generation_never_takes_a_listed_word():
     at.button(key="generation.take_sample").click().run()
     tree = at.session_state["generation.tree"]
     assert 5089 not in tree.path and len(tree.path) == 2
+    at.segmented_control(key="generation.view").set_value("compare").run()
     at.slider(key="generation.compare_n").set_value(10).run()
     at.button(key="generation.compare").click().run()
     assert_clean(at)

@@ -77,14 +77,18 @@ def test_attention_grid_shows_each_pattern_with_the_future_masked():
                 for layer in range(3)]
     s = spec(figures.attention_grid(patterns, 3, 2, selected=(2, 1)))
     fig = figures.attention_grid(patterns, 3, 2, selected=(2, 1))
-    assert len(fig.data) == 6
+    maps = [t for t in fig.data if t.type == "heatmap"]
+    spots = [t for t in fig.data if t.type == "scatter"]
+    assert len(maps) == len(spots) == 6
     for layer in range(3):
         for h in range(2):
-            z = np.array(fig.data[layer * 2 + h].z, dtype=float)
+            z = np.array(maps[layer * 2 + h].z, dtype=float)
             expected = np.array(patterns[layer][h])
             assert np.allclose(np.tril(z), np.tril(expected), atol=1e-4)
             assert np.isnan(z[np.triu_indices(3, 1)]).all()
-            assert f"layer {layer} head {h}" in fig.data[layer * 2 + h].hovertemplate
+            assert f"layer {layer} head {h}" in maps[layer * 2 + h].hovertemplate
+            clicked = spots[layer * 2 + h]  # a click on the map finds a point that names its layer and head
+            assert clicked.xaxis == maps[layer * 2 + h].xaxis and {tuple(c) for c in clicked.customdata} == {(layer, h)}
     chosen = s["layout"]["xaxis6"]  # layer 2, head 1 is the 6th cell
     assert chosen["linewidth"] == 4 and "linewidth" not in s["layout"]["xaxis"]
     titles = [a["text"] for a in s["layout"]["annotations"]]
@@ -114,15 +118,107 @@ def test_architecture_diagram_boxes_and_selection():
     widths = [r["line"]["width"] for r in rects[1:]]
     assert widths == [2, 4, 2]  # the chosen stage stands out
     texts = [a["text"] for a in s["layout"]["annotations"]]
-    assert "× 6<br>blocks" in texts and "[3 × 8] · 288 per block · 1,728 in all" in texts
+    # one block's count and the whole model's; on two lines, as one would not fit the box
+    assert "× 6<br>blocks" in texts and "[3 × 8] · 288 per block<br>1,728 in all" in texts
     assert "[3 × 8] · 800 parameters" in texts
-    assert s["data"][0]["customdata"][1] == ["Attention", 6 * 288]
+    assert s["data"][0]["customdata"][12][:2] == ["Attention", 6 * 288]  # the whole model's count on hover
+    # A click anywhere across a box finds a point that names its stage (customdata[2] is the key).
+    points = s["data"][0]
+    attn = [x for x, data in zip(points["x"], points["customdata"]) if data[2] == "attn"]
+    assert min(attn) < 0.1 and max(attn) > 0.9
+    assert {tuple(d[:3]) for d in points["customdata"]} == {
+        (st["name"], st["params"] * (6 if st["per_block"] else 1), st["key"]) for st in STAGES}
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+@pytest.mark.parametrize("presenter", [False, True])
+def test_architecture_diagram_labels_fit_their_boxes(lang, presenter):
+    from core.analysis.anatomy import stages
+    from core.model.gpt import GPTConfig
+    from playground.i18n import strings
+    words = strings(lang)
+    d, h = 512, 8
+    named = [{**stage.__dict__, "name": words[f"anatomy.stage_{stage.key}"].format(heads=h, dh=d // h, d=d, d4=4 * d)
+              + (words["anatomy.tied"] if stage.key == "unembed" else "")}
+             for stage in stages(GPTConfig(n_embd=d, n_head=h, n_layer=6), 64)]
+    st.session_state[keys.LANG], st.session_state[keys.PRESENTER] = lang, presenter
+    try:
+        s = spec(figures.architecture_diagram(named, 6, "attn"))
+    finally:
+        del st.session_state[keys.LANG], st.session_state[keys.PRESENTER]
+    labels = [a for a in s["layout"]["annotations"] if a.get("text") and not a.get("showarrow")
+              and "blocks" not in a["text"] and "Blöcke" not in a["text"]]
+    assert len(labels) == len(named) * (1 if presenter else 2)  # name (and shape · parameters unless presenter)
+    for note in labels:
+        lines = [line.replace("<b>", "").replace("</b>", "") for line in note["text"].split("<br>")]
+        widest = max(len(line) for line in lines) * 0.62 * note["font"]["size"]  # px, as figures.fitting_font
+        assert widest <= figures.DIAGRAM_BOX_PX[presenter] - 16, (note["text"], note["font"]["size"])
+        assert len(lines) <= 2 and note["font"]["size"] >= 10
+
+
+def test_heatmap_labels_every_row_and_column_up_to_32_tokens():
+    labels = figures.token_labels([f" w{i}" for i in range(32)])
+    s = spec(figures.heatmap(np.zeros((32, 32)), labels, labels, "Similarity", "token", "token",
+                             height=22 * 32 + 160))
+    for axis in ("xaxis", "yaxis"):
+        assert s["layout"][axis]["tickvals"] == labels and s["layout"][axis]["ticktext"] == labels
+        assert 9 <= s["layout"][axis]["tickfont"]["size"] <= figures.FONT_SIZE - 2
+    rows_px = (s["layout"]["height"] - 140) / 32
+    assert s["layout"]["yaxis"]["tickfont"]["size"] <= rows_px  # each row's label fits its row
+
+
+def test_pca_labels_a_readable_subset_and_names_every_point_on_hover():
+    rng = np.random.default_rng(0)
+    coords = rng.normal(size=(120, 2)).tolist()
+    labels = [f" t{i}" for i in range(120)]
+    s = spec(figures.scatter_projection(coords, labels, ["your text"] * 10 + ["frequent in the corpus"] * 110,
+                                        "PCA", ["PC 1", "PC 2"]))
+    written, hover = [], []
+    for trace in s["data"]:
+        hover += trace["customdata"]
+        written += [(x, y) for x, y, text in zip(trace["x"], trace["y"], trace["text"]) if text]
+    assert sorted(hover) == sorted(figures.visible_plain(x) for x in labels)  # every point on hover
+    assert 10 <= len(written) <= 40 and all(text for text in s["data"][0]["text"])  # your text always written
+    span = np.ptp(np.array(coords), axis=0)
+    for i, a in enumerate(written):  # no two written labels on top of each other
+        for b in written[i + 1:]:
+            assert abs(a[0] - b[0]) >= 0.09 * span[0] - 1e-9 or abs(a[1] - b[1]) >= 0.045 * span[1] - 1e-9
+
+
+def test_figures_fit_the_first_screen_in_presenter_mode():
+    st.session_state[keys.PRESENTER] = True
+    try:
+        tall = spec(figures.heatmap(np.zeros((64, 8)), [f"d{i}" for i in range(8)], list(range(64)), "t", "x", "y",
+                                    height=2000))
+        diagram = spec(figures.architecture_diagram(STAGES * 4, 6))
+    finally:
+        del st.session_state[keys.PRESENTER]
+    assert tall["layout"]["height"] == diagram["layout"]["height"] == figures.PRESENTER_HEIGHT
+    assert tall["layout"]["font"]["size"] == figures.PRESENTER_FONT
+
+
+def test_head_view_isolates_one_tokens_lines_and_keeps_a_legend_per_head():
+    def lines(fig):
+        return {(row[0], row[1]) for trace in fig.data if trace.mode == "lines" and trace.customdata is not None
+                for row in trace.customdata if row[0] is not None}
+    every = lines(figures.head_view({0: PATTERN, 1: PATTERN}, PIECES, "t"))
+    query = lines(figures.head_view({0: PATTERN, 1: PATTERN}, PIECES, "t", focus=("query", 2)))
+    key = lines(figures.head_view({0: PATTERN, 1: PATTERN}, PIECES, "t", focus=("key", 1)))
+    assert query == {(q, k) for q, k in every if q == "·sat"} and query
+    assert key == {(q, k) for q, k in every if k == "·cat"} and key
+    fig = figures.head_view({0: PATTERN, 3: [[1.0, 0, 0], [1.0, 0, 0], [1.0, 0, 0]]}, PIECES, "t", focus=("key", 2))
+    assert sorted(t.name for t in fig.data if t.showlegend is not False and t.name) == ["head 0", "head 3"]
+    labels = [t for t in fig.data if t.mode == "markers+text"]
+    assert [list(t.customdata[2]) for t in labels] == [["key", 2], ["query", 2]]  # a click names the token
+    assert labels[0].text[2] == "<b>·sat</b>"  # the focused token stands out
 
 
 def test_distribution_bars_marks_the_sampled_token():
     fig = figures.distribution_bars([" the", " a"], [0.7, 0.3], [2.0, 1.2], "p", marked=1)
     assert list(fig.data[0].marker.color) == [figures.OKABE_ITO[0], figures.OKABE_ITO[1]]
     assert list(fig.data[0].x) == ["·the", "·a"] and list(fig.data[0].customdata) == [2.0, 1.2]
+    # Named above its percentage, not by an arrow that would cover the number.
+    assert list(fig.data[0].text) == ["70.0%", "30.0%<br><b>sampled</b>"] and not fig.layout.annotations
 
 
 def german(build):
@@ -171,4 +267,4 @@ def test_architecture_boxes_in_german():
     s = spec(german(lambda: figures.architecture_diagram(
         [{**STAGES[0], "params": 50257 * 128}, {**STAGES[1], "params": 66048}], 6, None)))
     texts = [a["text"] for a in s["layout"]["annotations"]]
-    assert "[3 × 8] · 66.048 pro Block · 396.288 insgesamt" in texts and "[3 × 8] · 6.432.896 Parameter" in texts
+    assert "[3 × 8] · 66.048 pro Block<br>396.288 insgesamt" in texts and "[3 × 8] · 6.432.896 Parameter" in texts

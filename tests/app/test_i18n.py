@@ -1,6 +1,7 @@
 """German and English: the same keys in both, every key used in the code exists, and the switch works."""
 
 import ast
+import json
 import re
 
 from core.errors import PlaygroundError
@@ -109,27 +110,35 @@ def test_errors_show_in_the_session_language():
 ENGLISH_GLUE = {"the", "and", "has", "with", "from", "of", "is", "are", "this", "that", "your", "you", "to", "for"}
 
 
-def test_figures_and_tables_follow_the_language():
-    import json
+def english_on_page(at) -> set[str]:
+    words = set()
+    for chart in at.get("plotly_chart"):
+        words |= english_left(json.loads(chart.proto.spec))
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader", "title"):
+        for element in at.get(kind):  # sentences built in code: English function words give them away
+            text = re.sub(r"`[^`]*`", " ", str(element.value))  # quoted tokens and code are the text itself
+            words |= set(re.findall(r"(?<![\w'])[a-z]+(?![\w'])", text)) & ENGLISH_GLUE
+    for frame in at.dataframe:
+        # Column headers the app names; columns that are tokens ("3: ·king") are the text itself.
+        words |= english_words(str(c) for c in frame.value.columns if not re.match(r"\d+: ", str(c)))
+    return words
 
-    from playground.navigation import PAGE_NAMES
+
+def test_figures_and_tables_follow_the_language():
+    from playground.navigation import PAGE_NAMES, VIEWS
     left = {}
     for url in PAGE_NAMES:
-        at = open_page("home")
-        at.radio(key="app.lang").set_value("de").run()
-        if url != "home":
-            at.switch_page(f"../pages/{url}.py").run()
-        assert_clean(at)
         words = set()
-        for chart in at.get("plotly_chart"):
-            words |= english_left(json.loads(chart.proto.spec))
-        for kind in ("markdown", "caption", "info", "warning", "error", "success", "subheader", "title"):
-            for element in at.get(kind):  # sentences built in code: English function words give them away
-                text = re.sub(r"`[^`]*`", " ", str(element.value))  # quoted tokens and code are the text itself
-                words |= set(re.findall(r"(?<![\w'])[a-z]+(?![\w'])", text)) & ENGLISH_GLUE
-        for frame in at.dataframe:
-            # Column headers the app names; columns that are tokens ("3: ·king") are the text itself.
-            words |= english_words(str(c) for c in frame.value.columns if not re.match(r"\d+: ", str(c)))
+        for view in VIEWS.get(url, [None]):  # pages that show one view at a time: every view, opened by its link
+            at = open_page("home")
+            at.radio(key="app.lang").set_value("de").run()
+            if url != "home":
+                if view is not None:
+                    at.query_params["view"] = view
+                at.switch_page(f"../pages/{url}.py").run()
+            assert_clean(at)
+            assert view is None or at.segmented_control(key=f"{url}.view").value == view
+            words |= english_on_page(at)
         if words:
             left[url] = sorted(words)
     assert not left, left

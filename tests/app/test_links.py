@@ -10,17 +10,28 @@ from tests.support.app import assert_clean, open_page
 KINDS = ("slider", "select_slider", "selectbox", "radio", "number_input", "text_input", "text_area", "toggle",
          "checkbox", "segmented_control")
 
-CHANGES = {  # page -> widget key -> a value other than the default, set one after the other
-    "tokens": {"tokens.example": "shakespeare", "tokens.encoding": "cl100k_base", "tokens.special": True,
-               "tokens.decode_ids": "15496, 995", "tokens.bpe_source": "the-verdict", "tokens.bpe_merges": 80,
-               "tokens.bpe_step": 20, "tokens.bpe_word": " verdict", "tokens.window_context": 6,
-               "tokens.window_stride": 3},
-    "embeddings": {"embeddings.text": "The queen spoke.", "embeddings.dims": 16, "embeddings.pca_dims": 3,
-                   "embeddings.pca_corpus": "the-verdict", "embeddings.pca_n": 50, "embeddings.word": " queen",
-                   "embeddings.analogy_preset": "paris", "embeddings.c": " Spain", "embeddings.sim_layer": 2,
-                   "embeddings.n_pos": 32},
-    "attention": {"attention.text": "ROMEO:\nO, she doth teach", "attention.layer": 4, "attention.head": 3,
-                  "attention.lines_which": "all", "attention.lines_threshold": 0.2},
+# page[/view] -> widget key -> a value other than the default, set one after the other. Pages that show one view
+# at a time (navigation.VIEWS) render only that view's controls, so each view is its own case: the page's own
+# controls (its first view's), then the view, then the view's controls.
+CHANGES = {
+    "tokens": {"tokens.example": "shakespeare", "tokens.encoding": "cl100k_base", "tokens.special": True},
+    "tokens/chat": {"tokens.view": "chat", "tokens.chat_system": "Be brief.", "tokens.chat_user": "Hi there",
+                    "tokens.chat_reply": False},
+    "tokens/decode": {"tokens.view": "decode", "tokens.decode_ids": "15496, 995"},
+    "tokens/bpe": {"tokens.view": "bpe", "tokens.bpe_source": "the-verdict", "tokens.bpe_merges": 80,
+                   "tokens.bpe_step": 20, "tokens.bpe_word": " verdict"},
+    "tokens/windows": {"tokens.view": "windows", "tokens.window_context": 6, "tokens.window_stride": 3},
+    "embeddings": {"embeddings.text": "The queen spoke.", "embeddings.dims": 16},
+    "embeddings/projection": {"embeddings.view": "projection", "embeddings.pca_dims": 3,
+                              "embeddings.pca_corpus": "the-verdict", "embeddings.pca_n": 50},
+    "embeddings/neighbours": {"embeddings.view": "neighbours", "embeddings.word": " queen",
+                              "embeddings.analogy_preset": "paris", "embeddings.c": " Spain"},
+    "embeddings/similarity": {"embeddings.view": "similarity", "embeddings.sim_layer": 2},
+    "embeddings/positions": {"embeddings.view": "positions", "embeddings.n_pos": 32},
+    "attention": {"attention.text": "ROMEO:\nO, she doth teach", "attention.layer": 4, "attention.head": 3},
+    "attention/lines": {"attention.view": "lines", "attention.lines_which": "all", "attention.lines_threshold": 0.2,
+                        "attention.lines_focus": "q3"},
+    "attention/kinds": {"attention.view": "kinds", "attention.induction_text": "one two three one two three"},
     "sampling": {"sampling.lecture_logits": "1, 2, 3", "sampling.prompt": "JULIET:\nO", "sampling.top_n": 20,
                  "sampling.ask": " Romeo", "sampling.temperature": 1.3, "sampling.top_k": 25, "sampling.top_p": 0.8,
                  "sampling.min_p": 0.05, "sampling.repetition": 1.2, "sampling.frequency": 0.3,
@@ -28,8 +39,9 @@ CHANGES = {  # page -> widget key -> a value other than the default, set one aft
     "generation": {"generation.prompt": "ROMEO:\nWhat", "generation.temperature": 1.1, "generation.top_k": 30,
                    "generation.top_p": 0.95, "generation.min_p": 0.02, "generation.repetition": 1.1,
                    "generation.frequency": 0.2, "generation.presence": 0.1, "generation.bias": '" the": 2',
-                   "generation.seed": 5, "generation.max_new": 40, "generation.stops": "END",
-                   "generation.compare_n": 20},
+                   "generation.seed": 5},
+    "generation/run": {"generation.view": "run", "generation.max_new": 40, "generation.stops": "END"},
+    "generation/compare": {"generation.view": "compare", "generation.compare_n": 20},
     "anatomy": {"anatomy.text": "To be or not", "anatomy.stage": "mlp", "anatomy.layer": 3},
     "tour": {"tour.text": "O Romeo, Romeo"},
 }
@@ -68,11 +80,13 @@ def shown_numbers(at) -> list:
     return [m.value for m in at.metric] + [c.value for c in at.caption] + [s.value for s in at.success]
 
 
-@pytest.mark.parametrize("page", CHANGES)
-def test_a_link_reopens_every_control(page):
+@pytest.mark.parametrize("case", CHANGES)
+def test_a_link_reopens_every_control(case):
+    page = case.split("/")[0]
     at = open_page(page)
     assert_clean(at)
-    for key, value in CHANGES[page].items():
+    changes = CHANGES[case] if case == page else {**CHANGES[page], **CHANGES[case]}
+    for key, value in changes.items():
         set_widget(at, key, value)
     if page == "tour":
         at.button(key="tour.next").click().run()

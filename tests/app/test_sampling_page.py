@@ -34,6 +34,9 @@ def test_generation_page_step_force_undo_compare():
     at.button(key="generation.take_greedy").click().run()
     tree = at.session_state["generation.tree"]
     assert len(tree.path) == 1
+    likeliest = tree.alternatives()[0]  # what the hover of the chosen token shows: the step's likeliest tokens
+    assert len(likeliest) == 5 and likeliest[0][0] == tree.path[0] and likeliest[0][1] == tree.probs[0]
+    assert any("likeliest tokens" in h.proto.body for h in at.get("html"))
     at.button(key="generation.force.3").click().run()
     assert len(at.session_state["generation.tree"].path) == 2
     at.button(key="generation.undo").click().run()
@@ -41,12 +44,18 @@ def test_generation_page_step_force_undo_compare():
     assert len(at.session_state["generation.tree"].branches()) == 2
     at.button(key="generation.branch.0").click().run()
     assert_clean(at)
+    at.segmented_control(key="generation.view").set_value("compare").run()
     at.button(key="generation.compare").click().run()
     assert_clean(at)
     assert len(at.session_state["generation.compare_result"]) == 4
+    at.segmented_control(key="generation.view").set_value("run").run()
     at.button(key="generation.run").click().run()
     assert_clean(at)
     assert any("tokens/s" in c.value for c in at.caption)
+    *_, (pieces, probs, others) = at.session_state["generation.run_result"]
+    assert len(pieces) == len(probs) == len(others) and all(len(o) == 5 for o in others)
+    at.run()  # the streamed tokens stay, each with its alternatives on hover
+    assert any(h.proto.body.count("likeliest tokens") == len(pieces) for h in at.get("html"))
 
 
 def test_generation_page_long_prompt_keeps_the_end():

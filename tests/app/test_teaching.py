@@ -32,7 +32,9 @@ def test_anatomy_boxes_count_one_block_with_the_total_beside():
     notes = [a["text"] for s in specs(at) for a in s["layout"].get("annotations", [])]
     # the bundled model by hand: LayerNorm 2·128, attention 128·384+384+128·128+128, MLP 128·512+512+512·128+128
     for per_block in (256, 66_048, 131_712):
-        assert any(n.endswith(f"· {per_block:,} per block · {6 * per_block:,} in all") for n in notes), per_block
+        # on one line, or on two when it does not fit its box
+        assert any(n.replace("<br>", " · ").endswith(f"· {per_block:,} per block · {6 * per_block:,} in all")
+                   for n in notes), per_block
     assert "× 6<br>blocks" in notes
 
 
@@ -70,7 +72,7 @@ def test_tour_temperature_uses_the_whole_distribution(model):
 
 
 def test_what_heads_do_says_which_heads_pass_the_threshold(model):
-    at = open_page("attention")
+    at = open_page("attention", view="kinds")
     assert_clean(at)
     ids = model.tokenizer.encode(at.text_area(key="attention.text").value)
     _, cache = model.run_with_cache([ids])
@@ -91,7 +93,7 @@ def test_what_heads_do_says_which_heads_pass_the_threshold(model):
 
 
 def test_analogies_claim_the_relation_only_when_the_answer_comes_first(model):
-    at = open_page("embeddings")
+    at = open_page("embeddings", view="neighbours")
     wte = model.transformer.wte.weight.detach()
     for preset, (a, b, c, expected) in {"king": (" king", " man", " woman", " queen"),
                                         "father": (" father", " man", " woman", " mother"),

@@ -53,6 +53,7 @@ def test_text_and_encoding_switch(page, reference):
 
 def test_compare_table_matches_tiktoken(page, reference):
     text = page.text_area(key="tokens.text").value
+    page.segmented_control(key="tokens.view").set_value("compare").run()
     table = next(df.value for df in page.dataframe if "characters per token" in df.value.columns)
     for name, row in zip(("gpt2", "cl100k_base", "o200k_base"), table.itertuples()):
         assert row.tokens == f"{len(reference[name].encode(text)):,}"  # as shown, in the English session
@@ -68,6 +69,7 @@ def test_special_token_switch(page):
 
 
 def test_decode_good_and_bad(page):
+    page.segmented_control(key="tokens.view").set_value("decode").run()
     page.text_input(key="tokens.decode_ids").set_value("[15496, 995]").run()
     assert any(c.value == "Hello world" for c in page.code)
     page.text_input(key="tokens.decode_ids").set_value("15496, 99999999").run()
@@ -78,6 +80,7 @@ def test_decode_good_and_bad(page):
 
 
 def test_bpe_steps(page):
+    page.segmented_control(key="tokens.view").set_value("bpe").run()
     page.selectbox(key="tokens.bpe_source").set_value("the-verdict").run()
     page.slider(key="tokens.bpe_merges").set_value(30).run()
     page.slider(key="tokens.bpe_step").set_value(5).run()
@@ -103,3 +106,42 @@ def test_chips_escape_html():
     assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;amp;" in html
     colours = [part.split("'")[0] for part in html.split("background:")[1:]]
     assert all(a != b for a, b in zip(colours, colours[1:]))  # neighbours never share a colour
+
+
+def test_emoji_bytes_are_one_chip_and_encodings_side_by_side(page, reference):
+    text = "Robots 🤖 and 🧪!"
+    page.text_area(key="tokens.text").set_value(text).run()
+    chips = " ".join(h.proto.body for h in page.get("html") if "pg-chips" in h.proto.body)
+    ids = reference["gpt2"].encode(text)
+    split = [i for i in ids if not _whole(reference["gpt2"].decode_single_token_bytes(i))]
+    assert split and chips.count("pg-joined") == 2  # each emoji, cut into byte tokens, is one chip again
+    assert "🤖" in chips and "🧪" in chips
+    page.segmented_control(key="tokens.view").set_value("compare").run()
+    assert_clean(page)
+    blocks = [h.proto.body for h in page.get("html") if "pg-chips" in h.proto.body]
+    assert len(blocks) == 3  # one row of chips per encoding
+    for name, block in zip(("gpt2", "cl100k_base", "o200k_base"), blocks):
+        n = len(reference[name].encode(text))
+        assert block.count("pg-chip") - block.count("pg-chips") >= n - 2 * block.count("pg-joined")
+
+
+def _whole(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def test_chat_template_view(page):
+    page.radio(key="tokens.encoding").set_value("cl100k_base").run()
+    page.segmented_control(key="tokens.view").set_value("chat").run()
+    assert_clean(page)
+    ids = shown_ids(page)
+    assert ids[0] == 100264 and ids.count(100265) == 2  # <|im_start|> ... <|im_end|> twice (system, user)
+    assert any("cl100k_im" in m.value for m in page.markdown)
+    page.radio(key="tokens.encoding").set_value("o200k_base").run()
+    assert shown_ids(page)[0] == 200006 and any("o200k_harmony" in i.value for i in page.info)
+    page.radio(key="tokens.encoding").set_value("gpt2").run()
+    assert_clean(page)
+    assert not any(i > 50256 for i in shown_ids(page))  # no chat tokens: the markers are text

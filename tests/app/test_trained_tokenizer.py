@@ -51,6 +51,7 @@ def test_tokens_page_shows_it_beside_gpt2_gpt4_and_gpt4o(bpe_model):
     text = at.text_area(key="tokens.text").value
     ids = load_model(bpe_model, device="cpu").tokenizer.encode(text)
     assert any(str(ids[:5])[1:-1] in c.value for c in at.code)  # the id list is the model's tokenizer's
+    at.segmented_control(key="tokens.view").set_value("compare").run()
     compare = next(df.value for df in at.dataframe if "encoding" in df.value.columns)
     assert list(compare["encoding"]) == ["bpe-300 (model)", "gpt2", "cl100k_base", "o200k_base"]
     assert compare["tokens"].iloc[0] == f"{len(ids):,}"  # in the session's locale (English here)

@@ -55,14 +55,21 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 
 
-def wait_until_idle(page, timeout_s: float = 90, quiet_s: float = 1.0) -> None:
-    """Wait (Playwright page) until the page has a title and Streamlit's running indicator has been gone a moment."""
+SCRIPT_STATE = "() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state')"
+
+
+def wait_until_idle(page, timeout_s: float = 240, quiet_s: float = 1.0) -> None:
+    """Wait (Playwright page) until the page has a title and Streamlit's script has finished a moment ago.
+
+    The app root's data-test-script-state says whether the script runs; the running indicator
+    (stStatusWidget) appears only after a delay, so a page that is still running can look idle without it."""
     deadline = time.time() + timeout_s
     # Every page opens with a title; before the script's first message the app is an empty shell.
     page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout_s * 1000)
     quiet_since = None
     while time.time() < deadline:
-        if page.query_selector("[data-testid='stStatusWidget']") or page.query_selector("[data-testid='stSkeleton']"):
+        if (page.evaluate(SCRIPT_STATE) != "notRunning" or page.query_selector("[data-testid='stStatusWidget']")
+                or page.query_selector("[data-testid='stSkeleton']")):
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.time()

@@ -7,6 +7,7 @@ import torch
 
 import core
 from core import PlaygroundError, generate
+from core.inference.generate import stream_text
 
 
 def test_greedy_is_deterministic_and_matches_argmax(tiny_model):
@@ -64,3 +65,20 @@ def test_bundled_model_writes_shakespeare(bundled):
     assert len(words) > 40 and sum(w.lower() in common for w in words) >= 8  # real English words
     assert "\n" in text[8:]  # line breaks
     assert re.search(r"\n[A-Z][A-Za-z ]+:\n", text[6:])  # a speaker name on its own line
+
+
+def test_stream_keeps_each_steps_likeliest_tokens(bundled):
+    prompt = bundled.tokenizer.encode("ROMEO:\n")
+    chunks = list(stream_text(bundled, prompt, 3, core.SamplingSettings(temperature=0.8, top_k=40), seed=2))
+    with torch.no_grad():  # the first step by the formula: softmax(z / T) over the 40 largest logits
+        z = bundled(torch.tensor([prompt]))[0, -1].float()
+    kept = torch.topk(z, 40)
+    probs = torch.softmax(kept.values / 0.8, -1)
+    first = chunks[0]
+    assert [i for i, _ in first.alternatives] == kept.indices[:5].tolist()
+    assert [p for _, p in first.alternatives] == pytest.approx(probs[:5].tolist(), abs=1e-5)
+    for chunk in chunks:
+        assert len(chunk.alternatives) == 5
+        assert all(a >= b for (_, a), (_, b) in zip(chunk.alternatives, chunk.alternatives[1:]))
+        if chunk.token in dict(chunk.alternatives):
+            assert dict(chunk.alternatives)[chunk.token] == pytest.approx(chunk.prob)

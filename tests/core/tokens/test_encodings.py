@@ -82,3 +82,22 @@ def test_never_downloads(monkeypatch):
     monkeypatch.setattr(tiktoken, "get_encoding", refuse)
     _shipped.cache_clear()
     assert load_tokenizer("gpt2").encode("Hello world") == [15496, 995]
+
+
+def test_utf8_groups_put_characters_cut_into_several_tokens_back_together():
+    from core.tokens.encodings import TOKENIZER_NAMES
+    from core.tokens.stats import utf8_groups
+    merged = 0
+    for name in TOKENIZER_NAMES:
+        tok = load_tokenizer(name)
+        for text in SAMPLES + ["🤖🎉🧪 👩‍🔬 ∑ ∞ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢"]:
+            data = [tok.token_bytes(i) for i in tok.encode(text)]
+            groups = utf8_groups(data)
+            assert [i for a, b in groups for i in range(a, b)] == list(range(len(data)))  # every token, in order
+            assert "".join(b"".join(data[a:b]).decode("utf-8") for a, b in groups) == text  # each run is whole text
+            for a, b in groups:
+                if b - a > 1:
+                    merged += 1
+                    with pytest.raises(UnicodeDecodeError):
+                        data[a].decode("utf-8")  # a run starts with a token that is not whole text by itself
+    assert merged > 5  # the emoji are cut into several tokens in every encoding

@@ -1,0 +1,267 @@
+"""Reactions in a real browser: headless Chromium (Debian's, via Playwright) against a real `streamlit run`.
+
+    python -m bench.bench_browser [--repeat 5] [--tokens 120]
+
+Each figure is the time from the user's action (the click or key press, taken in the page) until Streamlit is
+idle: its running indicator gone and the page's DOM unchanged for a quiet moment (the end is the last change,
+not the end of the quiet wait). Beside it, what the server side took, seen from the browser's websocket: from
+the rerun request sent to the last message received (the script's run plus the transfer), and how many bytes
+came back. Streaming generation is compared with `core.generate` run here with the same model, prompt and
+settings. Nothing is asserted: the figures are printed (bench/ measures, tests never time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+from bench.common import machine, table
+
+QUIET_MS = 600
+# Records, in the page's own clock: every DOM change, every websocket frame (time, bytes), the script's run
+# state as Streamlit's app root shows it (data-test-script-state), and the first user event after the bench
+# "arms" the page.
+PROBE = """
+(() => {
+  window.__bench = {lastChange: 0, sent: [], received: [], armed: false, t0: null, ran: false};
+  const B = window.__bench;
+  const size = d => d == null ? 0 : (d.byteLength ?? d.size ?? d.length ?? 0);
+  const Native = window.WebSocket;
+  class Watched extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', e => B.received.push([performance.now(), size(e.data)]));
+    }
+    send(data) { B.sent.push([performance.now(), size(data)]); return super.send(data); }
+  }
+  window.WebSocket = Watched;
+  for (const kind of ['pointerdown', 'keydown', 'mousedown']) {
+    window.addEventListener(kind, () => { if (B.armed && B.t0 === null) B.t0 = performance.now(); }, true);
+  }
+  const changed = () => {
+    B.lastChange = performance.now();
+    const state = document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state');
+    if (state === 'running') B.ran = true;
+  };
+  const watch = () => new MutationObserver(changed)
+      .observe(document.documentElement, {subtree: true, childList: true, attributes: true, characterData: true});
+  if (document.documentElement) watch(); else document.addEventListener('DOMContentLoaded', watch);
+})();
+"""
+STATE = "() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state')"
+
+
+def busy(page) -> bool:
+    return page.evaluate(STATE) != "notRunning" or bool(page.query_selector("[data-testid='stSkeleton']"))
+
+
+def arm(page) -> None:
+    page.evaluate("() => { const B = window.__bench; B.armed = true; B.t0 = null; B.sent = []; B.received = [];"
+                  " B.ran = false; }")
+
+
+def settle(page, timeout_s: float = 120) -> dict:
+    """Wait until Streamlit is idle after an armed action (its script ran and finished, the DOM quiet); the
+    action's timings in ms."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        time.sleep(0.05)
+        b = page.evaluate("() => ({...window.__bench, now: performance.now()})")
+        if not (b["ran"] and b["sent"] and b["received"]) or busy(page):
+            continue
+        end = max(b["lastChange"], b["received"][-1][0])
+        if b["now"] - end > QUIET_MS:
+            page.evaluate("() => { window.__bench.armed = false; }")
+            t0 = b["t0"] if b["t0"] is not None else b["sent"][0][0]
+            return {"total": end - t0, "server": b["received"][-1][0] - b["sent"][0][0],
+                    "kb": sum(n for _, n in b["received"]) / 1024, "messages": len(b["received"])}
+    raise TimeoutError("the page did not become idle")
+
+
+def idle(page) -> None:
+    """Idle without an armed action (after loading a page or opening a view)."""
+    deadline = time.time() + 180
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=180_000)
+    while time.time() < deadline:
+        now_, last = page.evaluate("() => [performance.now(), window.__bench.lastChange]")
+        if not busy(page) and now_ - last > QUIET_MS:
+            return
+        time.sleep(0.05)
+    raise TimeoutError("the page did not become idle")
+
+
+def open_view(page, label: str) -> None:
+    """Show one view of a page: a tab (st.tabs) or an option of the page's view switcher."""
+    tab = page.get_by_role("tab", name=label, exact=True)
+    if tab.count():
+        tab.first.click()
+        time.sleep(0.3)  # st.tabs switch in the browser only, no rerun
+        idle(page)
+        return
+    arm(page)
+    page.locator("[data-testid='stMain']").get_by_role("button", name=label, exact=True).or_(
+        page.locator("[data-testid='stMain'] label").filter(has_text=label)).first.click()
+    settle(page)
+
+
+def pick(page, label: str, option: str) -> dict:
+    """Choose an option of the selectbox labelled `label`; the timings of that choice."""
+    page.locator("[data-testid='stMain']").get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).first.wait_for()
+    arm(page)
+    page.get_by_role("option", name=option, exact=True).first.click()
+    return settle(page)
+
+
+def press_slider(page, label: str, key: str) -> dict:
+    slider = page.locator("[data-testid='stSlider']").filter(has=page.get_by_text(label, exact=True)).first
+    thumb = slider.locator("input[type=range]").first
+    thumb.focus()
+    arm(page)
+    thumb.press(key)
+    return settle(page)
+
+
+def click_radio(page, label: str) -> dict:
+    arm(page)
+    page.locator("[data-testid='stMain'] [data-testid='stRadio'] label").filter(has_text=label).first.click()
+    return settle(page)
+
+
+def type_text(page, label: str, text: str) -> dict:
+    area = page.get_by_label(label, exact=True).first
+    area.fill(text)
+    arm(page)
+    area.press("Control+Enter")
+    return settle(page)
+
+
+def summary(name: str, runs: list[dict], target: str) -> list:
+    total = [r["total"] for r in runs]
+    print(f"{name}: {', '.join(f'{x:.0f}' for x in total)} ms", file=sys.stderr, flush=True)
+    return [name, f"{statistics.median(total):.0f}", f"{max(total):.0f}",
+            f"{statistics.median(r['server'] for r in runs):.0f}", f"{statistics.median(r['kb'] for r in runs):.0f}",
+            target]
+
+
+def core_generate_rate(prompt: str, n: int) -> float:
+    """core.generate's tokens/s for the page's prompt and default settings (median of 3)."""
+    import core
+    from core.inference.sampling import SamplingSettings
+    model = core.load_model(core.DEFAULT_MODEL, device="cpu")
+    ids = model.tokenizer.encode(prompt)
+    settings = SamplingSettings(temperature=0.8, top_k=40)
+    core.generate(model, ids, 10, settings=settings, seed=7)
+    rates = []
+    for _ in range(3):
+        start = time.perf_counter()
+        out = core.generate(model, ids, n, settings=settings, seed=7)
+        rates.append((len(out) - len(ids)) / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=120, help="new tokens for the streaming measurement")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    from playground.i18n import strings
+    from playground.navigation import PAGE_NAMES
+    from tests.support.server import CHROMIUM, CHROMIUM_FLAGS, ROOT, running_app
+    en = strings("en")
+    log = ROOT / ".pytest_cache" / "bench-browser.log"
+    log.parent.mkdir(exist_ok=True)
+    rows = []
+    with running_app(log=log) as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        context.add_init_script(PROBE)
+        page = context.new_page()
+        for name in PAGE_NAMES:  # warm-up: the model loaded, caches filled, every page compiled once
+            started = time.time()
+            page.goto(f"{url}/{'' if name == 'home' else name}")
+            idle(page)
+            print(f"warm-up {name}: {time.time() - started:.1f} s", file=sys.stderr, flush=True)
+
+        # Attention: layer and head (the captured run is cached), then own text (a new run).
+        page.goto(f"{url}/attention")
+        idle(page)
+        layer, head = [], []
+        for i in range(args.repeat):
+            layer.append(pick(page, en["attention.layer"], str((i + 1) % 6)))
+            head.append(pick(page, en["attention.head"], str((i + 1) % 4)))
+        rows.append(summary("Attention: other layer", layer, "≤ 300"))
+        rows.append(summary("Attention: other head", head, "≤ 300"))
+        texts = [f"The {w} sat on the mat and looked at the {w} again." for w in
+                 ("cat", "dog", "king", "queen", "bird", "horse", "fool", "lord")][: args.repeat]
+        rows.append(summary("Attention: own text (new run)", [type_text(page, en["tokens.text"], s) for s in texts],
+                            "≤ 500"))
+
+        # Embeddings: a slider of the vectors view, the projection's 2D/3D switch, the similarity layer.
+        page.goto(f"{url}/embeddings")
+        idle(page)
+        runs = []
+        open_view(page, en["embeddings.tab_vectors"])
+        for i in range(args.repeat):
+            runs.append(press_slider(page, en["embeddings.dims_shown"], "ArrowRight" if i % 2 == 0 else "ArrowLeft"))
+        rows.append(summary("Embeddings: dimensions slider", runs, "≤ 500"))
+        open_view(page, en["embeddings.tab_projection"])
+        runs = [click_radio(page, "3" if i % 2 == 0 else "2") for i in range(args.repeat)]
+        rows.append(summary("Embeddings: PCA 2D/3D", runs, "≤ 500"))
+        open_view(page, en["embeddings.tab_similarity"])
+        runs = [press_slider(page, en["embeddings.resid_after"], "ArrowLeft" if i % 2 == 0 else "ArrowRight")
+                for i in range(args.repeat)]
+        rows.append(summary("Embeddings: similarity layer", runs, "≤ 500"))
+
+        # First visit of each page in a fresh session of the warm app, through the sidebar's navigation.
+        fresh = context.new_page()
+        fresh.goto(url)
+        idle(fresh)
+        visits = {}
+        for name in PAGE_NAMES[1:]:
+            arm(fresh)
+            fresh.locator(f"[data-testid='stSidebarNav'] a[href$='/{name}']").first.click()
+            visits[name] = settle(fresh)
+        fresh.close()
+        for name, r in visits.items():
+            rows.append(summary(f"first visit: {name}", [r], "≤ 1500"))
+
+        # Streaming generation in the page, against core.generate with the same prompt and settings.
+        page.goto(f"{url}/generation")
+        idle(page)
+        open_view(page, en["generation.tab_run"])
+        page.get_by_label(en["generation.stops"], exact=True).fill("")
+        page.get_by_label(en["generation.stops"], exact=True).press("Enter")
+        idle(page)
+        prompt = page.get_by_label(en["sampling.prompt"], exact=True).input_value()
+        streams = []
+        for _ in range(3):
+            arm(page)
+            page.get_by_role("button", name=en["generation.generate"], exact=True).click()
+            r = settle(page)
+            caption = page.locator("[data-testid='stCaptionContainer']").filter(has_text="tokens/s").last.inner_text()
+            n = int(caption.split()[0].replace(",", ""))
+            streams.append({**r, "n": n, "rate": n / (r["total"] / 1000), "caption": caption})
+        browser.close()
+
+    rate_core = core_generate_rate(prompt, args.tokens)
+    stream = sorted(streams, key=lambda s: s["rate"])[1]
+    print(f"# Browser reactions on {machine()}; Chromium {CHROMIUM}, 1280×720, {args.repeat} repeats, "
+          f"quiet {QUIET_MS} ms")
+    table("Action → Streamlit idle (ms; server = rerun request → last message, from the browser's websocket)",
+          ["action", "median", "max", "server", "KB received", "target ms"], rows)
+    table("Streaming generation (bundled model, temperature 0.8, top-k 40, seed 7, no stop sequence)",
+          ["what", "tokens", "tokens/s", "ratio to core.generate", "target"],
+          [["in the page (click → last token drawn)", stream["n"], f"{stream['rate']:.1f}",
+            f"{stream['rate'] / rate_core:.0%}", "≥ 80 %"],
+           ["server's own figure (caption)", stream["n"], stream["caption"].split("=")[-1].strip(), "", ""],
+           ["core.generate in this process", args.tokens, f"{rate_core:.1f}", "100%", ""]])
+
+
+if __name__ == "__main__":
+    main()
