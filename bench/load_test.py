@@ -1,6 +1,13 @@
 """Load test: N participants use the pages at once for D seconds against one server.
 
     python -m bench.load_test --sessions 30 --seconds 180
+    python -m bench.load_test --sessions 60 --think 0 0 --workers 2   # saturation, 2 workers behind nginx
+    python -m bench.load_test --url http://lecture-hall:8501          # a server or proxy already running
+
+`--workers N` starts `llm-playground serve --workers N` (N Streamlit processes behind nginx, sticky sessions)
+instead of one Streamlit process, and adds up the memory of its workers; `--url` targets any running address
+(one server or the proxy; `--pid`, repeatable, names the processes whose memory to report). `--think 0 0` is
+saturation: every participant asks again the moment its answer is there, so actions/s is what the server can do.
 
 Each participant is one Streamlit session driven through Streamlit's own websocket protocol (what the browser
 sends: a rerun request with the page and the widget values; what it gets back: the page's elements and
@@ -18,6 +25,7 @@ import argparse
 import asyncio
 import os
 import random
+import secrets
 import statistics
 import tempfile
 import time
@@ -31,7 +39,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.Slider_pb2 import Slider
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from tests.support.server import MODEL_LOADED, running_app
+from playground.serve import COOKIE
+from tests.support.server import MODEL_LOADED, running_app, running_proxy, worker_pids
 
 PAGES = ["tokens", "embeddings", "attention", "sampling", "generation", "training", "finetuning", "anatomy", "tour"]
 TEXTS = ["To be, or not to be, that is the question", "Habe nun, ach! Philosophie, Juristerei und Medizin",
@@ -112,11 +121,15 @@ def moved(slider, rng: random.Random) -> WidgetState | None:
     return WidgetState(id=slider.id, double_array_value={"data": sorted(values)})
 
 
-async def participant(url: str, index: int, seconds: float, think: tuple[float, float], figures: Figures) -> None:
+async def participant(url: str, index: int, seconds: float, think: tuple[float, float], figures: Figures,
+                      cookie: str = "") -> str | None:
+    """One participant's visit; the worker that served it (the proxy's X-Playground-Worker), None without a proxy."""
     rng = random.Random(index)
     end = time.time() + seconds
     uri = url.replace("http", "ws", 1) + "/_stcore/stream"
-    async with websockets.connect(uri, subprotocols=["streamlit"], max_size=None, open_timeout=TIMEOUT_S) as ws:
+    async with websockets.connect(uri, subprotocols=["streamlit"], max_size=None, open_timeout=TIMEOUT_S,
+                                  additional_headers={"Cookie": cookie} if cookie else None) as ws:
+        worker = ws.response.headers.get("X-Playground-Worker")
         me = Participant(ws, f"load-test-{index}", "de" if index % 2 else "en")  # half the room in German
         while time.time() < end:
             page = rng.choice(PAGES)
@@ -137,29 +150,40 @@ async def participant(url: str, index: int, seconds: float, think: tuple[float, 
                     figures.errors += [f"{page} after {what}: {p}" for p in problems(elements)]
             except (TimeoutError, RuntimeError, websockets.ConnectionClosed) as e:
                 figures.errors.append(f"{page}: {e.__class__.__name__} {e}")
-                return
+                return worker
             await asyncio.sleep(rng.uniform(*think))
+    return worker
 
 
-def rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of these processes together (one that has gone counts nothing)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                total += next((int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS")), 0.0)
+        except OSError:
+            continue
+    return total
 
 
 def quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q * 100) - 1] if len(values) > 1 else (values or [0.0])[0]
 
 
-async def load(url: str, pid: int, sessions: int, seconds: float, think: tuple[float, float]) -> dict:
+async def load(url: str, pids, sessions: int, seconds: float, think: tuple[float, float], workers: int = 1) -> dict:
+    """`pids()`: the server processes whose memory is reported (they may change: a worker started again)."""
     figures, memory = Figures(), []
-    await participant(url, -1, 0.1, (0, 0), Figures())  # one visit loads the model, as the first participant would
-    after_one = rss_mb(pid)
+    seen = set()  # one visit to each worker loads its model, as the first participant there would
+    for i in range(1, 20 * workers + 1):
+        seen.add(await participant(url, -i, 0.1, (0, 0), Figures(), f"{COOKIE}={secrets.token_hex(8)}"))
+        if len(seen) >= workers:
+            break
+    after_one = rss_mb(pids())
 
     async def watch():
         while True:
-            memory.append(rss_mb(pid))
+            memory.append(rss_mb(pids()))
             await asyncio.sleep(1)
 
     watcher = asyncio.create_task(watch())
@@ -167,8 +191,9 @@ async def load(url: str, pid: int, sessions: int, seconds: float, think: tuple[f
     await asyncio.gather(*(participant(url, i, seconds, think, figures) for i in range(sessions)))
     watcher.cancel()
     every = figures.all()
-    return {"sessions": sessions, "seconds": round(time.perf_counter() - started), "cores": os.cpu_count(),
-            "requests": len(every), "errors": figures.errors, "p50_s": statistics.median(every) if every else 0.0,
+    elapsed = time.perf_counter() - started
+    return {"sessions": sessions, "seconds": round(elapsed), "cores": os.cpu_count(), "requests": len(every),
+            "per_second": len(every) / elapsed, "errors": figures.errors, "p50_s": statistics.median(every) if every else 0.0,
             "p95_s": quantile(every, 0.95), "rss_one_mb": after_one, "rss_peak_mb": max(memory, default=after_one),
             "by_kind": {k: (len(v), statistics.median(v) if v else 0.0, quantile(v, 0.95))
                         for k, v in figures.latencies.items()},
@@ -176,10 +201,10 @@ async def load(url: str, pid: int, sessions: int, seconds: float, think: tuple[f
 
 
 def report(r: dict, think: tuple[float, float]) -> str:
-    lines = [f"## Load test: {r['sessions']} participants for {r['seconds']} s on {r['cores']} cores "
-             f"(think time {think[0]:g}–{think[1]:g} s, Streamlit protocol, no browsers)",
+    lines = [f"## Load test: {r['sessions']} participants for {r['seconds']} s on {r['cores']} cores against "
+             f"{r['server']} (think time {think[0]:g}–{think[1]:g} s, Streamlit protocol, no browsers)",
              "| figure | value |", "|---|---|",
-             f"| requests answered | {r['requests']} |",
+             f"| requests answered | {r['requests']} |", f"| actions per second | {r['per_second']:.1f} |",
              f"| errors | {len(r['errors'])} {sorted(set(r['errors']))[:3]} |",
              f"| p50 latency | {r['p50_s']:.2f} s |", f"| p95 latency | {r['p95_s']:.2f} s |"]
     lines += [f"| {kind}: n / p50 / p95 | {n} / {p50:.2f} s / {p95:.2f} s |"
@@ -187,8 +212,9 @@ def report(r: dict, think: tuple[float, float]) -> str:
     lines.append("| p50 by page | " + ", ".join(f"{k} {v:.2f} s" for k, v in r["by_page"].items()) + " |")
     if "model_loads" in r:
         lines.append(f"| model loads in the server (all sessions) | {r['model_loads']} |")
-    lines += [f"| server memory (RSS) with one participant | {r['rss_one_mb']:.0f} MB |",
-              f"| server memory (RSS) peak | {r['rss_peak_mb']:.0f} MB |"]
+    if r["rss_peak_mb"]:
+        lines += [f"| server memory (RSS, all workers) with one participant | {r['rss_one_mb']:.0f} MB |",
+                  f"| server memory (RSS, all workers) peak | {r['rss_peak_mb']:.0f} MB |"]
     return "\n".join(lines)
 
 
@@ -198,16 +224,29 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=180)
     parser.add_argument("--think", type=float, nargs=2, default=(1.0, 4.0), metavar=("MIN", "MAX"),
                         help="seconds a participant waits between actions (uniform)")
-    parser.add_argument("--url", help="test a server that is already running instead of starting one")
-    parser.add_argument("--pid", type=int, help="that server's process id (for its memory)")
+    parser.add_argument("--url", help="test a server (or proxy) that is already running instead of starting one")
+    parser.add_argument("--pid", type=int, action="append", default=[],
+                        help="with --url: a server process whose memory to report (repeat for each worker)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="start N Streamlit workers behind nginx (llm-playground serve) instead of one server")
     args = parser.parse_args()
     think = tuple(args.think)
     if args.url:
-        result = asyncio.run(load(args.url, args.pid or os.getpid(), args.sessions, args.seconds, think))
+        result = asyncio.run(load(args.url, lambda: args.pid, args.sessions, args.seconds, think))
+        result["server"] = args.url
     else:
-        with tempfile.TemporaryDirectory() as tmp, running_app(log=Path(tmp) / "server.log") as (url, proc):
-            result = asyncio.run(load(url, proc.pid, args.sessions, args.seconds, think))
-            result["model_loads"] = (Path(tmp) / "server.log").read_text().count(MODEL_LOADED)
+        with tempfile.TemporaryDirectory() as tmp:
+            log = Path(tmp) / "server.log"
+            if args.workers:
+                with running_proxy(args.workers, Path(tmp) / "runs", log) as (url, proc):
+                    result = asyncio.run(load(url, lambda: worker_pids(proc.pid), args.sessions, args.seconds, think,
+                                              args.workers))
+                result["server"] = f"{args.workers} workers behind nginx"
+            else:
+                with running_app(log=log) as (url, proc):
+                    result = asyncio.run(load(url, lambda: [proc.pid], args.sessions, args.seconds, think))
+                result["server"] = "one Streamlit process"
+            result["model_loads"] = log.read_text(errors="replace").count(MODEL_LOADED)
     print(report(result, think))
 
 

@@ -9,6 +9,7 @@ from bench import (  # noqa: E402
     bench_bpe,
     bench_experiments,
     bench_generation,
+    bench_llama,
     bench_model,
     bench_pages,
     bench_tokens,
@@ -18,5 +19,6 @@ from bench.common import machine  # noqa: E402
 
 if __name__ == "__main__":
     print(f"# Benchmarks on {machine()}")
-    for module in (bench_model, bench_tokens, bench_bpe, bench_pages, bench_experiments, bench_generation, bench_train):
+    for module in (bench_model, bench_tokens, bench_bpe, bench_pages, bench_experiments, bench_generation, bench_llama,
+                   bench_train):
         module.main()

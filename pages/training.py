@@ -168,6 +168,8 @@ def _live_body(run_id: str, polling: bool) -> None:
     s5.metric(t("training.tps"), f"{train_rows[-1]['tokens_per_s']:,.0f}" if train_rows else "–")
     if run.state == "queued":
         st.info(t("training.queued", n=store.queue_position(run_id), device=run.device))
+    elif run.state == "running" and store.waiting(run):
+        st.info(t("training.cluster_queue"))
     st.progress(min(1.0, step / total), text=f"{step / total:.0%}")
     run_view.show_reason(run)
     if train_rows:

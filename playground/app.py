@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import PlaygroundError
-from playground import i18n, identity, keys, loaders, share, state
+from playground import follow, i18n, identity, keys, loaders, share, state
 from playground.i18n import error_text, t
 from playground.navigation import PAGE_NAMES, PAGES, page_file
 
@@ -149,6 +149,7 @@ def main() -> None:
     page = navigation()
     if keys.CLASSROOM not in st.session_state:
         st.session_state[keys.CLASSROOM] = st.query_params.get("classroom") != "0"
+    follow.controls(page.url_path or "home")  # a follower may be switched to the instructor's page here
     model_picker()
     identity.remember()
     if presenter:
@@ -156,7 +157,8 @@ def main() -> None:
         st.query_params["presenter"] = "1"
     else:
         st.query_params.pop("presenter", None)
-    page.run()
+    with follow.leading(page.url_path or "home"):
+        page.run()
 
 
 main()

@@ -21,6 +21,14 @@ SHOW_KEY = "app.show_key"  # app-level like the sidebar's widgets: never a page'
 KEY_INPUT = "app.key_input"  # "continue with my key" in another browser
 KEY_ERROR = "user.key_error"
 SNAPSHOT_DOWNLOAD = "share.snapshot"
+VIEW = "share.view"  # (page, {widget key: value}) that the page's link carries, as of its last run
+LEAD = "follow.lead"  # the instructor's "audience follows me" toggle
+LEADING = "follow.leading"  # its value, kept apart from the toggle (a switch of page drops widget values)
+FOLLOW = "follow.on"  # a participant's "follow the lecturer" toggle
+FOLLOWING = "follow.following"  # their choice, kept apart from the toggle: a switch of page drops widget values
+FOLLOW_SAVED = "follow.saved"  # the participant's own view (page, widget values, model) while following
+FOLLOW_APPLIED = "follow.applied"  # the lead's version this session shows
+POLL_GUESS = "poll.guess"  # the participant's answer box
 
 
 def restored(page: str) -> str:

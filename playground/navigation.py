@@ -20,6 +20,7 @@ PAGES = [
     ("anatomy", ":material/account_tree:"),
     ("experiments", ":material/science:"),
     ("tour", ":material/tour:"),
+    ("poll", ":material/how_to_vote:"),
 ]
 PAGE_NAMES = [name for name, _ in PAGES]
 

@@ -188,10 +188,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=2, help="Streamlit processes (about one per free core)")
     parser.add_argument("--port", type=int, default=8501, help="the one port participants open")
     parser.add_argument("--address", default="0.0.0.0", help="where the proxy listens (0.0.0.0: every network)")
+    parser.add_argument("--log", type=Path, help="append the workers' output to this file (default: a temporary one, "
+                                                 "removed when serve stops)")
     args, streamlit_args = parser.parse_known_args(argv)
     if not 1 <= args.workers <= 64:
         parser.error("--workers must be from 1 to 64")
-    servers = Servers(args.workers, args.port, args.address, streamlit_args)
+    servers = Servers(args.workers, args.port, args.address, streamlit_args, log=args.log)
 
     def stop(signum, frame):
         raise KeyboardInterrupt

@@ -21,7 +21,7 @@ import streamlit as st
 
 from core.errors import PlaygroundError
 from core.model.checkpoints import bundled_models
-from playground import keys
+from playground import follow, keys
 from playground.i18n import t
 from playground.state import current_model_key
 
@@ -130,6 +130,7 @@ def publish(params: dict[str, Param], extra: dict | None = None, outputs: dict |
     for name, value in values.items():
         st.query_params[name] = str(value)
     shared = {k: str(v) for k, v in values.items() if k not in PRIVATE}
+    follow.published(page or _page_name(), params, shared)
     if current_model_key() in bundled_models():
         shared["model"] = current_model_key()
     if st.session_state.get("app.presenter"):

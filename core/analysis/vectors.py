@@ -37,8 +37,9 @@ def nearest(matrix: torch.Tensor, vector: torch.Tensor, tokenizer, k: int = 10, 
 
 
 def single_token(tokenizer, word: str) -> int:
-    """The id of a word that is one token; a clear error otherwise."""
-    ids = tokenizer.encode(word)
+    """The id of a word that is one token (without a start token the tokenizer puts before every text); a clear
+    error otherwise."""
+    ids = tokenizer.encode_piece(word)
     if len(ids) != 1:
         pieces = " + ".join(repr(tokenizer.token_text(i)) for i in ids) or "nothing"
         raise PlaygroundError(

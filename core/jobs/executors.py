@@ -153,7 +153,9 @@ class SlurmExecutor:
         for field in result.stdout.split():
             if field.startswith("JobState="):
                 return field.split("=", 1)[1]
-        return None if result.returncode != 0 or "Invalid job id" in result.stderr else "UNKNOWN"
+        if "Invalid job id" in result.stderr:
+            return None
+        return "UNKNOWN"  # slurmctld busy or down: no news, the job is kept (never failed for a silent controller)
 
     def alive(self, job_id: str) -> bool:
         state = self.state(job_id)

@@ -380,7 +380,7 @@ class JobStore:
         LocalExecutor().reap()
         with self._connect() as db:  # a plain read first: most ticks (every page refresh) have nothing to do
             active = [self._run(r) for r in db.execute("SELECT * FROM runs WHERE state IN ('queued', 'running')")]
-        if not any(r.state == "queued" or self._waiting(r) for r in active) and \
+        if not any(r.state == "queued" or self.waiting(r) for r in active) and \
                 all(self._outcome(r) is None for r in active):
             return
         with self._transaction() as db:
@@ -394,7 +394,7 @@ class JobStore:
                         executor, job_id = self._executor(run)
                         executor.stop(job_id)
                     self._end(db, run.id, state, reason)
-                elif self._waiting(run):  # its time limit counts from when Slurm starts it
+                elif self.waiting(run):  # its time limit counts from when Slurm starts it
                     db.execute("UPDATE runs SET started = ? WHERE id = ?", (time.time(), run.id))
                 elif self._executor(run)[0].name == "local":
                     running.append((run.device, _memory_estimate(run.kind, run.config)))
@@ -430,8 +430,8 @@ class JobStore:
         estimate = _memory_estimate(run.kind, run.config) if kind.startswith("cuda") else 0
         return place(kind, estimate, self.devices, running)
 
-    def _waiting(self, run: Run) -> bool:
-        """Submitted but still in Slurm's own queue."""
+    def waiting(self, run: Run) -> bool:
+        """Submitted but still in Slurm's own queue (its row says running: the queue has handed it on)."""
         if run.state != "running":
             return False
         executor, job_id = self._executor(run)

@@ -110,6 +110,11 @@ class LlamaConfig:
     def d_head(self) -> int:
         return self.head_dim or self.n_embd // self.n_head
 
+    @property
+    def bias(self) -> bool:
+        """Whether any Linear has a bias (GPTConfig's field of the same name)."""
+        return self.qkv_bias or self.o_bias or self.mlp_bias
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -176,6 +176,10 @@ class Tokenizer:
             return self.encoding.encode(text, allowed_special="all")
         return self.encoding.encode(text, disallowed_special=())
 
+    def encode_piece(self, text: str) -> list[int]:
+        """Ids of a piece of text on its own (a word to look up); tiktoken adds nothing around a text."""
+        return self.encode(text)
+
     def decode(self, ids) -> str:
         self.check_ids(ids)
         return self.encoding.decode(list(ids))

@@ -106,6 +106,11 @@ class HFTokenizer:
         """Text to ids. Special tokens typed in the text stay plain text unless allow_special."""
         return (self._special if allow_special else self._plain).encode(text).ids
 
+    def encode_piece(self, text: str) -> list[int]:
+        """Ids of a piece of text on its own (a word to look up), without what the post-processor adds around
+        every text (Llama 3's <|begin_of_text|>): Hugging Face's add_special_tokens=False."""
+        return self._plain.encode(text, add_special_tokens=False).ids
+
     def decode(self, ids) -> str:
         self.check_ids(ids)
         return self._special.decode([int(i) for i in ids], skip_special_tokens=False)

@@ -41,7 +41,7 @@ def test_a_participant_opens_a_page_and_types(server):
 
 def test_short_load_run_has_no_errors(server):
     url, pid, log = server
-    result = asyncio.run(load(url, pid, sessions=3, seconds=6, think=(0.0, 0.2)))
+    result = asyncio.run(load(url, lambda: [pid], sessions=3, seconds=6, think=(0.0, 0.2)))
     assert result["errors"] == [] and result["requests"] >= 4
     assert result["rss_peak_mb"] > 0
     assert log.read_text().count(MODEL_LOADED) == 1  # every session shares the one model

@@ -2,10 +2,7 @@
 sessions and one queue (the load test's client speaks Streamlit's protocol through the proxy)."""
 
 import asyncio
-import os
 import secrets
-import subprocess
-import sys
 import time
 import urllib.request
 
@@ -18,7 +15,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 from bench.load_test import Participant, problems  # noqa: E402
 from core.jobs import JobStore  # noqa: E402
 from playground.serve import COOKIE, find_nginx  # noqa: E402
-from tests.support.server import ROOT, free_port  # noqa: E402
+from tests.support.server import running_proxy  # noqa: E402
 
 IDENTITY = "llm_playground_key"  # the participant's cookie (playground.identity)
 
@@ -27,23 +24,9 @@ IDENTITY = "llm_playground_key"  # the participant's cookie (playground.identity
 def proxy(tmp_path_factory):
     if find_nginx() is None:
         pytest.skip("nginx is not installed (scripts/setup.sh --servers installs Debian's nginx-light as root)")
-    runs = tmp_path_factory.mktemp("shared") / "runs"
-    port = free_port()
-    log = open(runs.parent / "serve.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "playground.serve", "--workers", "2", "--port", str(port),
-                             "--address", "127.0.0.1"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "LLM_PLAYGROUND_RUNS": str(runs), "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 240
-        while "LLM Playground:" not in (runs.parent / "serve.log").read_text():
-            assert proc.poll() is None and time.time() < deadline, (runs.parent / "serve.log").read_text()[-2000:]
-            time.sleep(0.5)
-        yield url, runs
-    finally:
-        proc.terminate()
-        proc.wait(timeout=90)
-        log.close()
+    shared = tmp_path_factory.mktemp("shared")
+    with running_proxy(2, shared / "runs", shared / "serve.log") as (url, _):
+        yield url, shared / "runs"
 
 
 def worker_of(url: str, cookie: str = "") -> tuple[str, str]:

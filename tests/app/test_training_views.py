@@ -11,6 +11,7 @@ import streamlit
 from core.jobs.store import JobStore
 from core.training.runfolder import RunFolder
 from playground import run_view, runs
+from tests.core.jobs.test_placement import Recorder
 from tests.core.jobs.test_store import tiny
 from tests.support.app import assert_clean, open_page
 
@@ -103,3 +104,27 @@ def test_finetuning_answers_are_computed_once_per_model_and_input(monkeypatch):
     assert first == again and len(calls) == 1
     run_view.cached_next_tokens("shakespeare", "JULIET:")
     assert len(calls) == 2
+
+
+class HeldByTheCluster(Recorder):
+    """A Slurm executor whose jobs stay in Slurm's queue (no Slurm needed)."""
+
+    name = "slurm"
+
+    def waiting(self, job_id):
+        return self.alive(job_id)
+
+
+def test_a_run_still_in_slurms_queue_says_so(monkeypatch):
+    store = runs.get_store()
+    cluster = HeldByTheCluster()
+    monkeypatch.setattr(store, "executor", cluster)
+    key = "c" * 32
+    run = store.submit(tiny(steps=6), owner=key, name="on the cluster")
+    store.tick()
+    assert store.get(run.id).state == "running" and store.get(run.id).job == "slurm:1"
+    at = as_participant(key)
+    assert_clean(at)
+    assert any("Slurm has not started it yet" in i.value for i in at.info)
+    store.cancel(run.id, key)  # still in Slurm's queue: scancel, and over at once
+    assert cluster.ended == {"1"} and store.get(run.id).state == "cancelled"

@@ -1,4 +1,5 @@
-"""Start the app in a subprocess (the browser test, the load test, the screenshot script) and drive Chromium."""
+"""Start the app in a subprocess (the browser test, the load test, the screenshot script), or several workers behind
+the proxy (`llm-playground serve`: the proxy test, the load test's --workers), and drive Chromium."""
 
 from __future__ import annotations
 
@@ -48,6 +49,45 @@ def running_app(port: int | None = None, log: Path | None = None, env: dict | No
         proc.wait(timeout=20)
         if log:
             out.close()
+
+
+@contextmanager
+def running_proxy(workers: int, runs: Path, log: Path, timeout_s: float = 240):
+    """`python -m playground.serve --workers N` on 127.0.0.1 with its own runs folder, the workers' output in `log`;
+    yields (url of the proxy, the serve process) once it says it is up."""
+    port = free_port()
+    log.write_text("")
+    with open(log, "a") as out:  # appended to by serve and by its workers alike
+        proc = subprocess.Popen([sys.executable, "-m", "playground.serve", "--workers", str(workers), "--port", str(port),
+                                 "--address", "127.0.0.1", "--log", str(log)], cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT,
+                                env={**os.environ, "LLM_PLAYGROUND_RUNS": str(runs), "PYTHONUNBUFFERED": "1"})
+        try:
+            deadline = time.time() + timeout_s
+            while "LLM Playground:" not in log.read_text(errors="replace"):
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"serve did not start: {log.read_text(errors='replace')[-2000:]}")
+                time.sleep(0.5)
+            yield f"http://127.0.0.1:{port}", proc
+        finally:
+            proc.terminate()
+            proc.wait(timeout=90)
+
+
+def worker_pids(serve_pid: int) -> list[int]:
+    """The Streamlit workers a serve process runs now (a restarted one has a new pid)."""
+    pids = []
+    try:
+        children = Path(f"/proc/{serve_pid}/task/{serve_pid}/children").read_text().split()
+    except OSError:
+        return pids
+    for pid in children:
+        try:
+            if b"streamlit" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                pids.append(int(pid))
+        except OSError:
+            continue
+    return pids
 
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; never a browser downloaded by a tool

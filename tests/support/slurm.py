@@ -2,7 +2,7 @@
 
 Follows ../shared/slurm-single-node.md (Debian's slurm-wlm and munge, root, no systemd), with everything of its
 own: a munge daemon with its own key and socket, and slurmctld/slurmd on free ports, so it disturbs no other
-Slurm or munge on the machine. `scripts/setup.sh --slurm` installs the packages; without them, or without root,
+Slurm or munge on the machine. `scripts/setup.sh --servers` installs the packages; without them, or without root,
 `single_node_slurm()` raises SlurmUnavailable with the reason (the tests skip with it).
 """
 
@@ -72,7 +72,7 @@ def single_node_slurm():
     missing = [p for p in (*DAEMONS, "/usr/sbin/mungekey") if not os.path.exists(p)] + \
         [c for c in ("sbatch", "squeue", "scontrol", "scancel", "sinfo") if shutil.which(c) is None]
     if missing:
-        raise SlurmUnavailable(f"Slurm is not installed ({', '.join(missing)} missing; scripts/setup.sh --slurm "
+        raise SlurmUnavailable(f"Slurm is not installed ({', '.join(missing)} missing; scripts/setup.sh --servers "
                                "installs Debian's slurm-wlm and munge as root)")
     if os.geteuid() != 0:
         raise SlurmUnavailable("a test Slurm needs root (slurmd runs jobs as their user)")

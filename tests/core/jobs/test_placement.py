@@ -22,7 +22,7 @@ class Recorder:
     def start(self, command, env, log, cwd, name=""):
         job = str(len(self.commands) + 1)
         self.commands[job] = command
-        return Started(f"local:{job}", None)
+        return Started(f"{self.name}:{job}", None)
 
     def alive(self, job_id):
         return job_id in self.commands and job_id not in self.ended

@@ -123,6 +123,9 @@ def test_a_tiny_run_trains_through_the_queue_as_a_slurm_job(slurm, tmp_path):
     assert status["slurm_job"] == job  # written inside that job
     assert [r["step"] for r in read_metrics(finished.folder, "train")] == list(range(1, 13))
     wait_until(lambda: slurm.state(job) == "COMPLETED")  # the queue knew from status.json, before the job exited
+    assert store.visible("bob") == [] and [r.id for r in store.visible("", instructor=True)] == [run.id]
+    store.delete(run.id, "ada")  # as with local runs: the row and the folder go
+    assert not finished.folder.exists() and store.visible("ada") == []
 
 
 def test_cancel_through_the_queue_on_slurm(slurm, tmp_path):

@@ -35,6 +35,16 @@ def test_same_ids_as_transformers(tokenizer_file):
         assert ours.decode(ours.encode(text)) == theirs.decode(theirs.encode(text))
 
 
+def test_a_piece_on_its_own_has_no_start_token(tokenizer_file):
+    """encode_piece (a word to look up) is Hugging Face's add_special_tokens=False; tiktoken's is its encode."""
+    ours = load_tokenizer(str(tokenizer_file))
+    theirs = transformers.PreTrainedTokenizerFast(tokenizer_file=str(tokenizer_file))
+    for text in TEXTS + [" king"]:
+        assert ours.encode_piece(text) == theirs.encode(text, add_special_tokens=False), text
+    gpt2 = load_tokenizer("gpt2")
+    assert gpt2.encode_piece(" king") == gpt2.encode(" king") == [5822]
+
+
 def test_pieces_are_the_bytes_of_the_text(tokenizer_file):
     tok = load_tokenizer(tokenizer_file.parent)  # the folder works too
     for text in TEXTS:
