@@ -1,0 +1,135 @@
+"""The code behind every view: for each section that shows numbers, a short Python program using `core` alone,
+with the page's current settings filled in, that computes exactly what the section shows (the book's listings, live).
+
+One function per view returns the program's text. Every value goes in through repr(), so any text a participant
+typed (quotes, newlines, backslashes) stays one Python literal. Each program ends in one named result (`ids`,
+`top`, `pattern`, `neighbours`, `text`, `lens`, `result`); tests/app/test_snippets.py executes every one and compares
+that result with what the page computes for the same settings.
+
+Left out: the figures themselves (the programs print numbers; the pictures are the page's), and models a page loads
+from a folder on the server (the program names the model as the app does: a bundled name or a path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from core.inference.sampling import SamplingSettings
+
+DEFAULTS = SamplingSettings()
+
+
+def settings_code(settings: SamplingSettings) -> str:
+    """`SamplingSettings(...)` with only the fields that differ from the defaults."""
+    changed = [f"{f.name}={getattr(settings, f.name)!r}" for f in fields(SamplingSettings)
+               if getattr(settings, f.name) != getattr(DEFAULTS, f.name)]
+    return f"SamplingSettings({', '.join(changed)})"
+
+
+def _model(model_key: str) -> str:
+    return f"model = core.load_model({model_key!r})\ntok = model.tokenizer\n"
+
+
+def tokens(text: str, encoding: str, allow_special: bool) -> str:
+    """Tokens: the text's ids in one encoding."""
+    return (f"from core import load_tokenizer\n\n"
+            f"tok = load_tokenizer({encoding!r})\n"
+            f"text = {text!r}\n"
+            f"ids = tok.encode(text, allow_special={allow_special!r})\n"
+            f"print(len(ids), 'tokens:', ids)\n"
+            f"print([tok.token_text(i) for i in ids])\n")
+
+
+def sampling(model_key: str, prompt: str, settings: SamplingSettings, shown: int) -> str:
+    """Logits & sampling: the next-token distribution after every stage of the pipeline, its top tokens."""
+    return ("import torch\n\nimport core\nfrom core.inference.generate import prepare_prompt\n"
+            "from core.inference.sampling import SamplingSettings, distribution_from_stages, pipeline_stages\n\n"
+            + _model(model_key) +
+            f"ids, _ = prepare_prompt(tok, {prompt!r}, model.config.context_length)\n"
+            "with torch.no_grad():\n"
+            "    logits = model(torch.tensor([ids]))[0, -1].float()  # one score per token of the vocabulary\n"
+            f"settings = {settings_code(settings)}\n"
+            "stages = pipeline_stages(logits, settings, ids)  # bias, penalties, temperature, top-k, top-p, min-p\n"
+            "final = distribution_from_stages(stages, settings)\n"
+            f"top = [(tok.token_text(i), float(final[i])) for i in torch.argsort(final, descending=True)[:{shown!r}]\n"
+            "       if final[i] > 0]\n"
+            "for token, p in top:\n"
+            "    print(f'{token!r:>16} {p:.4f}')\n")
+
+
+def attention(model_key: str, text: str, limit: int, layer: int, head: int) -> str:
+    """Attention: one head's pattern on the text (rows: queries, columns: keys)."""
+    return ("import core\n\n" + _model(model_key) +
+            f"ids = tok.encode({text!r})[:{limit!r}]\n"
+            "logits, cache = model.run_with_cache([ids])\n"
+            f"pattern = cache['pattern', {layer!r}][0, {head!r}]  # [query, key]\n"
+            "print([tok.token_text(i) for i in ids])\n"
+            "print(pattern.numpy().round(3))\n")
+
+
+def neighbours(model_key: str, word: str, k: int = 10) -> str:
+    """Embeddings: the tokens whose embedding rows point most nearly the same way (cosine similarity)."""
+    return ("import core\nfrom core.analysis.vectors import nearest, single_token\n\n" + _model(model_key) +
+            "wte = model.transformer.wte.weight.detach().cpu()  # one row per token\n"
+            f"token_id = single_token(tok, {word!r})\n"
+            f"found = nearest(wte, wte[token_id], tok, {k + 1!r}, exclude=(token_id,))\n"
+            f"neighbours = [(n.text, n.token_id, round(n.score, 4)) for n in found[:{k!r}]]\n"
+            "for text, token_id, cosine in neighbours:\n"
+            "    print(f'{text!r:>16} {token_id:>6} {cosine:.4f}')\n")
+
+
+def generation(model_key: str, prompt: str, settings: SamplingSettings, seed: int, max_new: int,
+               stops: list[str]) -> str:
+    """Generation: a full run with these settings and this seed (the same text every time)."""
+    code = ("import core\nfrom core import SamplingSettings\nfrom core.inference.generate import prepare_prompt\n\n"
+            + _model(model_key) +
+            f"prompt = {prompt!r}\n"
+            "ids, _ = prepare_prompt(tok, prompt, model.config.context_length)\n"
+            f"out = core.generate(model, ids, {max_new!r}, settings={settings_code(settings)}, seed={seed!r},\n"
+            "                    stop_ids={tok.eot_id})\n"
+            "new = tok.decode(out[len(ids):])\n")
+    if stops:
+        code += (f"stops = [s for s in {stops!r} if s in new]  # the text ends before the first stop sequence\n"
+                 "new = new[:min(new.index(s) for s in stops)] if stops else new\n")
+    return code + "text = prompt + new\nprint(text)\n"
+
+
+def logit_lens(model_key: str, text: str, limit: int) -> str:
+    """Anatomy: the logit lens, each block's residual stream read out as the next token (top token, its p)."""
+    return ("import core\nfrom core.analysis.anatomy import logit_lens\n\n" + _model(model_key) +
+            f"ids = tok.encode({text!r})[:{limit!r}]\n"
+            "logits, cache = model.run_with_cache([ids])\n"
+            "top_ids, top_probs, final_prob = logit_lens(model, cache)  # [block, position, 1]\n"
+            "lens = [[(tok.token_text(int(i)), round(float(p), 4)) for i, p in zip(ids_, probs_)]\n"
+            "        for ids_, probs_ in zip(top_ids[..., 0], top_probs[..., 0])]\n"
+            "for block, row in enumerate(lens):\n"
+            "    print(block, row)\n")
+
+
+def experiment(model_key: str, kind: str, clean: str, target: str, limit: int, distractor: str = "",
+               corrupted: str = "", ablation: str = "zero", reference: str = "", reference_limit: int = 256,
+               minus: bool = False) -> str:
+    """Experiments: the chosen analysis (knock out heads, patch activations, or split a logit)."""
+    code = ("import core\nfrom core.analysis import interventions\nfrom core.analysis.vectors import single_token\n\n"
+            + _model(model_key) +
+            f"ids = tok.encode({clean!r})[:{limit!r}]\n"
+            f"target = single_token(tok, {target!r})\n")
+    if kind == "ablation":
+        code += f"reference = tok.encode({reference!r})[:{reference_limit!r}]\n" if ablation == "mean" else "reference = ids\n"
+        code += (f"result = interventions.ablate_heads(model, ids, target, {ablation!r}, reference)\n"
+                 "print('log p(target):', result.base)\n"
+                 "print('change when one head is knocked out [layer, head]:')\nprint(result.change)\n")
+    elif kind == "patching":
+        code += (f"distractor = single_token(tok, {distractor!r})\n"
+                 f"corrupted = tok.encode({corrupted!r})[:{limit!r}]\n"
+                 "result = {'resid': interventions.patch_residual(model, ids, corrupted, target, distractor),\n"
+                 "          'heads': interventions.patch_heads(model, ids, corrupted, target, distractor)}\n"
+                 "print('clean, corrupted:', result['resid'].clean, result['resid'].corrupted)\n"
+                 "print('restored [layer, position]:')\nprint(result['resid'].restored)\n"
+                 "print('restored [layer, head]:')\nprint(result['heads'].restored)\n")
+    else:
+        code += (f"distractor = single_token(tok, {distractor!r})\n" if minus else "distractor = None\n")
+        code += ("result = interventions.direct_logit_attribution(model, ids, target, distractor)\n"
+                 "print('logit:', result.logit, ' sum of the parts:', result.total)\n"
+                 "print('heads [layer, head]:')\nprint(result.heads)\nprint('MLPs:', result.mlps, result.other)\n")
+    return code

@@ -1,0 +1,142 @@
+""""Show the code": every view's program (playground.snippets) runs on its own in a fresh namespace with the bundled
+model and gives exactly the numbers the page shows or computes for the same settings, to the last digit.
+
+The texts carry quotes, a backslash and a newline, so a program whose values were pasted in without repr() fails.
+Pages are run in AppTest where the numbers are on the page (the token ids, the generated text); elsewhere the
+page's own cached calls (playground.activations, playground.sampling_controls) are the reference.
+"""
+
+import contextlib
+import io
+import json
+
+import torch
+
+from core.analysis.anatomy import logit_lens
+from core.analysis.vectors import nearest, single_token
+from core.inference.generate import prepare_prompt
+from core.inference.sampling import SamplingSettings, distribution_from_stages, pipeline_stages
+from core.model.checkpoints import DEFAULT_MODEL
+from playground import activations, loaders, snippets
+from playground.sampling_controls import next_logits
+from tests.support.app import assert_clean, open_page
+
+TRICKY = 'ROMEO: "Soft!" what\'s C:\\light\nthrough yonder window'
+
+
+def run(code: str, result: str):
+    """Executes a program as a reader would (a fresh namespace, its prints swallowed); returns its result."""
+    namespace = {"__name__": "__main__"}
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        exec(compile(code, "<snippet>", "exec"), namespace)
+    assert out.getvalue()  # it prints what it computed
+    return namespace[result]
+
+
+def model():
+    return loaders.get_model(DEFAULT_MODEL)
+
+
+def test_settings_code_names_only_what_differs():
+    s = SamplingSettings(temperature=0.7, top_k=12, logit_bias={262: -2.5})
+    assert snippets.settings_code(s) == "SamplingSettings(temperature=0.7, top_k=12, logit_bias={262: -2.5})"
+    assert eval(snippets.settings_code(s), {"SamplingSettings": SamplingSettings}) == s
+    assert snippets.settings_code(SamplingSettings()) == "SamplingSettings()"
+
+
+def test_tokens_program_gives_the_ids_the_page_shows():
+    at = open_page("tokens")
+    at.text_area(key="tokens.text").set_value(TRICKY + " <|endoftext|>").run()
+    at.radio(key="tokens.encoding").set_value("cl100k_base").run()
+    at.toggle(key="tokens.special").set_value(True).run()
+    assert_clean(at)
+    shown = json.loads(next(c.value for c in at.code if c.language == "json"))
+    ids = run(snippets.tokens(TRICKY + " <|endoftext|>", "cl100k_base", True), "ids")
+    assert ids == shown and 100257 in ids  # the special token, as the page encodes it with the toggle on
+
+
+def test_sampling_program_gives_the_pages_distribution():
+    settings = SamplingSettings(temperature=0.7, top_k=12, top_p=0.85, repetition_penalty=1.3,
+                                logit_bias={model().tokenizer.encode(" love")[0]: 2.5})
+    ids, _ = prepare_prompt(model().tokenizer, TRICKY, model().config.context_length)
+    logits = torch.from_numpy(next_logits(DEFAULT_MODEL, tuple(ids)))  # the page's call
+    final = distribution_from_stages(pipeline_stages(logits, settings, ids), settings)
+    expected = [(model().tokenizer.token_text(i), float(final[i]))
+                for i in torch.argsort(final, descending=True)[:15].tolist() if final[i] > 0]
+    top = run(snippets.sampling(DEFAULT_MODEL, TRICKY, settings, 15), "top")
+    assert top == expected and 1 < len(top) <= 12
+
+
+def test_attention_program_gives_the_pages_pattern():
+    ids = activations.text_to_model_input(model(), TRICKY)
+    _, cache = activations.run_cached(DEFAULT_MODEL, tuple(ids))
+    layer, head = model().config.n_layer - 1, 1
+    pattern = run(snippets.attention(DEFAULT_MODEL, TRICKY, activations.MAX_TOKENS, layer, head), "pattern")
+    assert torch.equal(pattern, cache["pattern", layer][0, head]) and pattern.shape == (len(ids), len(ids))
+
+
+def test_embeddings_program_gives_the_pages_neighbours():
+    tok = model().tokenizer
+    wte = model().transformer.wte.weight.detach().cpu()
+    token_id = single_token(tok, " king")
+    shown = [(n.text, n.token_id, round(n.score, 4)) for n in nearest(wte, wte[token_id], tok, 11,
+                                                                       exclude=(token_id,))[:10]]
+    assert run(snippets.neighbours(DEFAULT_MODEL, " king"), "neighbours") == shown
+
+
+def test_generation_program_gives_the_pages_text():
+    at = open_page("generation")
+    at.text_area(key="generation.prompt").set_value(TRICKY).run()
+    at.slider(key="generation.temperature").set_value(0.9).run()
+    at.number_input(key="generation.top_k").set_value(20).run()
+    at.number_input(key="generation.seed").set_value(3).run()
+    at.slider(key="generation.max_new").set_value(30).run()
+    at.button(key="generation.run").click().run()
+    assert_clean(at)
+    shown = at.session_state["generation.run_result"][0]
+    settings = SamplingSettings(temperature=0.9, top_k=20)
+    assert run(snippets.generation(DEFAULT_MODEL, TRICKY, settings, 3, 30, []), "text") == shown
+    assert any(shown in c.value for c in at.code)
+
+
+def test_generation_program_ends_at_a_stop_sequence():
+    settings = SamplingSettings(temperature=0.0)
+    full = run(snippets.generation(DEFAULT_MODEL, "ROMEO:", settings, 0, 40, []), "text")
+    stop = full[len("ROMEO:") + 3:][:2]  # two characters the greedy text is known to contain
+    cut = run(snippets.generation(DEFAULT_MODEL, "ROMEO:", settings, 0, 40, ["zzz", stop]), "text")
+    assert cut == full[:full.index(stop, len("ROMEO:"))]
+
+
+def test_anatomy_program_gives_the_pages_logit_lens():
+    ids = activations.text_to_model_input(model(), TRICKY)
+    _, cache = activations.run_cached(DEFAULT_MODEL, tuple(ids))
+    top_ids, top_probs, _ = logit_lens(model(), cache)
+    lens = run(snippets.logit_lens(DEFAULT_MODEL, TRICKY, activations.MAX_TOKENS), "lens")
+    assert [[token for token, _ in row] for row in lens] == [
+        [model().tokenizer.token_text(int(i)) for i in row[:, 0]] for row in top_ids]
+    assert [[p for _, p in row] for row in lens] == [[round(float(p), 4) for p in row[:, 0]] for row in top_probs]
+
+
+def test_experiment_programs_give_the_pages_results():
+    tok = model().tokenizer
+    clean, corrupted = "When Mary and John went out, John gave it to", "When Mary and John went out, Mary gave it to"
+    ids = activations.text_to_model_input(model(), clean, 32)
+    bad = activations.text_to_model_input(model(), corrupted, 32)
+    target, distractor = single_token(tok, " Mary"), single_token(tok, " John")
+    reference = activations.text_to_model_input(model(), TRICKY)
+
+    ablation = activations.ablation_cached(DEFAULT_MODEL, tuple(ids), target, "mean", tuple(reference))
+    result = run(snippets.experiment(DEFAULT_MODEL, "ablation", clean, " Mary", 32, ablation="mean",
+                                     reference=TRICKY), "result")
+    assert (result.base, result.change.tolist()) == (ablation["base"], ablation["change"])
+
+    patching = activations.patching_cached(DEFAULT_MODEL, tuple(ids), tuple(bad), target, distractor)
+    result = run(snippets.experiment(DEFAULT_MODEL, "patching", clean, " Mary", 32, distractor=" John",
+                                     corrupted=corrupted), "result")
+    assert result["resid"].restored.tolist() == patching["resid"]
+    assert result["heads"].restored.tolist() == patching["heads"]
+
+    attribution = activations.attribution_cached(DEFAULT_MODEL, tuple(ids), target, distractor)
+    result = run(snippets.experiment(DEFAULT_MODEL, "attribution", clean, " Mary", 32, distractor=" John",
+                                     minus=True), "result")
+    assert result.logit == attribution["logit"] and result.heads.tolist() == attribution["heads"]
