@@ -133,3 +133,16 @@ def experiment(model_key: str, kind: str, clean: str, target: str, limit: int, d
                  "print('logit:', result.logit, ' sum of the parts:', result.total)\n"
                  "print('heads [layer, head]:')\nprint(result.heads)\nprint('MLPs:', result.mlps, result.other)\n")
     return code
+
+
+def next_token(model_key: str, text: str, limit: int, shown: int = 10) -> str:
+    """Tour (logits, softmax): the scores of the next token after the sentence and their probabilities."""
+    return ("import torch\n\nimport core\nfrom core.inference.sampling import softmax\n\n" + _model(model_key) +
+            f"ids = tok.encode({text!r})[:{limit!r}]\n"
+            "logits, cache = model.run_with_cache([ids])\n"
+            "last = logits[0, -1].float()  # one score (logit) per token of the vocabulary\n"
+            "probs = softmax(last).float()  # p_i = exp(z_i) / sum_j exp(z_j), summed in float64\n"
+            f"top = [(tok.token_text(i), float(last[i]), float(probs[i]))\n"
+            f"       for i in torch.argsort(probs, descending=True)[:{shown!r}].tolist()]\n"
+            "for token, logit, p in top:\n"
+            "    print(f'{token!r:>16} {logit:8.3f} {p:.4f}')\n")

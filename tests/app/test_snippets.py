@@ -15,7 +15,7 @@ import torch
 from core.analysis.anatomy import logit_lens
 from core.analysis.vectors import nearest, single_token
 from core.inference.generate import prepare_prompt
-from core.inference.sampling import SamplingSettings, distribution_from_stages, pipeline_stages
+from core.inference.sampling import SamplingSettings, distribution_from_stages, pipeline_stages, softmax
 from core.model.checkpoints import DEFAULT_MODEL
 from playground import activations, loaders, snippets
 from playground.sampling_controls import next_logits
@@ -140,3 +140,13 @@ def test_experiment_programs_give_the_pages_results():
     result = run(snippets.experiment(DEFAULT_MODEL, "attribution", clean, " Mary", 32, distractor=" John",
                                      minus=True), "result")
     assert result.logit == attribution["logit"] and result.heads.tolist() == attribution["heads"]
+
+
+def test_tour_program_gives_the_pages_logits_and_probabilities():
+    ids = activations.text_to_model_input(model(), TRICKY)
+    logits, _ = activations.run_cached(DEFAULT_MODEL, tuple(ids))
+    last = logits[0, -1].float()
+    probs = softmax(last).float()  # the tour's own call
+    expected = [(model().tokenizer.token_text(i), float(last[i]), float(probs[i]))
+                for i in torch.argsort(probs, descending=True)[:10].tolist()]
+    assert run(snippets.next_token(DEFAULT_MODEL, TRICKY, activations.MAX_TOKENS), "top") == expected
