@@ -5,7 +5,7 @@ import torch
 
 from core.analysis.anatomy import layernorm_stats, logit_lens, stages
 from core.model.gpt import count_parameters
-from playground import activations, figures, share, ui
+from playground import activations, code_view, figures, share, snippets, state, ui
 from playground.i18n import number, t
 
 PAGE = "anatomy"
@@ -132,5 +132,6 @@ ui.chart(st, figures.logit_lens_figure([[model.tokenizer.token_text(int(i)) for 
 ui.chart(st, figures.metric_line(list(range(config.n_layer)), final_prob[:, len(ids) - 1].tolist(),
                                     t("anatomy.final_prob"), t("fig.after_block"), t("fig.probability")),
          key="anatomy.lens_final")
+code_view.show_code(st, snippets.logit_lens(state.current_model_key(), text, len(ids)))
 
 share.publish(SHARE, page=PAGE)

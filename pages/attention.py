@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from core.analysis.attention import head_steps, induction_targets, strongest_heads, text_induction_scores
-from playground import activations, figures, share, state, ui
+from playground import activations, code_view, figures, share, snippets, state, ui
 from playground.i18n import number, t
 from playground.navigation import VIEWS
 
@@ -54,6 +54,7 @@ with stage:
         ui.explain(t("attention.explain2"), side)
         ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces,
                                                t("attention.one_title", layer=layer, head=head)), key="attention.one_chart")
+        code_view.show_code(st, snippets.attention(state.current_model_key(), text, len(ids), layer, head))
 
     elif view == "all":
         ui.explain(t("attention.explain3"), side)

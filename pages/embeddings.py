@@ -5,7 +5,7 @@ import streamlit as st
 from core.analysis.vectors import analogy, cosine_matrix, frequent_tokens, nearest, pca, single_token, sinusoidal_positions
 from core.tokens.encodings import load_tokenizer
 from core.training.data import CORPORA, load_corpus
-from playground import activations, figures, share, ui
+from playground import activations, code_view, figures, share, snippets, state, ui
 from playground.i18n import lazy, number, percent, t
 from playground.navigation import VIEWS
 
@@ -93,6 +93,7 @@ with stage:
             found = nearest(wte, wte[token_id], tok, 11, exclude=(token_id,))
             ui.table(st, [{"rank": r + 1, "token": figures.visible_plain(n.text), "id": n.token_id,
                            "cosine_similarity": number(n.score, 4)} for r, n in enumerate(found[:10])])
+            code_view.show_code(st, snippets.neighbours(state.current_model_key(), word))
         st.markdown(t("embeddings.analogies"))
 
         def use_preset():

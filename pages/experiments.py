@@ -8,7 +8,7 @@ import torch
 
 from core.analysis.interventions import ABLATIONS
 from core.analysis.vectors import single_token
-from playground import activations, experiment_figures, figures, share, state, ui
+from playground import activations, code_view, experiment_figures, figures, share, snippets, state, ui
 from playground.examples import EXPERIMENT_EXAMPLES, TOKEN_EXAMPLES
 from playground.i18n import t
 
@@ -55,6 +55,7 @@ with ui.friendly_errors(stop=True):
     ids = activations.text_to_model_input(model, st.session_state["experiments.clean"], MAX_TOKENS)
     target = single_token(tok, st.session_state["experiments.target"])
     distractor = single_token(tok, st.session_state["experiments.distractor"])
+asked = [st.session_state[f"experiments.{name}"] for name in ("clean", "target", "distractor")]  # for the code
 
 
 def quoted(token_id: int) -> str:
@@ -103,6 +104,8 @@ if kind == "ablation":
     if abs(biggest) < 0.05:
         st.markdown(t("experiments.ablation_small"))
     outputs = {"base_logprob": result["base"], "change": change}
+    code_view.show_code(st, snippets.experiment(key, kind, len(ids), *asked, ablation=how, reference_limit=len(reference),
+                                                reference=st.session_state["experiments.reference"] if how == "mean" else ""))
 
 elif kind == "patching":
     ui.explain(t("experiments.patching_explain"))
@@ -138,6 +141,7 @@ elif kind == "patching":
     st.markdown(t("experiments.patching_result", layer=best_resid[1], token=f"`{labels[best_resid[2]]}`",
                   resid=best_resid[0], head_layer=best_head[1], head=best_head[2], heads=best_head[0]))
     outputs = {"logit_diff_clean": clean, "logit_diff_corrupted": corrupt, "resid": resid, "heads": head_map}
+    code_view.show_code(st, snippets.experiment(key, kind, len(ids), *asked, corrupted=corrupted_text))
 
 else:
     ui.explain(t("experiments.attribution_explain"))
@@ -162,5 +166,6 @@ else:
     part, value = max(named.items(), key=lambda item: abs(item[1]))
     st.markdown(t("experiments.attribution_result", part=part, value=value))
     outputs = {"logit": result["logit"], "heads": result["heads"], "parts": parts}
+    code_view.show_code(st, snippets.experiment(key, kind, len(ids), *asked, minus=minus is not None))
 
 share.publish(SHARE, page=PAGE, outputs=outputs)

@@ -9,7 +9,7 @@ import torch
 
 from core.inference.generate import stream_text
 from core.inference.sampling import SamplingSettings, next_token_distribution, sample
-from playground import figures, share, state, ui
+from playground import code_view, figures, share, snippets, state, ui
 from playground.i18n import number, percent, t
 from playground.navigation import VIEWS
 from playground.sampling_controls import classroom_filter, next_logits, prompt_input, sampling_controls
@@ -174,6 +174,7 @@ with stage:
             st.code(text, language=None, wrap_lines=True)
             st.caption(t("generation.speed", n=number(n), s=number(elapsed, 2), rate=number(n / max(elapsed, 1e-9)))
                        + (t("generation.stopped", stop=repr(stopped)) if stopped else ""))
+        code_view.show_code(st, snippets.generation(state.current_model_key(), prompt, settings, seed, max_new, stops))
 
     else:  # compare strategies
         ui.explain(t("generation.explain3"), side)

@@ -16,7 +16,7 @@ from core.inference.sampling import (
     softmax,
     stage_summary,
 )
-from playground import figures, share, state, ui
+from playground import code_view, figures, share, snippets, state, ui
 from playground.i18n import number, percent, t
 from playground.sampling_controls import next_logits, prompt_input, sampling_controls, shown_pieces
 
@@ -51,7 +51,7 @@ with stage, ui.friendly_errors():
 
 # --- the model's distribution -----------------------------------------------------------------------------
 st.subheader(t("sampling.model_distribution"))
-_, ids = prompt_input("sampling", model)
+prompt, ids = prompt_input("sampling", model)
 logits = torch.from_numpy(next_logits(state.current_model_key(), tuple(ids)))
 probs_raw = torch.softmax(logits, -1)
 
@@ -97,6 +97,7 @@ summary["stage"] = summary["stage"].map(stage_names)
 summary["tokens_left"] = summary["tokens_left"].map(number)
 summary["mass_kept"] = summary["mass_kept"].map(percent)
 ui.table(st, summary)
+code_view.show_code(st, snippets.sampling(state.current_model_key(), prompt, settings, top_n))
 
 # --- the weighted dice --------------------------------------------------------------------------------------
 st.subheader(t("sampling.dice"))

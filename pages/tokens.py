@@ -12,7 +12,7 @@ from core.tokens.chat import chat_format, chat_ids, special_text
 from core.tokens.encodings import TOKENIZER_NAMES, load_tokenizer
 from core.tokens.stats import parse_id_list, text_stats, token_rows
 from core.training.data import CORPORA, TokenWindows, decode_text, load_corpus
-from playground import figures, share, ui
+from playground import code_view, figures, share, snippets, ui
 from playground.examples import TOKEN_EXAMPLE_FIRST, TOKEN_EXAMPLES
 from playground.i18n import error_text, language, lazy, number, t
 from playground.navigation import VIEWS
@@ -135,6 +135,7 @@ with stage:
         ui.table(st, rows, height=280)
         st.markdown(t("tokens.id_list"))
         st.code(json.dumps(ids), language="json", wrap_lines=True)
+        code_view.show_code(st, snippets.tokens(text, tokenizer_key(encoding), allow_special))
 
     elif view == "compare":
         ui.explain(t("tokens.explain3"), side)

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from core.inference.sampling import apply_classroom_filter, sample, softmax
-from playground import activations, figures, share, state, ui
+from playground import activations, code_view, figures, share, snippets, state, ui
 from playground.i18n import number, t
 from playground.navigation import TOUR_STEPS
 from playground.sampling_controls import classroom_filter, shown_pieces
@@ -106,4 +106,6 @@ else:
     chosen = sample(probs, torch.Generator().manual_seed(1))
     side.success(t("tour.drawn", token=repr(tok.token_text(chosen)), text=repr(text + tok.decode([chosen]))))
 
+if name in ("Logits", "Softmax"):
+    code_view.show_code(stage, snippets.next_token(state.current_model_key(), text, len(ids)))
 share.publish(SHARE, {"step": step}, page=PAGE)

@@ -20,10 +20,15 @@ DEFAULTS = SamplingSettings()
 
 
 def settings_code(settings: SamplingSettings) -> str:
-    """`SamplingSettings(...)` with only the fields that differ from the defaults."""
-    changed = [f"{f.name}={getattr(settings, f.name)!r}" for f in fields(SamplingSettings)
-               if getattr(settings, f.name) != getattr(DEFAULTS, f.name)]
+    """`SamplingSettings(...)` with only the fields that differ from the defaults; the classroom filter is built
+    for the program's tokenizer `tok` (see `_settings_imports`)."""
+    changed = [f"{f.name}=classroom_filter(tok)" if f.name == "classroom" else f"{f.name}={getattr(settings, f.name)!r}"
+               for f in fields(SamplingSettings) if getattr(settings, f.name) != getattr(DEFAULTS, f.name)]
     return f"SamplingSettings({', '.join(changed)})"
+
+
+def _settings_imports(settings: SamplingSettings) -> str:
+    return "from core.inference.classroom import classroom_filter\n" if settings.classroom is not None else ""
 
 
 def _model(model_key: str) -> str:
@@ -43,8 +48,8 @@ def tokens(text: str, encoding: str, allow_special: bool) -> str:
 def sampling(model_key: str, prompt: str, settings: SamplingSettings, shown: int) -> str:
     """Logits & sampling: the next-token distribution after every stage of the pipeline, its top tokens."""
     return ("import torch\n\nimport core\nfrom core.inference.generate import prepare_prompt\n"
-            "from core.inference.sampling import SamplingSettings, distribution_from_stages, pipeline_stages\n\n"
-            + _model(model_key) +
+            "from core.inference.sampling import SamplingSettings, distribution_from_stages, pipeline_stages\n"
+            + _settings_imports(settings) + "\n" + _model(model_key) +
             f"ids, _ = prepare_prompt(tok, {prompt!r}, model.config.context_length)\n"
             "with torch.no_grad():\n"
             "    logits = model(torch.tensor([ids]))[0, -1].float()  # one score per token of the vocabulary\n"
@@ -78,11 +83,12 @@ def neighbours(model_key: str, word: str, k: int = 10) -> str:
             "    print(f'{text!r:>16} {token_id:>6} {cosine:.4f}')\n")
 
 
-def generation(model_key: str, prompt: str, settings: SamplingSettings, seed: int, max_new: int,
+def generation(model_key: str, prompt: str, settings: SamplingSettings, seed: int | None, max_new: int,
                stops: list[str]) -> str:
-    """Generation: a full run with these settings and this seed (the same text every time)."""
-    code = ("import core\nfrom core import SamplingSettings\nfrom core.inference.generate import prepare_prompt\n\n"
-            + _model(model_key) +
+    """Generation: a full run with these settings and this seed (the same text every time; without a seed, a new
+    text every run, as on the page)."""
+    code = ("import core\nfrom core import SamplingSettings\nfrom core.inference.generate import prepare_prompt\n"
+            + _settings_imports(settings) + "\n" + _model(model_key) +
             f"prompt = {prompt!r}\n"
             "ids, _ = prepare_prompt(tok, prompt, model.config.context_length)\n"
             f"out = core.generate(model, ids, {max_new!r}, settings={settings_code(settings)}, seed={seed!r},\n"
@@ -106,9 +112,8 @@ def logit_lens(model_key: str, text: str, limit: int) -> str:
             "    print(block, row)\n")
 
 
-def experiment(model_key: str, kind: str, clean: str, target: str, limit: int, distractor: str = "",
-               corrupted: str = "", ablation: str = "zero", reference: str = "", reference_limit: int = 256,
-               minus: bool = False) -> str:
+def experiment(model_key: str, kind: str, limit: int, clean: str, target: str, distractor: str, *, corrupted: str = "",
+               ablation: str = "zero", reference: str = "", reference_limit: int = 256, minus: bool = False) -> str:
     """Experiments: the chosen analysis (knock out heads, patch activations, or split a logit)."""
     code = ("import core\nfrom core.analysis import interventions\nfrom core.analysis.vectors import single_token\n\n"
             + _model(model_key) +

@@ -1,9 +1,10 @@
-""""Show the code": every view's program (playground.snippets) runs on its own in a fresh namespace with the bundled
-model and gives exactly the numbers the page shows or computes for the same settings, to the last digit.
+""""Show the code": every page's program (from the page's "Show the code" expander, made by playground.snippets)
+runs on its own in a fresh namespace with the bundled model and gives exactly the numbers the page shows or computes
+for the same settings, to the last digit.
 
 The texts carry quotes, a backslash and a newline, so a program whose values were pasted in without repr() fails.
-Pages are run in AppTest where the numbers are on the page (the token ids, the generated text); elsewhere the
-page's own cached calls (playground.activations, playground.sampling_controls) are the reference.
+The reference is what the page shows where the numbers are on it (the token ids, the generated text), elsewhere the
+page's own cached calls (playground.activations, playground.sampling_controls) for the page's settings.
 """
 
 import contextlib
@@ -14,6 +15,7 @@ import torch
 
 from core.analysis.anatomy import logit_lens
 from core.analysis.vectors import nearest, single_token
+from core.inference.classroom import classroom_filter
 from core.inference.generate import prepare_prompt
 from core.inference.sampling import SamplingSettings, distribution_from_stages, pipeline_stages, softmax
 from core.model.checkpoints import DEFAULT_MODEL
@@ -22,6 +24,13 @@ from playground.sampling_controls import next_logits
 from tests.support.app import assert_clean, open_page
 
 TRICKY = 'ROMEO: "Soft!" what\'s C:\\light\nthrough yonder window'
+
+
+def program(at, label: str = "Show the code") -> str:
+    """The code in the page's "Show the code" expander; exactly one per view."""
+    found = [c.value for e in at.expander if e.label == label for c in e.code]
+    assert len(found) == 1, found
+    return found[0]
 
 
 def run(code: str, result: str):
@@ -37,11 +46,19 @@ def model():
     return loaders.get_model(DEFAULT_MODEL)
 
 
+def cached_run(text: str):
+    """The ids and cache the analysis pages use for this text."""
+    ids = activations.text_to_model_input(model(), text)
+    return ids, activations.run_cached(DEFAULT_MODEL, tuple(ids))
+
+
 def test_settings_code_names_only_what_differs():
     s = SamplingSettings(temperature=0.7, top_k=12, logit_bias={262: -2.5})
     assert snippets.settings_code(s) == "SamplingSettings(temperature=0.7, top_k=12, logit_bias={262: -2.5})"
     assert eval(snippets.settings_code(s), {"SamplingSettings": SamplingSettings}) == s
     assert snippets.settings_code(SamplingSettings()) == "SamplingSettings()"
+    assert "classroom=classroom_filter(tok)" in snippets.settings_code(
+        SamplingSettings(classroom=classroom_filter(model().tokenizer)))
 
 
 def test_tokens_program_gives_the_ids_the_page_shows():
@@ -51,41 +68,60 @@ def test_tokens_program_gives_the_ids_the_page_shows():
     at.toggle(key="tokens.special").set_value(True).run()
     assert_clean(at)
     shown = json.loads(next(c.value for c in at.code if c.language == "json"))
-    ids = run(snippets.tokens(TRICKY + " <|endoftext|>", "cl100k_base", True), "ids")
+    ids = run(program(at), "ids")
     assert ids == shown and 100257 in ids  # the special token, as the page encodes it with the toggle on
 
 
 def test_sampling_program_gives_the_pages_distribution():
-    settings = SamplingSettings(temperature=0.7, top_k=12, top_p=0.85, repetition_penalty=1.3,
-                                logit_bias={model().tokenizer.encode(" love")[0]: 2.5})
-    ids, _ = prepare_prompt(model().tokenizer, TRICKY, model().config.context_length)
+    at = open_page("sampling")
+    at.text_area(key="sampling.prompt").set_value(TRICKY).run()
+    at.slider(key="sampling.temperature").set_value(0.7).run()
+    at.number_input(key="sampling.top_k").set_value(12).run()
+    at.slider(key="sampling.repetition").set_value(1.3).run()
+    at.text_area(key="sampling.bias").set_value('" love": 2.5').run()
+    assert_clean(at)
+    tok = model().tokenizer
+    settings = SamplingSettings(temperature=0.7, top_k=12, top_p=0.9, repetition_penalty=1.3,
+                                logit_bias={tok.encode(" love")[0]: 2.5}, classroom=classroom_filter(tok))
+    ids, _ = prepare_prompt(tok, TRICKY, model().config.context_length)
     logits = torch.from_numpy(next_logits(DEFAULT_MODEL, tuple(ids)))  # the page's call
     final = distribution_from_stages(pipeline_stages(logits, settings, ids), settings)
-    expected = [(model().tokenizer.token_text(i), float(final[i]))
-                for i in torch.argsort(final, descending=True)[:15].tolist() if final[i] > 0]
-    top = run(snippets.sampling(DEFAULT_MODEL, TRICKY, settings, 15), "top")
+    expected = [(tok.token_text(i), float(final[i])) for i in torch.argsort(final, descending=True)[:15].tolist()
+                if final[i] > 0]
+    top = run(program(at), "top")
     assert top == expected and 1 < len(top) <= 12
 
 
 def test_attention_program_gives_the_pages_pattern():
-    ids = activations.text_to_model_input(model(), TRICKY)
-    _, cache = activations.run_cached(DEFAULT_MODEL, tuple(ids))
+    at = open_page("attention", lang="de")  # the label in German
+    at.text_area(key="attention.text").set_value(TRICKY).run()
     layer, head = model().config.n_layer - 1, 1
-    pattern = run(snippets.attention(DEFAULT_MODEL, TRICKY, activations.MAX_TOKENS, layer, head), "pattern")
+    at.selectbox(key="attention.layer").set_value(layer).run()
+    at.selectbox(key="attention.head").set_value(head).run()
+    assert_clean(at)
+    ids, (_, cache) = cached_run(TRICKY)
+    pattern = run(program(at, "Code anzeigen"), "pattern")
     assert torch.equal(pattern, cache["pattern", layer][0, head]) and pattern.shape == (len(ids), len(ids))
 
 
 def test_embeddings_program_gives_the_pages_neighbours():
+    at = open_page("embeddings")
+    at.session_state["embeddings.view"] = "neighbours"
+    at.run()
+    at.text_input(key="embeddings.word").set_value(" love").run()
+    assert_clean(at)
     tok = model().tokenizer
     wte = model().transformer.wte.weight.detach().cpu()
-    token_id = single_token(tok, " king")
-    shown = [(n.text, n.token_id, round(n.score, 4)) for n in nearest(wte, wte[token_id], tok, 11,
-                                                                       exclude=(token_id,))[:10]]
-    assert run(snippets.neighbours(DEFAULT_MODEL, " king"), "neighbours") == shown
+    token_id = single_token(tok, " love")
+    found = nearest(wte, wte[token_id], tok, 11, exclude=(token_id,))[:10]
+    neighbours = run(program(at), "neighbours")
+    assert neighbours == [(n.text, n.token_id, round(n.score, 4)) for n in found]
+    assert [str(n[1]) for n in neighbours] == [str(i) for i in at.dataframe[0].value.iloc[:, 2]]  # the page's ids
 
 
 def test_generation_program_gives_the_pages_text():
     at = open_page("generation")
+    at.session_state["generation.view"] = "run"
     at.text_area(key="generation.prompt").set_value(TRICKY).run()
     at.slider(key="generation.temperature").set_value(0.9).run()
     at.number_input(key="generation.top_k").set_value(20).run()
@@ -94,8 +130,7 @@ def test_generation_program_gives_the_pages_text():
     at.button(key="generation.run").click().run()
     assert_clean(at)
     shown = at.session_state["generation.run_result"][0]
-    settings = SamplingSettings(temperature=0.9, top_k=20)
-    assert run(snippets.generation(DEFAULT_MODEL, TRICKY, settings, 3, 30, []), "text") == shown
+    assert run(program(at), "text") == shown
     assert any(shown in c.value for c in at.code)
 
 
@@ -108,45 +143,57 @@ def test_generation_program_ends_at_a_stop_sequence():
 
 
 def test_anatomy_program_gives_the_pages_logit_lens():
-    ids = activations.text_to_model_input(model(), TRICKY)
-    _, cache = activations.run_cached(DEFAULT_MODEL, tuple(ids))
+    at = open_page("anatomy")
+    at.text_input(key="anatomy.text").set_value(TRICKY).run()
+    assert_clean(at)
+    _, (_, cache) = cached_run(TRICKY)
     top_ids, top_probs, _ = logit_lens(model(), cache)
-    lens = run(snippets.logit_lens(DEFAULT_MODEL, TRICKY, activations.MAX_TOKENS), "lens")
+    lens = run(program(at), "lens")
     assert [[token for token, _ in row] for row in lens] == [
         [model().tokenizer.token_text(int(i)) for i in row[:, 0]] for row in top_ids]
     assert [[p for _, p in row] for row in lens] == [[round(float(p), 4) for p in row[:, 0]] for row in top_probs]
 
 
-def test_experiment_programs_give_the_pages_results():
-    tok = model().tokenizer
-    clean, corrupted = "When Mary and John went out, John gave it to", "When Mary and John went out, Mary gave it to"
-    ids = activations.text_to_model_input(model(), clean, 32)
-    bad = activations.text_to_model_input(model(), corrupted, 32)
-    target, distractor = single_token(tok, " Mary"), single_token(tok, " John")
-    reference = activations.text_to_model_input(model(), TRICKY)
-
-    ablation = activations.ablation_cached(DEFAULT_MODEL, tuple(ids), target, "mean", tuple(reference))
-    result = run(snippets.experiment(DEFAULT_MODEL, "ablation", clean, " Mary", 32, ablation="mean",
-                                     reference=TRICKY), "result")
-    assert (result.base, result.change.tolist()) == (ablation["base"], ablation["change"])
-
-    patching = activations.patching_cached(DEFAULT_MODEL, tuple(ids), tuple(bad), target, distractor)
-    result = run(snippets.experiment(DEFAULT_MODEL, "patching", clean, " Mary", 32, distractor=" John",
-                                     corrupted=corrupted), "result")
-    assert result["resid"].restored.tolist() == patching["resid"]
-    assert result["heads"].restored.tolist() == patching["heads"]
-
-    attribution = activations.attribution_cached(DEFAULT_MODEL, tuple(ids), target, distractor)
-    result = run(snippets.experiment(DEFAULT_MODEL, "attribution", clean, " Mary", 32, distractor=" John",
-                                     minus=True), "result")
-    assert result.logit == attribution["logit"] and result.heads.tolist() == attribution["heads"]
-
-
 def test_tour_program_gives_the_pages_logits_and_probabilities():
-    ids = activations.text_to_model_input(model(), TRICKY)
-    logits, _ = activations.run_cached(DEFAULT_MODEL, tuple(ids))
+    at = open_page("tour", step="4")  # Logits
+    at.text_input(key="tour.text").set_value(TRICKY).run()
+    assert_clean(at)
+    _, (logits, _) = cached_run(TRICKY)
     last = logits[0, -1].float()
     probs = softmax(last).float()  # the tour's own call
     expected = [(model().tokenizer.token_text(i), float(last[i]), float(probs[i]))
                 for i in torch.argsort(probs, descending=True)[:10].tolist()]
-    assert run(snippets.next_token(DEFAULT_MODEL, TRICKY, activations.MAX_TOKENS), "top") == expected
+    assert run(program(at), "top") == expected
+
+
+def test_experiment_programs_give_the_pages_results():
+    at = open_page("experiments")
+    clean, corrupted = "When Mary and John went out, John gave it to", "When Mary and John went out, Mary gave it to"
+    at.text_input(key="experiments.clean").set_value(clean).run()  # the target and distractor: ' Mary', ' John'
+    tok = model().tokenizer
+    ids = activations.text_to_model_input(model(), clean, 32)
+    target, distractor = single_token(tok, " Mary"), single_token(tok, " John")
+
+    at.radio(key="experiments.ablation").set_value("mean").run()
+    at.text_area(key="experiments.reference").set_value(TRICKY).run()
+    assert_clean(at)
+    reference = activations.text_to_model_input(model(), TRICKY)
+    ablation = activations.ablation_cached(DEFAULT_MODEL, tuple(ids), target, "mean", tuple(reference))
+    result = run(program(at), "result")
+    assert (result.base, result.change.tolist()) == (ablation["base"], ablation["change"])
+
+    at.radio(key="experiments.kind").set_value("patching").run()
+    at.text_input(key="experiments.corrupted").set_value(corrupted).run()
+    assert_clean(at)
+    bad = activations.text_to_model_input(model(), corrupted, 32)
+    patching = activations.patching_cached(DEFAULT_MODEL, tuple(ids), tuple(bad), target, distractor)
+    result = run(program(at), "result")
+    assert result["resid"].restored.tolist() == patching["resid"]
+    assert result["heads"].restored.tolist() == patching["heads"]
+
+    at.radio(key="experiments.kind").set_value("attribution").run()
+    at.radio(key="experiments.reads").set_value("difference").run()
+    assert_clean(at)
+    attribution = activations.attribution_cached(DEFAULT_MODEL, tuple(ids), target, distractor)
+    result = run(program(at), "result")
+    assert result.logit == attribution["logit"] and result.heads.tolist() == attribution["heads"]
