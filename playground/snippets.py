@@ -56,8 +56,8 @@ def sampling(model_key: str, prompt: str, settings: SamplingSettings, shown: int
             f"settings = {settings_code(settings)}\n"
             "stages = pipeline_stages(logits, settings, ids)  # bias, penalties, temperature, top-k, top-p, min-p\n"
             "final = distribution_from_stages(stages, settings)\n"
-            f"top = [(tok.token_text(i), float(final[i])) for i in torch.argsort(final, descending=True)[:{shown!r}]\n"
-            "       if final[i] > 0]\n"
+            f"top = [(tok.token_text(i), float(final[i])) for i in torch.argsort(final, descending=True)[:{shown!r}].tolist()\n"
+            "       if final[i] > 0]  # the most likely tokens after the pipeline\n"
             "for token, p in top:\n"
             "    print(f'{token!r:>16} {p:.4f}')\n")
 
@@ -92,11 +92,16 @@ def generation(model_key: str, prompt: str, settings: SamplingSettings, seed: in
             f"prompt = {prompt!r}\n"
             "ids, _ = prepare_prompt(tok, prompt, model.config.context_length)\n"
             f"out = core.generate(model, ids, {max_new!r}, settings={settings_code(settings)}, seed={seed!r},\n"
-            "                    stop_ids={tok.eot_id})\n"
+            "                    stop_ids={tok.eot_id})" + ("  # no seed: a new text every run\n" if seed is None else "\n") +
             "new = tok.decode(out[len(ids):])\n")
     if stops:
-        code += (f"stops = [s for s in {stops!r} if s in new]  # the text ends before the first stop sequence\n"
-                 "new = new[:min(new.index(s) for s in stops)] if stops else new\n")
+        code += ("# token by token, as the page streams: the text ends before the first stop sequence seen\n"
+                 "for k in range(1, len(out) - len(ids) + 1):\n"
+                 "    so_far = tok.decode(out[len(ids):len(ids) + k])\n"
+                 f"    hit = next((s for s in {stops!r} if s in so_far), None)\n"
+                 "    if hit:\n"
+                 "        new = so_far[:so_far.index(hit)]\n"
+                 "        break\n")
     return code + "text = prompt + new\nprint(text)\n"
 
 

@@ -16,7 +16,7 @@ import torch
 from core.analysis.anatomy import logit_lens
 from core.analysis.vectors import nearest, single_token
 from core.inference.classroom import classroom_filter
-from core.inference.generate import prepare_prompt
+from core.inference.generate import prepare_prompt, stream_text
 from core.inference.sampling import SamplingSettings, distribution_from_stages, pipeline_stages, softmax
 from core.model.checkpoints import DEFAULT_MODEL
 from playground import activations, loaders, snippets
@@ -139,7 +139,9 @@ def test_generation_program_ends_at_a_stop_sequence():
     full = run(snippets.generation(DEFAULT_MODEL, "ROMEO:", settings, 0, 40, []), "text")
     stop = full[len("ROMEO:") + 3:][:2]  # two characters the greedy text is known to contain
     cut = run(snippets.generation(DEFAULT_MODEL, "ROMEO:", settings, 0, 40, ["zzz", stop]), "text")
-    assert cut == full[:full.index(stop, len("ROMEO:"))]
+    ids = model().tokenizer.encode("ROMEO:")
+    chunks = list(stream_text(model(), ids, 40, settings, 0, ["zzz", stop]))  # the page's call
+    assert cut == "ROMEO:" + chunks[-1].text == full[:full.index(stop, len("ROMEO:"))] and chunks[-1].stopped == stop
 
 
 def test_anatomy_program_gives_the_pages_logit_lens():
