@@ -119,6 +119,7 @@ with stage:
                 results = analogy(wte, tok, a, b, c)
                 ui.table(st, [{"rank": r + 1, "token": figures.visible_plain(n.text),
                                "cosine_similarity": number(n.score, 4)} for r, n in enumerate(results)])
+                code_view.show_code(st, snippets.analogy(state.current_model_key(), a, b, c))
                 rank = next((r + 1 for r, n in enumerate(results) if n.text == expected), None)
                 if is_preset and rank == 1:
                     st.success(t("embeddings.hit", word=expected.strip()))

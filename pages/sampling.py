@@ -48,6 +48,7 @@ with stage, ui.friendly_errors():
     ui.table(st, frame.map(lambda p: number(p, None, 3)), header_ids=False, index=True)
     side.caption(t("sampling.temperature_caption"))
     ui.chart(st, figures.temperature_bars(labels, LECTURE_TEMPERATURES, table), key="sampling.lecture_chart")
+    code_view.show_code(st, snippets.temperature_table(raw, LECTURE_TEMPERATURES))
 
 # --- the model's distribution -----------------------------------------------------------------------------
 st.subheader(t("sampling.model_distribution"))

@@ -156,3 +156,21 @@ def next_token(model_key: str, text: str, limit: int, shown: int = 10) -> str:
             f"       for i in torch.argsort(probs, descending=True)[:{shown!r}].tolist()]\n"
             "for token, logit, p in top:\n"
             "    print(f'{token!r:>16} {logit:8.3f} {p:.4f}')\n")
+
+
+def temperature_table(raw_logits: str, temperatures: list[float]) -> str:
+    """Logits & sampling by hand: softmax(z / T) of a small logit vector for each temperature (rows: T)."""
+    return ("from core.inference.sampling import parse_logits, softmax\n\n"
+            f"z = parse_logits({raw_logits!r})\n"
+            f"table = [softmax(z, T).tolist() for T in {list(temperatures)!r}]  # softmax(z / T), in float64\n"
+            f"for T, row in zip({list(temperatures)!r}, table):\n"
+            "    print(f'T = {T:g}:', [f'{p:.3g}' for p in row])\n")
+
+
+def analogy(model_key: str, a: str, b: str, c: str) -> str:
+    """Embeddings: the tokens nearest to vec(a) − vec(b) + vec(c), the three themselves left out."""
+    return ("import core\nfrom core.analysis.vectors import analogy\n\n" + _model(model_key) +
+            "wte = model.transformer.wte.weight.detach().cpu()\n"
+            f"results = [(n.text, round(n.score, 4)) for n in analogy(wte, tok, {a!r}, {b!r}, {c!r})]\n"
+            "for text, cosine in results:\n"
+            "    print(f'{text!r:>16} {cosine:.4f}')\n")

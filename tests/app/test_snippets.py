@@ -14,10 +14,10 @@ import json
 import torch
 
 from core.analysis.anatomy import logit_lens
-from core.analysis.vectors import nearest, single_token
+from core.analysis.vectors import analogy, nearest, single_token
 from core.inference.classroom import classroom_filter
 from core.inference.generate import prepare_prompt, stream_text
-from core.inference.sampling import SamplingSettings, distribution_from_stages, pipeline_stages, softmax
+from core.inference.sampling import SamplingSettings, distribution_from_stages, parse_logits, pipeline_stages, softmax
 from core.model.checkpoints import DEFAULT_MODEL
 from playground import activations, loaders, snippets
 from playground.sampling_controls import next_logits
@@ -26,9 +26,9 @@ from tests.support.app import assert_clean, open_page
 TRICKY = 'ROMEO: "Soft!" what\'s C:\\light\nthrough yonder window'
 
 
-def program(at, label: str = "Show the code") -> str:
-    """The code in the page's "Show the code" expander; exactly one per view."""
-    found = [c.value for e in at.expander if e.label == label for c in e.code]
+def program(at, result: str, label: str = "Show the code") -> str:
+    """The code in the page's "Show the code" expander whose program defines `result`; exactly one."""
+    found = [c.value for e in at.expander if e.label == label for c in e.code if f"\n{result} = " in c.value]
     assert len(found) == 1, found
     return found[0]
 
@@ -68,7 +68,7 @@ def test_tokens_program_gives_the_ids_the_page_shows():
     at.toggle(key="tokens.special").set_value(True).run()
     assert_clean(at)
     shown = json.loads(next(c.value for c in at.code if c.language == "json"))
-    ids = run(program(at), "ids")
+    ids = run(program(at, "ids"), "ids")
     assert ids == shown and 100257 in ids  # the special token, as the page encodes it with the toggle on
 
 
@@ -88,8 +88,11 @@ def test_sampling_program_gives_the_pages_distribution():
     final = distribution_from_stages(pipeline_stages(logits, settings, ids), settings)
     expected = [(tok.token_text(i), float(final[i])) for i in torch.argsort(final, descending=True)[:15].tolist()
                 if final[i] > 0]
-    top = run(program(at), "top")
+    top = run(program(at, "top"), "top")
     assert top == expected and 1 < len(top) <= 12
+    table = run(program(at, "table"), "table")  # the lecture's small vector above
+    assert table == [softmax(parse_logits("3.23, -7.1, 5.57, 0.39, 2.4"), T).tolist() for T in [0.01, 0.5, 1, 2, 5]]
+    assert [f"{p:.3g}" for p in table[2]] == ["0.0842", "2.75e-06", "0.874", "0.00492", "0.0367"]  # the page's row
 
 
 def test_attention_program_gives_the_pages_pattern():
@@ -100,7 +103,7 @@ def test_attention_program_gives_the_pages_pattern():
     at.selectbox(key="attention.head").set_value(head).run()
     assert_clean(at)
     ids, (_, cache) = cached_run(TRICKY)
-    pattern = run(program(at, "Code anzeigen"), "pattern")
+    pattern = run(program(at, "pattern", "Code anzeigen"), "pattern")
     assert torch.equal(pattern, cache["pattern", layer][0, head]) and pattern.shape == (len(ids), len(ids))
 
 
@@ -114,9 +117,12 @@ def test_embeddings_program_gives_the_pages_neighbours():
     wte = model().transformer.wte.weight.detach().cpu()
     token_id = single_token(tok, " love")
     found = nearest(wte, wte[token_id], tok, 11, exclude=(token_id,))[:10]
-    neighbours = run(program(at), "neighbours")
+    neighbours = run(program(at, "neighbours"), "neighbours")
     assert neighbours == [(n.text, n.token_id, round(n.score, 4)) for n in found]
     assert [str(n[1]) for n in neighbours] == [str(i) for i in at.dataframe[0].value.iloc[:, 2]]  # the page's ids
+    results = run(program(at, "results"), "results")  # the analogy below: king − man + woman
+    wanted = analogy(wte, tok, *(at.session_state[f"embeddings.{box}"] for box in "abc"))
+    assert results == [(n.text, round(n.score, 4)) for n in wanted] and len(results) == 10
 
 
 def test_generation_program_gives_the_pages_text():
@@ -130,7 +136,7 @@ def test_generation_program_gives_the_pages_text():
     at.button(key="generation.run").click().run()
     assert_clean(at)
     shown = at.session_state["generation.run_result"][0]
-    assert run(program(at), "text") == shown
+    assert run(program(at, "text"), "text") == shown
     assert any(shown in c.value for c in at.code)
 
 
@@ -150,7 +156,7 @@ def test_anatomy_program_gives_the_pages_logit_lens():
     assert_clean(at)
     _, (_, cache) = cached_run(TRICKY)
     top_ids, top_probs, _ = logit_lens(model(), cache)
-    lens = run(program(at), "lens")
+    lens = run(program(at, "lens"), "lens")
     assert [[token for token, _ in row] for row in lens] == [
         [model().tokenizer.token_text(int(i)) for i in row[:, 0]] for row in top_ids]
     assert [[p for _, p in row] for row in lens] == [[round(float(p), 4) for p in row[:, 0]] for row in top_probs]
@@ -165,7 +171,7 @@ def test_tour_program_gives_the_pages_logits_and_probabilities():
     probs = softmax(last).float()  # the tour's own call
     expected = [(model().tokenizer.token_text(i), float(last[i]), float(probs[i]))
                 for i in torch.argsort(probs, descending=True)[:10].tolist()]
-    assert run(program(at), "top") == expected
+    assert run(program(at, "top"), "top") == expected
 
 
 def test_experiment_programs_give_the_pages_results():
@@ -181,7 +187,7 @@ def test_experiment_programs_give_the_pages_results():
     assert_clean(at)
     reference = activations.text_to_model_input(model(), TRICKY)
     ablation = activations.ablation_cached(DEFAULT_MODEL, tuple(ids), target, "mean", tuple(reference))
-    result = run(program(at), "result")
+    result = run(program(at, "result"), "result")
     assert (result.base, result.change.tolist()) == (ablation["base"], ablation["change"])
 
     at.radio(key="experiments.kind").set_value("patching").run()
@@ -189,7 +195,7 @@ def test_experiment_programs_give_the_pages_results():
     assert_clean(at)
     bad = activations.text_to_model_input(model(), corrupted, 32)
     patching = activations.patching_cached(DEFAULT_MODEL, tuple(ids), tuple(bad), target, distractor)
-    result = run(program(at), "result")
+    result = run(program(at, "result"), "result")
     assert result["resid"].restored.tolist() == patching["resid"]
     assert result["heads"].restored.tolist() == patching["heads"]
 
@@ -197,5 +203,5 @@ def test_experiment_programs_give_the_pages_results():
     at.radio(key="experiments.reads").set_value("difference").run()
     assert_clean(at)
     attribution = activations.attribution_cached(DEFAULT_MODEL, tuple(ids), target, distractor)
-    result = run(program(at), "result")
+    result = run(program(at, "result"), "result")
     assert result.logit == attribution["logit"] and result.heads.tolist() == attribution["heads"]
