@@ -2,9 +2,9 @@
 with the page's current settings filled in, that computes exactly what the section shows (the book's listings, live).
 
 One function per view returns the program's text. Every value goes in through repr(), so any text a participant
-typed (quotes, newlines, backslashes) stays one Python literal. Each program ends in one named result (`ids`,
-`top`, `pattern`, `neighbours`, `text`, `lens`, `result`); tests/app/test_snippets.py executes every one and compares
-that result with what the page computes for the same settings.
+typed (quotes, newlines, backslashes) stays one Python literal. Each program ends in named results (`ids`, `top`,
+`table`, `pattern`, `neighbours`, `results`, `candidates` and `sampled`, `text`, `lens`, `result`);
+tests/app/test_snippets.py executes every one and compares them with what the page computes for the same settings.
 
 Left out: the figures themselves (the programs print numbers; the pictures are the page's), and models a page loads
 from a folder on the server (the program names the model as the app does: a bundled name or a path).
@@ -174,3 +174,19 @@ def analogy(model_key: str, a: str, b: str, c: str) -> str:
             f"results = [(n.text, round(n.score, 4)) for n in analogy(wte, tok, {a!r}, {b!r}, {c!r})]\n"
             "for text, cosine in results:\n"
             "    print(f'{text!r:>16} {cosine:.4f}')\n")
+
+
+def step(model_key: str, ids: list[int], settings: SamplingSettings, draw: int, shown: int = 8) -> str:
+    """Generation, step by step: the next token's distribution after the pipeline, and the token the die picks."""
+    return ("import torch\n\nimport core\nfrom core import SamplingSettings\n"
+            "from core.inference.sampling import next_token_distribution, sample\n" + _settings_imports(settings) +
+            "\n" + _model(model_key) +
+            f"ids = {list(ids)!r}  # the prompt and the tokens chosen so far\n"
+            "with torch.no_grad():\n"
+            "    logits = model(torch.tensor([ids]))[0, -1].float()\n"
+            f"probs = next_token_distribution(logits, {settings_code(settings)}, ids)\n"
+            f"sampled = sample(probs, torch.Generator().manual_seed({draw!r}))  # this step's die\n"
+            f"candidates = [(tok.token_text(i), float(probs[i])) for i in torch.argsort(probs, descending=True)[:{shown!r}]"
+            ".tolist()\n              if probs[i] > 0]\n"
+            "print('sampled:', repr(tok.token_text(sampled)), float(probs[sampled]))\n"
+            "print(candidates)\n")

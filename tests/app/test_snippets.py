@@ -17,7 +17,14 @@ from core.analysis.anatomy import logit_lens
 from core.analysis.vectors import analogy, nearest, single_token
 from core.inference.classroom import classroom_filter
 from core.inference.generate import prepare_prompt, stream_text
-from core.inference.sampling import SamplingSettings, distribution_from_stages, parse_logits, pipeline_stages, softmax
+from core.inference.sampling import (
+    SamplingSettings,
+    distribution_from_stages,
+    next_token_distribution,
+    parse_logits,
+    pipeline_stages,
+    softmax,
+)
 from core.model.checkpoints import DEFAULT_MODEL
 from playground import activations, loaders, snippets
 from playground.sampling_controls import next_logits
@@ -138,6 +145,23 @@ def test_generation_program_gives_the_pages_text():
     shown = at.session_state["generation.run_result"][0]
     assert run(program(at, "text"), "text") == shown
     assert any(shown in c.value for c in at.code)
+
+
+def test_step_program_gives_the_pages_candidates_and_draw():
+    at = open_page("generation")
+    at.text_area(key="generation.prompt").set_value(TRICKY).run()
+    at.number_input(key="generation.seed").set_value(5).run()
+    at.button(key="generation.take_greedy").click().run()
+    assert_clean(at)
+    tok = model().tokenizer
+    ids = at.session_state["generation.tree"].ids
+    settings = SamplingSettings(temperature=0.8, top_k=40, classroom=classroom_filter(tok))  # the page's defaults
+    probs = next_token_distribution(torch.from_numpy(next_logits(DEFAULT_MODEL, tuple(ids))), settings, ids)
+    candidates = run(program(at, "candidates"), "candidates")
+    assert candidates == [(tok.token_text(i), float(probs[i])) for i in torch.argsort(probs, descending=True)[:8].tolist()
+                          if probs[i] > 0]
+    sampled = run(program(at, "sampled"), "sampled")
+    assert repr(tok.token_text(sampled)) in at.button(key="generation.take_sample").label  # the page's draw
 
 
 def test_generation_program_ends_at_a_stop_sequence():
