@@ -6,8 +6,8 @@ typed (quotes, newlines, backslashes) stays one Python literal. Each program end
 `table`, `pattern`, `neighbours`, `results`, `candidates` and `sampled`, `text`, `lens`, `result`);
 tests/app/test_snippets.py executes every one and compares them with what the page computes for the same settings.
 
-Left out: the figures themselves (the programs print numbers; the pictures are the page's), and models a page loads
-from a folder on the server (the program names the model as the app does: a bundled name or a path).
+Left out: the figures themselves (the programs print numbers; the pictures are the page's). A model loaded from a
+folder on the server is named by its path, so that program runs only where the folder is.
 """
 
 from __future__ import annotations
