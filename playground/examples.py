@@ -53,14 +53,18 @@ PROMPTS = {  # page -> its example text in each language a model may have been t
 
 
 def text_language(card: dict) -> str:
-    """The language of the text a model learnt from: its card's "language", else its corpus's, else English
-    (GPT-2 and the bundled Shakespeare model read English)."""
-    corpus = CORPORA.get(card.get("corpus") or "")
-    return card.get("language") or (corpus.language if corpus else "en")
+    """The languages of the text a model learnt from, joined with "+" ("en", "de", "en+de"): its card's
+    "language", else its corpora's (joined corpora "a+b" give each one's), else English (GPT-2 and the bundled
+    Shakespeare model read English)."""
+    if card.get("language"):
+        return card["language"]
+    corpora = [CORPORA[name] for name in (card.get("corpus") or "").split("+") if name in CORPORA]
+    return "+".join(dict.fromkeys(c.language for c in corpora)) or "en"
 
 
 def prompt(page: str, session_language: str, model_language: str) -> str:
-    """A page's example in the session's language when the model reads it, else in the model's language: a
-    German sentence shown to an English model would only show what it cannot read."""
+    """A page's example in the session's language when the model reads it, else in the model's (first) language:
+    a German sentence shown to an English model would only show what it cannot read."""
     texts = PROMPTS[page]
-    return texts.get(session_language if session_language == model_language else model_language, texts["en"])
+    languages = model_language.split("+")
+    return texts.get(session_language if session_language in languages else languages[0], texts["en"])

@@ -79,12 +79,12 @@ def example(page: str) -> str:
 
 def language_note() -> None:
     """Under a text box: says so when the model learnt from another language than the session's."""
-    reads = model_language()
-    if reads != language():
+    reads = model_language().split("+")  # a bilingual model reads each of its languages
+    if language() not in reads:
         card = loaders.get_card(state.current_model_key())
-        corpus = card.get("corpus")
-        st.caption(t("app.model_reads", language=t(f"app.lang_{reads}"),
-                     corpus=corpus_title(corpus) if corpus in CORPORA else corpus or "GPT-2"))
+        corpus = card.get("corpus") or ""
+        titles = [corpus_title(name) if name in CORPORA else name for name in corpus.split("+") if name]
+        st.caption(t("app.model_reads", language=t(f"app.lang_{reads[0]}"), corpus=", ".join(titles) or "GPT-2"))
 
 
 def corpus_title(name: str) -> str:

@@ -10,6 +10,7 @@ import torch
 import core
 from core.analysis.attention import head_scores
 from core.analysis.vectors import analogy
+from playground import examples
 from tests.support.app import assert_clean, open_page
 
 
@@ -185,3 +186,14 @@ def test_german_pages_write_numbers_the_german_way(url):
         shown = dict(zip(facts.iloc[:, 0], facts.iloc[:, 1]))
         assert shown["trainiert auf"] == "Tiny Shakespeare (40.000 Zeilen aus den Stücken)"
         assert "304.222 Tokens" in shown["Datenaufteilung"] and shown["Schritte"] == "1.300 von 3.000"
+
+
+def test_examples_follow_the_languages_a_model_reads():
+    """A bilingual model ("en+de" on its card, or corpora joined with +) gets each session's own language; a
+    one-language model its own language."""
+    assert examples.text_language({"corpus": "tinyshakespeare+goethe-faust-1"}) == "en+de"
+    assert examples.text_language({"corpus": "goethe-faust-1"}) == "de"
+    assert examples.text_language({}) == "en"
+    assert examples.prompt("tour", "de", "en+de") == examples.PROMPTS["tour"]["de"]
+    assert examples.prompt("tour", "en", "en+de") == examples.PROMPTS["tour"]["en"]
+    assert examples.prompt("tour", "de", "en") == examples.PROMPTS["tour"]["en"]

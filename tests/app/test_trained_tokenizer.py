@@ -67,3 +67,22 @@ def test_home_shows_the_cards_bits_per_character_and_heads(bpe_model):
     assert row.iloc[1] == f"{card['bits_per_character']['the-verdict']:.3f}"
     best = card["head_scores"]["induction"]
     assert f"layer {best['layer']}, head {best['head']} ({best['score']:.2f})" in set(facts.iloc[:, 1])
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+@pytest.mark.parametrize("url", PAGE_NAMES)
+def test_the_bundled_bilingual_model_on_every_page(url, lang):
+    """The bundled shakespeare-faust model (its own 2,000-merge tokenizer, English and German) on every page in both
+    languages: no traceback, no error but "this word is several tokens", and the examples in the session's language
+    (it reads both, so no "this model learnt from …" note)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state[keys.MODEL] = "shakespeare-faust"
+    at.query_params["lang"] = lang
+    at.run()
+    if url != "home":
+        at.switch_page(f"../pages/{url}.py")
+        at.run()
+    assert_clean(at)
+    assert not [e.value for e in at.error if not re.search(r"(is|sind) \d+ (tokens|Tokens)", e.value)]
+    assert at.session_state[keys.MODEL] == "shakespeare-faust"
+    assert not [c.value for c in at.caption if "gelernt (" in c.value or "This model learnt from" in c.value]
