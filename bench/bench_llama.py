@@ -4,7 +4,8 @@ forward latency, generation tokens/s (greedy, both must produce the same ids), a
     python -m bench.bench_llama [--threads N] [--new-tokens 64]
 
 Both models hold the same fp32 weights (ours are copied from theirs); transformers runs its default
-attention (sdpa). Ratios above 1.0 mean ours is faster. Not part of the test suite: timings are never asserted.
+attention (sdpa). Ratios above 1.0 mean ours is faster. The runs compared take turns (timeit_together), so a
+shared machine's changing load does not favour one. Not part of the test suite: timings are never asserted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import torch
 
 import core
-from bench.common import machine, table, timeit
+from bench.common import machine, table, timeit_together
 from core.model.hf_llama import config_from_hf
 
 SMOLLM2_135M = dict(model_type="llama", vocab_size=49152, hidden_size=576, intermediate_size=1536,
@@ -42,8 +43,7 @@ def forward_latency(ours, theirs) -> None:
         ids = torch.randint(0, 49152, (1, T), generator=torch.Generator().manual_seed(T))
         with torch.no_grad():
             assert (ours(ids) - theirs(ids).logits).abs().max().item() < 1e-3
-            a = timeit(lambda ids=ids: ours(ids), repeat=5, warmup=1)
-            b = timeit(lambda ids=ids: theirs(ids, use_cache=False), repeat=5, warmup=1)
+            a, b = timeit_together([lambda ids=ids: ours(ids), lambda ids=ids: theirs(ids, use_cache=False)], repeat=5)
         rows.append([T, f"{a * 1e3:.1f}", f"{b * 1e3:.1f}", f"{b / a:.2f}×"])
     table("Forward latency, SmolLM2-135M shape, batch 1 (logits for every position)",
           ["tokens", "ours ms", "transformers ms", "ratio (theirs / ours)"], rows)
@@ -60,9 +60,7 @@ def generation(ours, theirs, new_tokens: int) -> None:
             return theirs.generate(prompt, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
                                    pad_token_id=0, eos_token_id=None)
     same = mine().tolist() == reference().tolist()
-    a = timeit(mine, repeat=3, warmup=1)
-    b = timeit(reference, repeat=3, warmup=1)
-    c = timeit(lambda: mine(cache=False), repeat=3, warmup=1)
+    a, b, c = timeit_together([mine, reference, lambda: mine(cache=False)])
     table(f"Generation, SmolLM2-135M shape, 16-token prompt + {new_tokens} new tokens (greedy; same ids: {same})",
           ["run", "tokens/s", "seconds", "ratio"],
           [["ours, KV cache", f"{new_tokens / a:.1f}", f"{a:.2f}", f"{b / a:.2f}× transformers"],

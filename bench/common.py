@@ -24,6 +24,21 @@ def timeit(fn, repeat: int = 7, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def timeit_together(fns: list, repeat: int = 3, warmup: int = 1) -> list[float]:
+    """Median seconds of each fn(), measured in turns (one run of each per round), so that a shared machine's
+    changing load falls on all of them alike instead of on whichever ran last."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, spent in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
+
+
 def machine() -> str:
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "

@@ -4,8 +4,8 @@ import streamlit as st
 import torch
 
 from core.analysis.anatomy import layernorm_stats, logit_lens, stages
-from core.model.gpt import count_parameters
-from playground import activations, code_view, figures, share, snippets, state, ui
+from core.model.families import count_parameters
+from playground import activations, code_view, figures, llama_views, share, snippets, state, ui
 from playground.i18n import number, t
 
 PAGE = "anatomy"
@@ -27,9 +27,9 @@ with right:
 pieces = model.tokenizer.pieces(ids)
 labels = figures.token_labels(pieces)
 all_stages = stages(config, len(ids))
-stage_names = {s.key: t(f"anatomy.stage_{s.key}", heads=config.n_head, dh=config.d_head, d=config.n_embd,
-                        d4=4 * config.n_embd) + (t("anatomy.tied") if s.key == "unembed" and config.tied_embeddings else "")
-               for s in all_stages}
+stage_names = {s.key: llama_views.stage_title(s, config) or t(
+                   f"anatomy.stage_{s.key}", heads=config.n_head, dh=config.d_head, d=config.n_embd, d4=4 * config.n_embd)
+               + (t("anatomy.tied") if s.key == "unembed" and config.tied_embeddings else "") for s in all_stages}
 total = sum(s.total for s in all_stages)
 c1, c2, c3 = right.columns(3)
 c1.metric(t("anatomy.params_boxes"), number(total))
@@ -53,7 +53,7 @@ def open_stage() -> None:  # a click on a box of the diagram looks inside that s
 
 
 if st.session_state.get("anatomy.stage") not in keys:
-    st.session_state["anatomy.stage"] = "attn"
+    st.session_state["anatomy.stage"] = "gqa" if "gqa" in keys else "attn"
 with right:
     chosen = st.selectbox(t("anatomy.look_inside"), keys, key="anatomy.stage", format_func=stage_names.get)
     layer = ui.slider(st, t("anatomy.block"), 0, config.n_layer - 1, 0, key="anatomy.layer")
@@ -66,7 +66,9 @@ with left:
 with right:
     dims = [f"d{i}" for i in range(config.n_embd)]
     height = max(300, 22 * len(ids) + 140)
-    if chosen in ("tokens", "wte", "wpe"):
+    if llama_views.rotary(model) and chosen in llama_views.ANATOMY_VIEWS:
+        llama_views.anatomy_stage(chosen, model, cache, layer, labels, pieces, ids, height, right)
+    elif chosen in ("tokens", "wte", "wpe"):
         st.markdown(t("anatomy.embed_text"))
         ui.table(st, {"token": pieces, "id": ids})
         ui.chart(st, figures.heatmap(cache["resid_pre", 0][0].tolist(), dims, labels, t("anatomy.block0_input"),

@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from core.analysis.attention import head_steps, induction_targets, strongest_heads, text_induction_scores
-from playground import activations, code_view, figures, share, snippets, state, ui
+from playground import activations, code_view, figures, llama_views, share, snippets, state, ui
 from playground.i18n import number, t
 from playground.navigation import VIEWS
 
@@ -50,6 +50,7 @@ with side:
     view = ui.view(PAGE)
 
 with stage:
+    llama_views.kv_group_note(config, head, "attention.gqa")  # which query heads share this head's keys and values
     if view == "one":
         ui.explain(t("attention.explain2"), side)
         ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces,
@@ -121,21 +122,26 @@ with stage:
             ui.chart(st, fig, key=f"attention.step.{name}")
 
         dims = [f"d{i}" for i in range(dh)]
+        rotary = llama_views.rotary(model)
         matrix(t("attention.s1"), s["x_ln"], t("fig.resid_dim"),
-               r"X = \mathrm{LayerNorm}(x)")
+               r"X = \mathrm{RMSNorm}(x)" if rotary else r"X = \mathrm{LayerNorm}(x)")
         w1, w2, w3 = st.columns(3)
         for col, key in zip((w1, w2, w3), ("W_Q", "W_K", "W_V")):
             with col:
-                st.markdown(t("attention.weights_of", key=key, head=head, d=config.n_embd, dh=dh))
+                st.markdown(t("attention.weights_of", key=key, head=head if key == "W_Q" else int(s["kv_head"]),
+                              d=config.n_embd, dh=dh))
                 ui.chart(st, figures.heatmap(s[key].tolist(), dims, [str(i) for i in range(config.n_embd)], key,
                                              t("fig.head_dim"), t("fig.model_dim"), height=420),
                          key=f"attention.step.{key}")
         matrix(t("attention.s2"), s["Q"], t("fig.head_dim"), r"Q = X W_Q + b_Q", dims)
         matrix(t("attention.s3"), s["K"], t("fig.head_dim"), r"K = X W_K + b_K", dims)
         matrix(t("attention.s4"), s["V"], t("fig.head_dim"), r"V = X W_V + b_V", dims)
-        matrix(t("attention.s5"), s["QK"], t("fig.key"), r"S = Q K^\top", labels, numbers=True)
+        if rotary:
+            llama_views.rotation_steps(matrix, s, dims, head)
+        qk = r"Q' K'^\top" if rotary else r"Q K^\top"
+        matrix(t("attention.s5"), s["QK"], t("fig.key"), rf"S = {qk}", labels, numbers=True)
         matrix(t("attention.s6", dh=dh, root=number(math.sqrt(dh), 3)), s["scaled"], t("fig.key"),
-               rf"S' = \frac{{Q K^\top}}{{\sqrt{{{dh}}}}}", labels, numbers=True)
+               rf"S' = \frac{{{qk}}}{{\sqrt{{{dh}}}}}", labels, numbers=True)
         st.markdown(t("attention.s7"))
         st.latex(r"S''_{ij} = \begin{cases} S'_{ij} & j \le i \\ -\infty & j > i \end{cases}")
         masked = pd.DataFrame(s["masked"].tolist(), index=labels, columns=labels).map(

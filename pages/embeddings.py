@@ -5,7 +5,7 @@ import streamlit as st
 from core.analysis.vectors import analogy, cosine_matrix, frequent_tokens, nearest, pca, single_token, sinusoidal_positions
 from core.tokens.encodings import load_tokenizer
 from core.training.data import CORPORA, load_corpus
-from playground import activations, code_view, figures, share, snippets, state, ui
+from playground import activations, code_view, figures, llama_views, share, snippets, state, ui
 from playground.i18n import lazy, number, percent, t
 from playground.navigation import VIEWS
 
@@ -35,11 +35,11 @@ SHARE = share.params(
     share.Param("embeddings.pca_n", int, 0, 300), share.Param("embeddings.word"),
     share.Param("embeddings.analogy_preset", choices=tuple(ANALOGIES)), share.Param("embeddings.a"),
     share.Param("embeddings.b"), share.Param("embeddings.c"), share.Param("embeddings.sim_layer", int, 0, config.n_layer - 1),
-    share.Param("embeddings.n_pos", int, 8, config.context_length))
+    share.Param("embeddings.n_pos", int, 8, config.context_length), *llama_views.rope_params(config))
 share.restore(PAGE, SHARE)
 
 tok = model.tokenizer
-wte = model.transformer.wte.weight.detach().cpu()
+wte = model.token_embedding.detach().cpu()
 with side:
     text = st.text_area(t("tokens.text"), ui.example("embeddings"), key="embeddings.text", height=80)
     ui.language_note()
@@ -56,16 +56,17 @@ with stage:
         ui.explain(t("embeddings.vectors_explain", d=config.n_embd), side)
         n_dims = ui.slider(side, t("embeddings.dims_shown"), min(8, config.n_embd), config.n_embd, 64,
                            key="embeddings.dims")
-        embed, pos, block_input = cache["embed"][0], cache["pos_embed"][0], cache["resid_pre", 0][0]
+        embed, block_input = cache["embed"][0], cache["resid_pre", 0][0]
+        pos = cache["pos_embed"][0] if "pos_embed" in cache else None  # rotary models add no position vectors
         dims = [f"d{i}" for i in range(n_dims)]
-        for name, values in ((t("embeddings.wte_rows"), embed), (t("embeddings.wpe_rows"), pos),
-                             (t("embeddings.sum_rows"), block_input)):
+        rows = ((t("embeddings.wte_rows"), embed), (t("embeddings.wpe_rows"), pos), (t("embeddings.sum_rows"), block_input))
+        for name, values in rows if pos is not None else rows[:1]:
             ui.chart(st, figures.heatmap(values[:, :n_dims].tolist(), dims, labels, name, t("fig.dimension"), t("fig.token"),
                                          height=max(300, 22 * len(ids) + 140)), key=f"embeddings.heat.{name}")
-        fig = figures.bars(labels, {t("fig.token_vector"): embed.norm(dim=-1).tolist(),
-                                    t("fig.position_vector"): pos.norm(dim=-1).tolist(),
-                                    t("fig.sum"): block_input.norm(dim=-1).tolist()},
-                           t("embeddings.norms_title"), t("fig.token"), t("fig.norm"))
+        norms = {t("fig.token_vector"): embed.norm(dim=-1).tolist()}
+        if pos is not None:
+            norms.update({t("fig.position_vector"): pos.norm(dim=-1).tolist(), t("fig.sum"): block_input.norm(dim=-1).tolist()})
+        fig = figures.bars(labels, norms, t("embeddings.norms_title"), t("fig.token"), t("fig.norm"))
         ui.chart(st, fig, key="embeddings.norms")
 
     elif view == "projection":
@@ -144,11 +145,14 @@ with stage:
                                          value_name=t("fig.cosine"),
                                          height=max(380, 22 * len(ids) + 160)), key="embeddings.sim_resid")
 
+    elif llama_views.rotary(model):  # positions, turned into q and k instead of added
+        llama_views.rope_positions(model, cache, ids, labels, side)
+
     else:  # positions
         ui.explain(t("embeddings.explain6"), side)
         n_pos = ui.slider(side, t("embeddings.positions_shown"), min(8, config.context_length), config.context_length, 64,
                           key="embeddings.n_pos")
-        learned = model.transformer.wpe.weight.detach().cpu()[:n_pos]
+        learned = model.position_embedding.detach().cpu()[:n_pos]
         sinus = sinusoidal_positions(n_pos, config.n_embd)
         pos_labels = [str(i) for i in range(n_pos)]
         dims = [f"d{i}" for i in range(config.n_embd)]

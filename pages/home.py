@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.model.gpt import count_parameters
+from core.model.families import count_parameters
 from core.training.data import CORPORA, corpus_names
-from playground import loaders, state, ui
+from playground import llama_views, loaders, state, ui
 from playground.i18n import number, t
 from playground.sampling_controls import shown_text
 
@@ -35,8 +35,8 @@ with left:
         (t("home.r_vocab"), number(config.vocab_size)), (t("home.r_tokenizer"), config.tokenizer),
         (t("home.r_context"), number(config.context_length)), (t("home.r_layers"), config.n_layer),
         (t("home.r_heads"), config.n_head), (t("home.r_width"), number(config.n_embd)), (t("home.r_dhead"), config.d_head),
-        (t("home.r_mlp"), number(4 * config.n_embd)), (t("home.r_bias"), t("home.yes" if config.bias else "home.no")),
-        (t("home.r_tied"), t("home.yes" if config.tied_embeddings else "home.no")),
+        (t("home.r_mlp"), number(config.d_mlp)), (t("home.r_bias"), t("home.yes" if config.bias else "home.no")),
+        (t("home.r_tied"), t("home.yes" if config.tied_embeddings else "home.no")), *llama_views.config_rows(config),
         (t("home.r_params"), number(count_parameters(config))),
         (t("home.r_device"), loaders.device_label()),
     ]

@@ -67,7 +67,7 @@ ui.chart(st, figures.distribution_bars(shown_pieces(tok, order), probs_raw[order
                                           t("sampling.dist_title")), key="sampling.dist")
 asked = st.text_input(t("sampling.rank_q"), " love", key="sampling.ask")
 with ui.friendly_errors():
-    asked_ids = tok.encode(asked)
+    asked_ids = tok.encode_piece(asked)
     if len(asked_ids) != 1:
         raise PlaygroundError(
             "'{asked}' is {n_asked_ids} tokens; ask about one token (try a leading space).",

@@ -78,9 +78,11 @@ with side:
     text = st.text_area(t("tokens.text"), key="tokens.text", height=150, max_chars=1_000_000)
 
 model = ui.current_model()
-model_tok = model.tokenizer.name
-# A model trained with its own tokenizer shows it first, beside the shipped encodings.
-options = ([MODEL_OWN] if model.tokenizer.trained else []) + list(TOKENIZER_NAMES)
+model_tok = model.tokenizer.label
+# A model with its own tokenizer (trained here, or a Llama-family tokenizer.json) shows it first, beside the shipped
+# encodings.
+own_tokenizer = model.tokenizer.trained or model.tokenizer.name not in TOKENIZER_NAMES
+options = ([MODEL_OWN] if own_tokenizer else []) + list(TOKENIZER_NAMES)
 if st.session_state.get("tokens.encoding") not in options:
     st.session_state.pop("tokens.encoding", None)
 
@@ -166,7 +168,9 @@ with stage:
                       verdict=verdict))
 
     elif view == "chat":
-        ui.explain(t("tokens.chat_model" if encoding == MODEL_OWN else f"tokens.chat_{encoding}", name=model_tok), side)
+        chat_note = "llama.chat_tokenizer_json" if encoding == MODEL_OWN and not model.tokenizer.trained else \
+            "tokens.chat_model" if encoding == MODEL_OWN else f"tokens.chat_{encoding}"
+        ui.explain(t(chat_note, name=model_tok), side)
         system = side.text_input(t("tokens.chat_system"), t("tokens.chat_system_example"), key="tokens.chat_system")
         user = side.text_area(t("tokens.chat_user"), t("tokens.chat_user_example"), key="tokens.chat_user", height=90)
         reply = side.toggle(t("tokens.chat_reply"), True, key="tokens.chat_reply")

@@ -11,8 +11,8 @@ import streamlit as st
 from core.analysis.anatomy import rmsnorm_stats
 from core.analysis.attention import kv_groups
 from core.analysis.rotary import pair_frequencies, pair_path, scores_by_distance
-from playground import figures, ui
-from playground.i18n import t
+from playground import figures, share, ui
+from playground.i18n import number, t
 from playground.rope_figures import (
     distance_scores_figure,
     kv_groups_figure,
@@ -21,7 +21,8 @@ from playground.rope_figures import (
     wavelength_figure,
 )
 
-ANATOMY_STAGES = ("rms1", "rope", "gqa", "rms2", "swiglu", "rms_f")
+ANATOMY_STAGES = ("rms1", "rope", "gqa", "rms2", "swiglu", "rms_f")  # the stages GPT-2 does not have
+ANATOMY_VIEWS = ("tokens", "wte", *ANATOMY_STAGES)  # what anatomy_stage shows (the embedding: without positions)
 SHOWN_POSITIONS = 64
 
 
@@ -30,7 +31,29 @@ def rotary(model) -> bool:
     return model.position_embedding is None
 
 
+# --- Home ---------------------------------------------------------------------------------------------------
+
+def config_rows(config) -> list[tuple[str, str]]:
+    """(setting, value) rows of the model table: the architecture, and for the Llama family its key/value heads
+    and rotary base."""
+    rows = [(t("llama.r_arch"), t(f"llama.arch_{config.arch}"))]
+    if config.arch == "llama":
+        rows += [(t("llama.r_kv_heads"), str(config.n_kv_head)), (t("llama.r_rope"), number(config.rope_theta, None))]
+    return rows
+
+
 # --- Embeddings ---------------------------------------------------------------------------------------------
+
+def rope_params(config) -> tuple:
+    """The rotary view's controls for the page's link (none for a model with learned positions)."""
+    if config.arch != "llama":
+        return ()
+    return (share.Param("embeddings.rope_layer", int, 0, config.n_layer - 1),
+            share.Param("embeddings.rope_head", int, 0, config.n_head - 1),
+            share.Param("embeddings.rope_pair", int, 0, config.d_head // 2 - 1),
+            share.Param("embeddings.rope_query", int, 0, config.context_length - 1),
+            share.Param("embeddings.rope_key", int, 0, config.context_length - 1))
+
 
 def rope_positions(model, cache, ids: list[int], labels: list[str], side=st) -> None:
     """What the rotary embedding does, with this model's numbers: each pair's wavelength, one pair of a real q
@@ -38,31 +61,34 @@ def rope_positions(model, cache, ids: list[int], labels: list[str], side=st) -> 
     figures to the current container."""
     config = model.config
     half = config.d_head // 2
-    ui.explain(t("llama.rope_explain", d=config.d_head, half=half, theta=f"{config.rope_theta:g}"))
+    ui.explain(t("llama.rope_explain", d=config.d_head, half=half, theta=number(config.rope_theta, None)), side)
     freq = pair_frequencies(config)
     scaled = config.rope_scaling is not None
     ui.chart(st, wavelength_figure(freq["wavelength"], freq["unscaled wavelength"] if scaled else None,
                                    t("llama.wavelength_title"), t("llama.pair"), t("llama.wavelength_axis"),
                                    (t("llama.scaled"), t("llama.unscaled"))), key="embeddings.rope_wavelength")
     if scaled:
-        st.caption(t("llama.scaling_caption", factor=f"{config.rope_scaling['factor']:g}",
+        st.caption(t("llama.scaling_caption", factor=number(config.rope_scaling["factor"], None),
                      original=config.rope_scaling["original_max_position_embeddings"]))
 
-    c1, c2 = side.columns(2)
+    c1, c2 = ui.controls_row(side, 2)
     layer = c1.selectbox(t("llama.layer"), range(config.n_layer), key="embeddings.rope_layer")
     head = c2.selectbox(t("llama.head"), range(config.n_head), key="embeddings.rope_head")
     pair = ui.slider(side, t("llama.pair"), 0, half - 1, 0, key="embeddings.rope_pair")
+    for key in ("embeddings.rope_query", "embeddings.rope_key"):  # a text shorter than the one chosen before
+        if st.session_state.get(key, 0) >= len(ids):
+            st.session_state.pop(key)
     token = side.selectbox(t("llama.query_token"), range(len(ids)), index=len(ids) - 1,
                            format_func=labels.__getitem__, key="embeddings.rope_query")
     q = cache["q", layer][0, head, token]
     positions = max(min(SHOWN_POSITIONS, config.context_length), token + 1)
     path = pair_path(model, layer, q, pair, positions)
-    st.markdown(t("llama.path_explain", pair=pair, other=pair + half, wavelength=f"{freq['wavelength'][pair]:,.1f}"))
+    st.markdown(t("llama.path_explain", pair=pair, other=pair + half, wavelength=number(freq["wavelength"][pair], 1)))
     ui.chart(st, pair_path_figure(path.tolist(), token, t("llama.path_title", pair=pair, token=labels[token]),
                                   t("llama.dimension_n", n=pair), t("llama.dimension_n", n=pair + half),
-                                  t("llama.position"), t("llama.its_position", n=token)), key="embeddings.rope_path")
+                                  t("fig.position"), t("llama.its_position", n=token)), key="embeddings.rope_path")
     cached = cache["q_rot", layer][0, head, token, [pair, pair + half]]
-    st.caption(t("llama.path_check", diff=f"{float((path[token] - cached).abs().max()):.1e}"))
+    st.caption(t("llama.path_check", diff=number(float((path[token] - cached).abs().max()), None, 2)))
 
     st.markdown(t("llama.distance_explain"))
     if st.session_state.get("embeddings.rope_key", 0) > token:  # a key after the query chosen before
@@ -99,8 +125,8 @@ def rotation_steps(matrix, steps: dict, dims: list[str], head: int) -> None:
     """Q and K after the rotation (the scores read these), in the step-by-step head; `matrix` is the page's
     own drawing helper."""
     st.markdown(t("llama.rotate_step", kv=int(steps["kv_head"]), head=head))
-    matrix(t("llama.q_rot"), steps["Q_rot"], t("llama.head_dimension"), r"Q' = \mathrm{RoPE}(Q)", dims)
-    matrix(t("llama.k_rot"), steps["K_rot"], t("llama.head_dimension"), r"K' = \mathrm{RoPE}(K)", dims)
+    matrix(t("llama.q_rot"), steps["Q_rot"], t("fig.head_dim"), r"Q' = \mathrm{RoPE}(Q)", dims)
+    matrix(t("llama.k_rot"), steps["K_rot"], t("fig.head_dim"), r"K' = \mathrm{RoPE}(K)", dims)
 
 
 # --- Anatomy ------------------------------------------------------------------------------------------------
@@ -110,24 +136,46 @@ def stage_title(stage, config) -> str | None:
     if stage.key not in ANATOMY_STAGES:
         return None
     return t(f"llama.stage_{stage.key}", heads=config.n_head, kv=config.n_kv_head, dh=config.d_head,
-             d=config.n_embd, m=config.d_mlp, theta=f"{config.rope_theta:g}")
+             d=config.n_embd, m=config.d_mlp, theta=number(config.rope_theta, None))
 
 
-def anatomy_stage(chosen: str, model, cache, layer: int, labels: list[str], height: int, side=st) -> None:
-    """The inside of a Llama stage: RMSNorm's statistics, q before and after the rotation, the groups of
-    attention, SwiGLU's gate, up and product. Controls go to `side`, the rest to the current container."""
+STAGE_TENSORS = {"rms1": ("ln1",), "rope": ("q", "k", "q_rot", "k_rot"),
+                 "gqa": ("q_rot", "k_rot", "v", "attn_scores", "pattern", "z", "attn_out"), "rms2": ("ln2",),
+                 "swiglu": ("ln2", "mlp_pre", "mlp_up", "mlp_post", "mlp_out")}
+
+
+def shapes_table(names, cache, layer: int) -> None:
+    """The tensors inside the chosen block's stage with their shapes as this run captured them (one text, so
+    without the batch axis): key/value heads are fewer than query heads, d_mlp is SwiGLU's own width."""
+    ui.table(st, {t("fig.tensor"): [t(f"llama.tensor_{name}") for name in names],
+                  t("fig.shape"): [" × ".join(str(n) for n in cache[name, layer].shape[1:]) for name in names]},
+             header_ids=False)
+
+
+def anatomy_stage(chosen: str, model, cache, layer: int, labels: list[str], pieces: list[str], ids: list[int],
+                  height: int, side=st) -> None:
+    """The inside of a Llama stage: the token embedding alone, RMSNorm's statistics, q before and after the
+    rotation, the groups of attention, SwiGLU's gate, up and product, each with the shapes of its tensors.
+    Controls go to `side`, the rest to the current container."""
     config = model.config
     dims = [f"d{i}" for i in range(config.n_embd)]
-    if chosen in ("rms1", "rms2", "rms_f"):
+    if chosen in STAGE_TENSORS:
+        shapes_table(STAGE_TENSORS[chosen], cache, layer)
+    if chosen in ("tokens", "wte"):
+        st.markdown(t("llama.embed_text"))
+        ui.table(st, {"token": pieces, "id": ids})
+        ui.chart(st, figures.heatmap(cache["resid_pre", 0][0].tolist(), dims, labels, t("llama.block0_input"),
+                                     t("fig.dimension"), t("fig.token"), height=height), key="anatomy.embed")
+    elif chosen in ("rms1", "rms2", "rms_f"):
         source, target = {"rms1": (("resid_pre", layer), ("ln1", layer)), "rms2": (("resid_mid", layer), ("ln2", layer)),
                           "rms_f": (("resid_post", config.n_layer - 1), ("ln_final", None))}[chosen]
         st.latex(r"\mathrm{RMSNorm}(x) = \gamma \odot \frac{x}{\sqrt{\frac{1}{d}\sum_i x_i^2 + \epsilon}}")
         st.markdown(t("llama.rms_text"))
         stats = rmsnorm_stats(cache[source][0], config.norm_eps)
-        st.dataframe({t("llama.token"): labels, **{t(f"llama.{k.replace(' ', '_').lower()}"): [round(v, 4) for v in vals]
-                                                  for k, vals in stats.items()}}, hide_index=True)
-        ui.chart(st, figures.heatmap(cache[target][0].tolist(), dims, labels, t("llama.after_rms"), t("llama.dimension"),
-                                     t("llama.token"), height=height), key="anatomy.rms")
+        ui.table(st, {t("fig.token"): labels, **{t(f"llama.{k.replace(' ', '_').lower()}"): [number(v, 4) for v in vals]
+                                                  for k, vals in stats.items()}}, header_ids=False)
+        ui.chart(st, figures.heatmap(cache[target][0].tolist(), dims, labels, t("llama.after_rms"), t("fig.dimension"),
+                                     t("fig.token"), height=height), key="anatomy.rms")
     elif chosen == "rope":
         st.markdown(t("llama.rope_stage_text", d=config.d_head))
         head = side.selectbox(t("llama.head"), range(config.n_head), key="anatomy.rope_head")
@@ -135,23 +183,23 @@ def anatomy_stage(chosen: str, model, cache, layer: int, labels: list[str], heig
         c1, c2 = st.columns(2)
         for col, name, title in ((c1, "q", t("llama.q_before", head=head)), (c2, "q_rot", t("llama.q_after", head=head))):
             ui.chart(col, figures.heatmap(cache[name, layer][0, head].tolist(), head_dims, labels, title,
-                                          t("llama.head_dimension"), t("llama.token"), height=height),
+                                          t("fig.head_dim"), t("fig.token"), height=height),
                      key=f"anatomy.{name}")
     elif chosen == "gqa":
         st.markdown(t("llama.gqa_text", n_head=config.n_head, n_kv=config.n_kv_head,
                       share=config.n_head // config.n_kv_head))
         kv_group_note(config, 0, "anatomy.gqa_groups")
         ui.chart(st, figures.heatmap(cache["attn_out", layer][0].tolist(), dims, labels,
-                                     t("llama.attn_out", layer=layer), t("llama.dimension"), t("llama.token"),
+                                     t("llama.attn_out", layer=layer), t("fig.dimension"), t("fig.token"),
                                      height=height), key="anatomy.gqa")
     elif chosen == "swiglu":
         st.latex(r"\mathrm{MLP}(x) = W_{down}\,\big(\mathrm{SiLU}(W_{gate}\,x) \odot W_{up}\,x\big),\quad "
                  r"\mathrm{SiLU}(g) = g \cdot \sigma(g)")
         st.markdown(t("llama.swiglu_text", d=config.n_embd, m=config.d_mlp))
-        ui.chart(st, silu_figure(t("llama.silu_title"), t("llama.input"), t("llama.output")), key="anatomy.silu")
+        ui.chart(st, silu_figure(t("llama.silu_title"), t("fig.input"), t("fig.output")), key="anatomy.silu")
         units = [f"h{i}" for i in range(min(128, config.d_mlp))]
         for name in ("mlp_pre", "mlp_up", "mlp_post"):
             ui.chart(st, figures.heatmap(cache[name, layer][0][:, :128].tolist(), units, labels,
-                                         t(f"llama.{name}", layer=layer, m=config.d_mlp), t("llama.hidden_unit"),
-                                         t("llama.token"), height=height), key=f"anatomy.{name}")
+                                         t(f"llama.{name}", layer=layer, m=config.d_mlp), t("fig.hidden_unit"),
+                                         t("fig.token"), height=height), key=f"anatomy.{name}")
 

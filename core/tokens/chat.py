@@ -78,7 +78,7 @@ def chat_ids(tokenizer, messages: list[tuple[str, str]], reply: bool = True) -> 
             plain += text
             continue
         if plain:
-            new = tokenizer.encode(plain)
+            new = tokenizer.encode_piece(plain)  # a start token only where the format puts one
             ids, special, plain = ids + new, special + [False] * len(new), ""
         if text:
             ids.append(chat.special[text])

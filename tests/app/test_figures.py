@@ -8,7 +8,7 @@ import plotly.io as pio
 import pytest
 import streamlit as st
 
-from playground import figures, keys
+from playground import figures, keys, rope_figures
 from playground.i18n import t
 from tests.support.app import english_left
 
@@ -44,6 +44,20 @@ BUILDERS = {  # labels passed in by the caller are looked up as the pages do, so
     "architecture_diagram": lambda: figures.architecture_diagram(STAGES, 6, "attn"),
     "logit_lens_figure": lambda: figures.logit_lens_figure([[" the", " a"]], [[0.5, 0.2]], ["0: The", "1: ·cat"]),
     "activation_curves": figures.activation_curves,
+    # the Llama family's (playground.rope_figures)
+    "wavelength": lambda: rope_figures.wavelength_figure(
+        [6.3, 63.0], [12.6, 126.0], t("llama.wavelength_title"), t("llama.pair"), t("llama.wavelength_axis"),
+        (t("llama.scaled"), t("llama.unscaled"))),
+    "pair_path": lambda: rope_figures.pair_path_figure(
+        [[1.0, 0.0], [0.9, 0.4], [0.5, 0.8]], 1, t("llama.path_title", pair=2, token="1: ·cat"),
+        t("llama.dimension_n", n=2), t("llama.dimension_n", n=10), t("fig.position"), t("llama.its_position", n=1)),
+    "distance_scores": lambda: rope_figures.distance_scores_figure(
+        {t("llama.this_query_key"): [1.0, 0.5], t("llama.query_itself"): [2.0, 1.5]}, (1, 0.5),
+        t("llama.distance_title", layer=0, head=1), t("llama.distance_axis"), t("llama.score_axis"),
+        t("llama.in_your_text")),
+    "kv_groups": lambda: rope_figures.kv_groups_figure([[0, 1], [2, 3]], 2, t("llama.gqa_title", n_head=4, n_kv=2),
+                                                       t("llama.query_head"), t("llama.kv_head")),
+    "silu": lambda: rope_figures.silu_figure(t("llama.silu_title"), t("fig.input"), t("fig.output")),
 }
 
 
@@ -58,7 +72,7 @@ def test_every_figure_has_title_axes_and_hover(name):
     assert s["layout"]["font"]["size"] >= 16  # readable from the back row
     for trace in s["data"]:
         assert trace.get("hovertemplate") or trace.get("hoverinfo") == "skip", (name, trace["type"])
-    if name not in ("attention_grid", "head_view", "architecture_diagram"):  # diagrams without value axes
+    if name not in ("attention_grid", "head_view", "architecture_diagram", "kv_groups"):  # diagrams without value axes
         assert s["layout"]["xaxis"]["title"]["text"] and s["layout"]["yaxis"]["title"]["text"]
 
 
