@@ -14,28 +14,22 @@ from core.inference.generate import prepare_prompt
 from core.model.families import count_parameters
 from playground import keys
 from playground.navigation import PAGE_NAMES, VIEWS
-from tests.support.app import APP, TIMEOUT, assert_clean
+from tests.support.app import assert_clean, open_page
 
 pytest.importorskip("transformers")
 
 
 @pytest.fixture
 def open_with(monkeypatch):
-    """open_with(folder, url, lang): the app at one page, the folder chosen as the session's model (as the
-    sidebar's folder box does). The language is the server's default, so the test's own reading of widget
-    labels (format_func) is in it too."""
-    def open_page(folder, url: str, lang: str = "en", view: str | None = None) -> AppTest:
+    """open_with(folder, url, lang, view): the app at one page (and view), the folder chosen as the session's
+    model. The language is the server's default, so the test's own reading of widget labels (format_func) is in
+    it too."""
+    def open_in(folder, url: str, lang: str = "en", view: str | None = None) -> AppTest:
         monkeypatch.setenv("LLM_PLAYGROUND_LANG", lang)
-        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-        at.session_state[keys.MODEL] = str(folder)
-        at.run()
-        if url != "home":
-            at.switch_page(f"../pages/{url}.py")
-            at.run()
-        if view is not None:  # pages show one view at a time (navigation.VIEWS)
-            at.segmented_control(key=f"{url}.view").set_value(view).run()
+        at = open_page(url, session_model=folder, **({"view": view} if view else {}))  # a link opens the view
+        assert view is None or at.session_state[f"{url}.view"] == view
         return at
-    return open_page
+    return open_in
 
 
 def specs(at) -> str:

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from core.training.pretrain import TrainConfig, train
 from playground import keys
 from playground.navigation import PAGE_NAMES
-from tests.support.app import APP, TIMEOUT, assert_clean
+from tests.support.app import assert_clean, open_page
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +23,7 @@ def bpe_model(tmp_path_factory):
 
 
 def open_with(folder, url: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state[keys.MODEL] = str(folder)
-    at.run()
-    if url != "home":
-        at.switch_page(f"../pages/{url}.py")
-        at.run()
-    return at
+    return open_page(url, session_model=folder)
 
 
 @pytest.mark.parametrize("url", PAGE_NAMES)

@@ -5,6 +5,7 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
+from playground import keys
 from playground.i18n import strings
 from tests.support.server import ROOT
 
@@ -12,9 +13,12 @@ APP = str(ROOT / "playground" / "app.py")
 TIMEOUT = 60  # pages that run the model take longer than AppTest's default 3 s
 
 
-def open_page(url: str, **query) -> AppTest:
-    """The app at one page (url path as in playground.navigation), after its first run."""
+def open_page(url: str, session_model=None, **query) -> AppTest:
+    """The app at one page (url path as in playground.navigation), after its first run; query: the link's
+    values; session_model: a folder chosen as the session's model (as the sidebar's folder box does)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if session_model is not None:
+        at.session_state[keys.MODEL] = str(session_model)
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
