@@ -75,7 +75,7 @@ def attention(model_key: str, text: str, limit: int, layer: int, head: int) -> s
 def neighbours(model_key: str, word: str, k: int = 10) -> str:
     """Embeddings: the tokens whose embedding rows point most nearly the same way (cosine similarity)."""
     return ("import core\nfrom core.analysis.vectors import nearest, single_token\n\n" + _model(model_key) +
-            "wte = model.transformer.wte.weight.detach().cpu()  # one row per token\n"
+            "wte = model.token_embedding.detach().cpu()  # one row per token\n"
             f"token_id = single_token(tok, {word!r})\n"
             f"found = nearest(wte, wte[token_id], tok, {k + 1!r}, exclude=(token_id,))\n"
             f"neighbours = [(n.text, n.token_id, round(n.score, 4)) for n in found[:{k!r}]]\n"
@@ -170,7 +170,7 @@ def temperature_table(raw_logits: str, temperatures: list[float]) -> str:
 def analogy(model_key: str, a: str, b: str, c: str) -> str:
     """Embeddings: the tokens nearest to vec(a) − vec(b) + vec(c), the three themselves left out."""
     return ("import core\nfrom core.analysis.vectors import analogy\n\n" + _model(model_key) +
-            "wte = model.transformer.wte.weight.detach().cpu()\n"
+            "wte = model.token_embedding.detach().cpu()\n"
             f"results = [(n.text, round(n.score, 4)) for n in analogy(wte, tok, {a!r}, {b!r}, {c!r})]\n"
             "for text, cosine in results:\n"
             "    print(f'{text!r:>16} {cosine:.4f}')\n")

@@ -160,3 +160,19 @@ def test_logits_page_names_the_models_most_likely_token(open_with, llama_folder)
     ids, _ = prepare_prompt(model.tokenizer, at.text_area(key="sampling.prompt").value, model.config.context_length)
     top = int(model(torch.tensor([ids]))[0, -1].argmax())
     assert any(m.value.startswith(repr(model.tokenizer.token_text(top))) for m in at.metric)
+
+
+def test_show_the_code_runs_for_a_llama(llama_folder):
+    """The Embeddings page's programs (playground.snippets) read the embedding through the shared interface, so
+    they run for a Llama folder too and give what core computes."""
+    from core.analysis.vectors import nearest, single_token
+    from playground import snippets
+
+    model = core.load_model(llama_folder, device="cpu")
+    word = model.tokenizer.token_text(300)
+    program = {}
+    exec(snippets.neighbours(str(llama_folder), word), program)  # noqa: S102 - our own program text
+    wte = model.token_embedding.detach()
+    token_id = single_token(model.tokenizer, word)
+    expected = [(n.text, n.token_id) for n in nearest(wte, wte[token_id], model.tokenizer, 11, exclude=(token_id,))]
+    assert [(text, i) for text, i, _ in program["neighbours"]] == expected[:10]

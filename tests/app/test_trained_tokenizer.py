@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from core.training.pretrain import TrainConfig, train
 from playground import keys
 from playground.navigation import PAGE_NAMES
-from tests.support.app import assert_clean, open_page
+from tests.support.app import APP, TIMEOUT, assert_clean, open_page
 
 
 @pytest.fixture(scope="module")
