@@ -6,7 +6,7 @@ import shlex
 import pytest
 import torch
 
-from core import PlaygroundError, load_tokenizer
+from core import PlaygroundError, load_model, load_tokenizer
 from core.model.lora import apply_lora, lora_parameter_count, merge_lora
 from core.training.finetune import (
     FinetuneConfig,
@@ -148,3 +148,20 @@ def test_tiny_instruction_finetune_end_to_end(tmp_path):
     assert "--steps" not in argv  # derived from epochs and batch size, not a setting
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert len(results["examples"]) == 4 and 0 <= results["mean_fuzzy"] <= 1  # the 10% test split of 40
+
+
+def test_lora_finetune_of_a_llama_keeps_its_tokenizer(tmp_path, llama_folder):
+    pytest.importorskip("transformers")
+    data = tmp_path / "data.tsv"
+    data.write_text("\n".join(["label\ttext"] + [f"ham\tsee you at lunch {i}" for i in range(20)] +
+                              [f"spam\tWIN a FREE prize now call {i}" for i in range(20)]))
+    cfg = FinetuneConfig(task="classify", init_from=str(llama_folder), out_dir=str(tmp_path / "run"), data=str(data),
+                         epochs=1, batch_size=8, eval_interval=2, log_interval=1, trainable="lora", lora_rank=2,
+                         device="cpu")
+    status = finetune(cfg)
+    assert status["state"] == "finished", status
+    clf, labels = load_classifier(tmp_path / "run" / "best")
+    assert clf.backbone.arch == "llama" and not any("lora" in n for n, _ in clf.backbone.named_parameters())
+    tokenizer = load_model(tmp_path / "run" / "best", device="cpu").tokenizer
+    assert tokenizer.encode("hello there") == load_model(llama_folder, device="cpu").tokenizer.encode("hello there")
+    assert sum(classify(clf, tokenizer, "WIN a prize")) == pytest.approx(1.0)
