@@ -45,9 +45,10 @@ with stage, ui.friendly_errors():
     table = [softmax(z, temp).tolist() for temp in LECTURE_TEMPERATURES]
     labels = [t("sampling.token_n", n=i + 1, logit=number(v, None)) for i, v in enumerate(z.tolist())]
     frame = pd.DataFrame(table, columns=labels, index=[f"T = {number(temp, None)}" for temp in LECTURE_TEMPERATURES])
+    # the figure first: in presenter mode it is on the first screen, the exact numbers under it
+    ui.chart(st, figures.temperature_bars(labels, LECTURE_TEMPERATURES, table), key="sampling.lecture_chart")
     ui.table(st, frame.map(lambda p: number(p, None, 3)), header_ids=False, index=True)
     side.caption(t("sampling.temperature_caption"))
-    ui.chart(st, figures.temperature_bars(labels, LECTURE_TEMPERATURES, table), key="sampling.lecture_chart")
     code_view.show_code(st, snippets.temperature_table(raw, LECTURE_TEMPERATURES))
 
 # --- the model's distribution -----------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from playground.tokens_view import chips_html
 STEPS = TOUR_STEPS
 
 PAGE = "tour"
-ROOM = 470  # px for the figure in presenter mode, under the title, the progress and the buttons of a 720 px screen
+ROOM = 420  # px for the figure in presenter mode, under the title, the progress and the buttons of a 720 px screen
+# (the German step titles take a line more)
 SHARE = share.params(share.Param("tour.text"))
 
 st.title(t("tour.title"))

@@ -468,11 +468,14 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
             notes.append({"x": 0.5, "y": ys[i + 1] + box_h / 2, "ax": 0.5, "ay": y - box_h / 2, "xref": "x",
                           "yref": "y", "axref": "x", "ayref": "y", "showarrow": True, "arrowhead": 2,
                           "arrowwidth": 2, "text": ""})
-    across = np.linspace(0.04, 0.96, 12)  # points across each box: a click anywhere on it finds one
-    hover = trace("scatter", x=np.tile(across, n).tolist(), y=np.repeat(ys, len(across)).tolist(), mode="markers",
+    # points across each box, in three rows (the name above the middle, the counts below): a click anywhere on it
+    # finds one
+    across, rows = np.linspace(0.04, 0.96, 12), (-box_h / 4, 0.0, box_h / 4)
+    hover = trace("scatter", x=np.tile(across, n * len(rows)).tolist(),
+                  y=[y + dy for y in ys for dy in rows for _ in across], mode="markers",
                   marker={"size": 22, "opacity": 0}, showlegend=False,
                   customdata=[[s["name"], s["params"] * (n_layer if s["per_block"] else 1), s["key"],
-                               " × ".join(map(str, s["shape"]))] for s in stages for _ in across],
+                               " × ".join(map(str, s["shape"]))] for s in stages for _ in rows for _ in across],
                   hovertemplate=f"%{{customdata[0]}}<br>[%{{customdata[3]}}]<br>%{{customdata[1]:,}} {t('fig.parameters')}"
                                 "<extra></extra>")
     unit_px = 46 if compact else 96 if wrapped_details else 80  # a second line of details needs the room

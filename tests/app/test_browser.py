@@ -85,8 +85,8 @@ def test_every_page_in_chromium(server, browser):
 
 # The page's main figure in presenter mode: the first chart, or what stands for it (none on the poll page until the
 # lecturer opens a poll; tests/app/test_hall_browser.py looks at its projected view).
-MAIN_FIGURE = {"tokens": ".pg-chips", "tour-1": ".pg-chips", "home": None, "training": None, "finetuning": None,
-               "poll": None}
+MAIN_FIGURE = {"tokens": ".pg-chips", "tour": ".pg-chips", "tour-1": ".pg-chips", "home": None, "training": None,
+               "finetuning": None, "poll": None}
 PRESENTER_VIEWS = [(name, name, "") for name in PAGE_NAMES] + [(f"tour-{n}", "tour", f"&step={n}")
                                                               for n in range(1, len(TOUR_STEPS) + 1)]
 CUT_LABELS = """() => [...document.querySelectorAll(

@@ -72,7 +72,7 @@ def set_widget(at, key: str, value) -> None:
 
 
 def the_link(at) -> dict:
-    link = next(c.value for c in at.code if "?" in c.value)
+    link = next(c.value for c in at.code if "?" in c.value and "\n" not in c.value)  # one line: not a program
     return dict(parse_qsl(urlsplit(link).query))
 
 
