@@ -135,7 +135,8 @@ def test_architecture_diagram_boxes_and_selection():
     # one block's count and the whole model's; on two lines, as one would not fit the box
     assert "× 6<br>blocks" in texts and "[3 × 8] · 288 per block<br>1,728 in all" in texts
     assert "[3 × 8] · 800 parameters" in texts
-    assert s["data"][0]["customdata"][12][:2] == ["Attention", 6 * 288]  # the whole model's count on hover
+    attention = next(d for d in s["data"][0]["customdata"] if d[2] == "attn")
+    assert attention[:2] == ["Attention", 6 * 288]  # the whole model's count on hover
     # A click anywhere across a box finds a point that names its stage (customdata[2] is the key).
     points = s["data"][0]
     attn = [x for x, data in zip(points["x"], points["customdata"]) if data[2] == "attn"]
