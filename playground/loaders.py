@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +57,8 @@ def allowed_folder(typed: str, user: str, instructor: bool = False) -> str:
     shared with them, or a folder the operator lists in LLM_PLAYGROUND_MODEL_DIRS. Anything else gets the same
     sentence whether or not it exists, so the box cannot be used to explore the server."""
     roots = operator_dirs()
-    try:
+    with suppress(PlaygroundError):  # a runs folder that cannot be used leaves the operator's folders
         roots += [run.folder.resolve() for run in get_store().visible(user, instructor)]
-    except PlaygroundError:
-        pass  # the runs folder cannot be used: the operator's folders still can
     try:
         if not typed or len(typed) > 1000 or "\x00" in typed:
             raise ValueError

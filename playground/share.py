@@ -25,7 +25,6 @@ from playground import follow, keys
 from playground.i18n import t
 from playground.state import current_model_key
 
-PRIVATE = {"me"}
 TEXT_LIMIT = 5000
 
 
@@ -129,7 +128,7 @@ def publish(params: dict[str, Param], extra: dict | None = None, outputs: dict |
         st.query_params.pop(name, None)
     for name, value in values.items():
         st.query_params[name] = str(value)
-    shared = {k: str(v) for k, v in values.items() if k not in PRIVATE}
+    shared = {k: str(v) for k, v in values.items()}
     follow.published(page or _page_name(), params, shared)
     if current_model_key() in bundled_models():
         shared["model"] = current_model_key()

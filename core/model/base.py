@@ -139,9 +139,6 @@ class LanguageModel(nn.Module):
                 "Token id {bad} is outside this model's vocabulary (0 to {last}).",
                 bad=bad, last=self.config.vocab_size - 1)
 
-    def hidden(self, ids: torch.Tensor, cache: Cache | None = None, kv: KVCache | None = None) -> torch.Tensor:
-        raise NotImplementedError
-
     def forward(self, ids: torch.Tensor, cache: Cache | None = None, kv: KVCache | None = None) -> torch.Tensor:
         """ids [batch, time] -> logits [batch, time, vocab] for every position."""
         x = self.hidden(ids, cache, kv)

@@ -19,7 +19,7 @@ Left out: dropout on attention weights inside the fused kernel during capture
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 import torch
@@ -28,7 +28,7 @@ import torch.nn as nn
 from core.errors import PlaygroundError
 from core.model.base import KVCache, LanguageModel, attend, point, pre_norm_block
 from core.model.cache import GLOBAL_NAMES, LAYER_NAMES, Cache
-from core.model.limits import check_config_size
+from core.model.limits import check_config_size, config_from_dict
 
 SIZES = ("vocab_size", "context_length", "n_layer", "n_head", "n_embd")  # the fields a saved config must have
 
@@ -84,14 +84,7 @@ class GPTConfig:
     @classmethod
     def from_dict(cls, data: dict) -> GPTConfig:
         """A config as config.json stores it; the sizes must all be there (the rest has defaults)."""
-        if not isinstance(data, dict):
-            raise PlaygroundError("Impossible model config: it must be a JSON object with named fields, not {kind}.",
-                                  kind=type(data).__name__)
-        missing = [name for name in SIZES if name not in data]
-        if missing:
-            raise PlaygroundError("Impossible model config: it lacks {fields}.", fields=", ".join(missing))
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return config_from_dict(cls, data, SIZES)
 
 
 def count_parameters(config: GPTConfig) -> int:

@@ -17,6 +17,7 @@ Left out: limits on activations (they grow with the input, which the pages and t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import numbers
 import os
@@ -76,6 +77,19 @@ def check_config_size(parameters: Callable[[], int], **sizes) -> None:
         raise PlaygroundError(
             "A model of this shape needs {need:.1f} GiB for its weights alone, more than this machine's {have:.1f} "
             "GiB of memory.", need=need / 2**30, have=have / 2**30)
+
+
+def config_from_dict(cls, data, sizes: tuple[str, ...]):
+    """A config dataclass from a dict as config.json stores it: a JSON object holding every size in `sizes` (the
+    other fields have defaults; unknown keys are left out)."""
+    if not isinstance(data, dict):
+        raise PlaygroundError("Impossible model config: it must be a JSON object with named fields, not {kind}.",
+                              kind=type(data).__name__)
+    missing = [name for name in sizes if name not in data]
+    if missing:
+        raise PlaygroundError("Impossible model config: it lacks {fields}.", fields=", ".join(missing))
+    known = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def read_config_json(path, limit: int = CONFIG_FILE_LIMIT):

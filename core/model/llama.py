@@ -29,7 +29,7 @@ partial rotary dimensions (core.model.hf_llama refuses such configs with one sen
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 import torch
@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from core.errors import PlaygroundError
 from core.model.base import KVCache, LanguageModel, attend, point, pre_norm_block
 from core.model.cache import Cache
-from core.model.limits import check_config_size
+from core.model.limits import check_config_size, config_from_dict
 
 # the fields a saved config must have
 SIZES = ("vocab_size", "context_length", "n_layer", "n_head", "n_kv_head", "n_embd", "d_mlp")
@@ -121,14 +121,7 @@ class LlamaConfig:
     @classmethod
     def from_dict(cls, data: dict) -> LlamaConfig:
         """A config as config.json stores it; the sizes must all be there (the rest has defaults)."""
-        if not isinstance(data, dict):
-            raise PlaygroundError("Impossible model config: it must be a JSON object with named fields, not {kind}.",
-                                  kind=type(data).__name__)
-        missing = [name for name in SIZES if name not in data]
-        if missing:
-            raise PlaygroundError("Impossible model config: it lacks {fields}.", fields=", ".join(missing))
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return config_from_dict(cls, data, SIZES)
 
 
 def count_parameters(config: LlamaConfig) -> int:

@@ -6,15 +6,12 @@ until Streamlit's running indicator is gone. Screenshots land in .pytest_cache/s
 Skips (and says why) where Debian's chromium or Playwright is missing.
 """
 
-from pathlib import Path
 
 import pytest
 
 from playground.i18n import strings
 from playground.navigation import PAGE_NAMES, TOUR_STEPS
 from tests.support.server import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     ROOT,
     running_app,
     wait_until_idle,
@@ -29,17 +26,6 @@ pytestmark = pytest.mark.browser
 def server():
     with running_app(log=ROOT / ".pytest_cache" / "streamlit-browser-test.log") as (url, _):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 def visit_every_page(page, server: str, lang: str) -> list[str]:

@@ -9,11 +9,10 @@ Timings are printed (bench/hall_load.py measures them), never asserted.
 """
 
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.support.server import CHROMIUM, CHROMIUM_FLAGS, ROOT, running_app
+from tests.support.server import ROOT, running_app
 
 SHOTS = ROOT / ".pytest_cache" / "screenshots"
 PASSWORD = "lecture hall test"
@@ -28,17 +27,6 @@ def server(tmp_path_factory):
     env = {"LLM_PLAYGROUND_INSTRUCTOR_PASSWORD": PASSWORD, "LLM_PLAYGROUND_RUNS": str(runs)}
     with running_app(log=ROOT / ".pytest_cache" / "streamlit-hall-test.log", env=env) as (url, _):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

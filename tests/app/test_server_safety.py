@@ -6,11 +6,10 @@ import re
 import resource
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.support.server import CHROMIUM, CHROMIUM_FLAGS, ROOT, running_app, wait_until_idle
+from tests.support.server import ROOT, running_app, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -23,17 +22,6 @@ def status(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     raise KeyError(field)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
