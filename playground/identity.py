@@ -50,6 +50,8 @@ def current_user() -> str:
 def remember() -> None:
     """Called once per run by the app: the browser keeps the key as a cookie (never the address bar)."""
     user = current_user()
+    if "me" in st.query_params:  # an old link carrying someone's key: never used, and not passed on when copied
+        del st.query_params["me"]
     if _text(st.context.cookies.get(COOKIE)) != user:
         st.sidebar.html(
             f"<script>document.cookie = '{COOKIE}={user}; path=/; max-age=31536000; SameSite=Strict'"
