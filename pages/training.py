@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.model.gpt import count_parameters
+from core.model.families import ARCHS, count_parameters
 from core.tokens.encodings import TOKENIZER_NAMES, load_tokenizer
 from core.training.common import pick_device
 from core.training.data import CORPORA, check_size, decode_text
@@ -63,6 +63,8 @@ with new_tab:
                 corpus, corpus_label = "pasted text", t("training.src_paste")
 
     st.markdown(t("training.model"))
+    arch = st.selectbox(t("training.arch"), ARCHS, format_func=lambda a: t(f"training.arch_{a}"),
+                        key="training.arch", help=t("training.arch_help"))
     m1, m2 = st.columns(2)
     tokenizer = m1.selectbox(t("training.tokenizer"), [*TOKENIZER_NAMES, "bpe"], key="training.tokenizer",
                              format_func=lambda n: t("training.tok_bpe") if n == "bpe" else n)
@@ -79,6 +81,11 @@ with new_tab:
         heads = c2.number_input(t("training.heads"), 1, 64, heads, key="training.heads")
         width = c3.number_input(t("training.width"), 8, 4096, width, step=8, key="training.width")
         context = c4.number_input(t("training.context"), 8, 2048, context, step=8, key="training.context")
+    # GPT-2: a key/value head per query head; Llama: pairs of query heads share one, so the groups show
+    kv_heads = int(heads) // 2 if arch == "llama" and int(heads) % 2 == 0 else int(heads)
+    if preset == "custom" and arch == "llama":
+        kv_heads = st.number_input(t("training.kv_heads"), 1, int(heads), kv_heads, key="training.kv_heads",
+                                   help=t("training.kv_heads_help"))
 
     st.markdown(t("training.training"))
     h1, h2, h3, h4 = st.columns(4)
@@ -102,7 +109,8 @@ with new_tab:
     cfg = None
     with ui.friendly_errors():
         candidate = TrainConfig(corpus=corpus if source == "bundled" else "tinyshakespeare", tokenizer=tokenizer,
-                                n_layer=int(layers), n_head=int(heads), n_embd=int(width), context_length=int(context),
+                                arch=arch, n_layer=int(layers), n_head=int(heads), n_kv_head=int(kv_heads),
+                                n_embd=int(width), context_length=int(context),
                                 dropout=float(dropout), batch_size=int(batch), steps=int(steps), lr=float(lr),
                                 min_lr=float(lr) / 10, warmup_steps=int(warmup), weight_decay=float(weight_decay),
                                 eval_interval=int(eval_interval), device=device, precision=precision,

@@ -486,8 +486,9 @@ class JobStore:
 def _model_config(kind: str, config: dict):
     """The model a run trains, as a config (nothing loaded): for memory and disk estimates."""
     if kind == "pretrain" and not config.get("init_from"):
-        return TrainConfig(**{k: config[k] for k in ("tokenizer", "n_layer", "n_head", "n_embd", "context_length",
-                                                    "dropout", "bias", "tied_embeddings")}).model_config()
+        shape = ("tokenizer", "arch", "n_layer", "n_head", "n_kv_head", "n_embd", "d_mlp", "rope_theta", "context_length",
+                 "dropout", "bias", "tied_embeddings")
+        return TrainConfig(**{k: config[k] for k in shape if k in config}).model_config()  # older rows lack arch
     base = saved_config(config["init_from"])
     context = config["context_length"] if kind == "pretrain" else config["max_tokens"] + 1
     return replace(base, context_length=min(base.context_length, context))

@@ -39,7 +39,7 @@ from core.model.families import build, config_from_dict, count_parameters
 from core.model.gpt import GPTConfig
 from core.model.limits import memory_bytes, read_config_json
 from core.tokens.encodings import ALIASES, SPECS, TOKENIZER_NAMES, has_trained_tokenizer, load_tokenizer
-from core.tokens.hf_tokenizer import TOKENIZER_FILE
+from core.tokens.hf_tokenizer import TOKENIZER_FILE, TOKENIZER_KEY
 
 FORMAT, VERSION = "llm-playground", 1
 MODELS_DIR = ASSETS / "models"
@@ -192,9 +192,6 @@ def read_card(folder) -> dict:
 
 
 # --- Hugging Face GPT-2 layout -------------------------------------------------------------
-
-TOKENIZER_KEY = "llm_playground_tokenizer"  # our tokenizer's name in an exported config.json (transformers keeps it)
-
 
 def config_from_hf(hf: dict, folder=None) -> GPTConfig:
     """A GPT-2 config.json as our config; its tokenizer is the one we exported with (a trained one has its files
@@ -358,7 +355,7 @@ def _load_folder(path: Path, meta: dict) -> LanguageModel:
         return load_checkpoint(path)
     if meta.get("model_type") == "gpt2":
         return load_hf_folder(path)
-    if not (path / TOKENIZER_FILE).is_file():  # checked first: the pages cannot show a model without it
+    if TOKENIZER_KEY not in meta and not (path / TOKENIZER_FILE).is_file():  # the pages cannot show it without one
         hf_llama.read_config(path)  # an unsupported model says so before the missing file does
         raise PlaygroundError("{path} has no tokenizer.json; the playground needs the model's tokenizer.", path=path)
     return hf_llama.load_folder(path)

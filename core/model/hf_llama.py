@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 from core.errors import PlaygroundError
 from core.model.hub import INDEX, SINGLE, shard_names
 from core.model.llama import LLAMA3_KEYS, Llama, LlamaConfig, count_parameters
-from core.tokens.hf_tokenizer import TOKENIZER_FILE
+from core.tokens.hf_tokenizer import TOKENIZER_FILE, TOKENIZER_KEY
 
 MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3")
 MOE_KEYS = ("num_experts", "num_local_experts", "n_routed_experts", "moe_intermediate_size")
@@ -86,7 +86,8 @@ def _read_fields(hf: dict, model_type: str) -> dict:
         qkv_bias={"qwen2": True, "mistral": False}.get(model_type, attention_bias),
         o_bias=model_type in ("llama", "qwen3") and attention_bias,
         mlp_bias=model_type == "llama" and bool(hf.get("mlp_bias", False)), qk_norm=model_type == "qwen3",
-        tied_embeddings=bool(hf.get("tie_word_embeddings", False)), dropout=0.0, tokenizer=TOKENIZER_FILE,
+        tied_embeddings=bool(hf.get("tie_word_embeddings", False)), dropout=0.0,
+        tokenizer=str(hf.get(TOKENIZER_KEY, TOKENIZER_FILE)),  # a model we trained names its tiktoken-style tokenizer
         partial_rotary=float(rope.get("partial_rotary_factor", hf.get("partial_rotary_factor", 1.0))),
     )
 
@@ -298,6 +299,10 @@ def export_folder(model: Llama, folder) -> Path:
     tokenizer = model.tokenizer
     if tokenizer is not None and hasattr(tokenizer, "eot_id"):
         hf["eos_token_id"] = tokenizer.eot_id
+    if c.tokenizer != TOKENIZER_FILE:  # trained here with a tiktoken-style tokenizer: name it, ship a trained one
+        hf[TOKENIZER_KEY] = c.tokenizer
+        if tokenizer is not None and getattr(tokenizer, "trained", False):
+            tokenizer.save(folder)
     (folder / "config.json").write_text(json.dumps(hf, indent=2))
     source = Path(getattr(tokenizer, "name", ""))
     if source.name == TOKENIZER_FILE and source.is_file() and source.resolve() != (folder / TOKENIZER_FILE).resolve():

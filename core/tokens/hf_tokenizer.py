@@ -24,6 +24,8 @@ from pathlib import Path
 from core.errors import PlaygroundError
 
 TOKENIZER_FILE = "tokenizer.json"
+# our tokenizer's name in an exported config.json when no tokenizer.json goes along (transformers keeps the key)
+TOKENIZER_KEY = "llm_playground_tokenizer"
 MAX_FILE_BYTES = 64 * 1024 * 1024  # the largest tokenizer.json files in use are about 20 MB
 EOS_NAMES = ("<|endoftext|>", "<|end_of_text|>", "</s>", "<|im_end|>", "<eos>")
 _BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")

@@ -144,14 +144,23 @@ class TokenWindows:
 
     def random_batch(self, batch_size: int, generator: torch.Generator,
                      repeats: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Random windows; with repeats > 0 that fraction of them (on average) is a random passage of half a
-        window followed by the same passage again, the text an induction head learns from."""
+        """Random windows; with repeats > 0 that fraction of them (on average) has a passage of its own text
+        copied to a later place in it: the text an induction head learns from. Length and distance vary (4 tokens
+        up to half the window), so copying needs a head that finds where the current token occurred before and
+        reads what came next; a fixed distance could be learnt from the positions alone."""
         x, y = self.batch(torch.randint(len(self), (batch_size,), generator=generator).tolist())
         if repeats > 0:
-            half = self.context // 2 + 1
+            n = self.context + 1
             for row in torch.nonzero(torch.rand(batch_size, generator=generator) < repeats).flatten().tolist():
-                start = int(torch.randint(len(self.ids) - half + 1, (1,), generator=generator))
-                passage = self.ids[start:start + half]
-                twice = torch.cat([passage, passage])[:self.context + 1]
-                x[row], y[row] = twice[:-1], twice[1:]
+                length = _randint(min(4, n // 2), n // 2, generator)
+                source = _randint(0, n - 2 * length, generator)
+                target = _randint(source + length, n - length, generator)
+                text = torch.cat([x[row], y[row, -1:]])
+                text[target:target + length] = text[source:source + length].clone()
+                x[row], y[row] = text[:-1], text[1:]
         return x, y
+
+
+def _randint(low: int, high: int, generator: torch.Generator) -> int:
+    """A whole number in [low, high], both ends included."""
+    return int(torch.randint(low, high + 1, (1,), generator=generator))

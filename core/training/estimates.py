@@ -30,7 +30,7 @@ import torch
 
 from core.assets import REPO
 from core.errors import PlaygroundError
-from core.model.gpt import GPT, GPTConfig, count_parameters
+from core.model.families import build, config_from_dict, count_parameters
 from core.model.limits import memory_bytes
 from core.training.common import child_env
 
@@ -39,10 +39,13 @@ PROCESS_BYTES = 1536 * 2**20  # address space of a Python process with torch loa
 _measuring = threading.BoundedSemaphore(1)  # one measurement at a time per server process
 
 
-def memory_estimate_bytes(config: GPTConfig, batch_size: int) -> int:
+def memory_estimate_bytes(config, batch_size: int) -> int:
+    """For a GPTConfig or a LlamaConfig (whose SwiGLU keeps four d_mlp-wide tensors instead of GELU's two 4h-wide
+    ones; its smaller keys and values under grouped-query attention are not subtracted)."""
     params = count_parameters(config)
     s, b, h, a, L = config.context_length, batch_size, config.n_embd, config.n_head, config.n_layer
-    activations = L * s * b * h * (34 + 5 * a * s / h) * 2  # the paper counts 16-bit values; we train in fp32
+    mlp = 3 + 8 * config.d_mlp / h if config.arch == "llama" else 19  # the paper's 19 = 3 + 2 tensors x 4h x 2 bytes
+    activations = L * s * b * h * (15 + mlp + 5 * a * s / h) * 2  # the paper counts 16-bit values; we train in fp32
     logits = 2 * b * s * config.vocab_size * 4
     return int(16 * params + activations + logits)
 
@@ -55,7 +58,7 @@ def device_memory_bytes(device: str | torch.device) -> int:
     return memory_bytes()
 
 
-def check_memory(config: GPTConfig, batch_size: int, device: str | torch.device) -> int:
+def check_memory(config, batch_size: int, device: str | torch.device) -> int:
     """The estimate, or a PlaygroundError when it exceeds the device's memory."""
     need, have = memory_estimate_bytes(config, batch_size), device_memory_bytes(device)
     if need > have:
@@ -76,10 +79,10 @@ def disk_estimate_bytes(params: int, steps: int, log_interval: int, eval_interva
     return folders + lines + 64 * 1024
 
 
-def measure_step_seconds(config: GPTConfig, batch_size: int, device: str, steps: int = 3) -> float:
+def measure_step_seconds(config, batch_size: int, device: str, steps: int = 3) -> float:
     """Seconds per training step, measured on random tokens (the first step, a warm-up, is not counted).
     Builds the model here: call it through measure_in_subprocess from anything that must stay light."""
-    model = GPT(config).to(device).train()
+    model = build(config).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = torch.randint(0, config.vocab_size, (batch_size, config.context_length), device=device)
     times = []
@@ -95,7 +98,7 @@ def measure_step_seconds(config: GPTConfig, batch_size: int, device: str, steps:
     return sum(times[1:]) / max(1, len(times) - 1)
 
 
-def measure_in_subprocess(config: GPTConfig, batch_size: int, device: str, timeout_s: float = MEASURE_TIMEOUT_S) -> float:
+def measure_in_subprocess(config, batch_size: int, device: str, timeout_s: float = MEASURE_TIMEOUT_S) -> float:
     """measure_step_seconds in a short-lived process with a memory cap and a timeout; PlaygroundError when the
     estimate does not fit, the cap or the timeout is hit, or another measurement is running."""
     need = check_memory(config, batch_size, device)
@@ -111,7 +114,8 @@ def measure_in_subprocess(config: GPTConfig, batch_size: int, device: str, timeo
     if not _measuring.acquire(timeout=5):
         raise PlaygroundError("Another measurement is running on this server; try again in a moment.")
     try:
-        command = [sys.executable, "-c", bootstrap, str(cap), json.dumps(config.to_dict()), str(batch_size), device]
+        command = [sys.executable, "-c", bootstrap, str(cap), config.arch, json.dumps(config.to_dict()), str(batch_size),
+                   device]
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, cwd=REPO,
                                 stdin=subprocess.DEVNULL,
                                 env=child_env(OMP_NUM_THREADS="1", MALLOC_ARENA_MAX="2", PYTHONPATH=str(REPO)))
@@ -144,7 +148,7 @@ def eta_seconds(step: int, total: int, elapsed: float) -> float | None:
     return (total - step) * elapsed / step
 
 
-if __name__ == "__main__":  # the measuring process: config JSON, batch size, device -> {"seconds": ...}
+if __name__ == "__main__":  # the measuring process: arch, config JSON, batch size, device -> {"seconds": ...}
     torch.set_num_threads(1)
-    seconds = measure_step_seconds(GPTConfig(**json.loads(sys.argv[1])), int(sys.argv[2]), sys.argv[3])
+    seconds = measure_step_seconds(config_from_dict(json.loads(sys.argv[2]), sys.argv[1]), int(sys.argv[3]), sys.argv[4])
     print(json.dumps({"seconds": seconds}), flush=True)

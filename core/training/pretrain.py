@@ -1,5 +1,8 @@
 """Pretraining, UI-agnostic: a function `train(cfg)`, a CLI (`python -m core.train --help`), torchrun-ready.
 
+Either family: `--arch gpt2` (learned positions, LayerNorm, GELU; core.model.gpt) or `--arch llama` (rotary
+positions, RMSNorm, SwiGLU, grouped-query attention with --n-kv-head; core.model.llama).
+
 A run lives in one folder (core.training.runfolder owns its files; the job queue and the app read it while
 it grows). Sliding-window batches over one corpus or several joined with + (the last val_fraction of each
 one's characters held out), optionally with repeated passages mixed in (`--repeats`), AdamW with weight decay
@@ -32,8 +35,11 @@ from core.analysis.attention import head_scores, strongest_heads
 from core.analysis.compression import bits_per_character
 from core.errors import PlaygroundError, message, unexpected
 from core.inference.generate import generate
+from core.model.base import LanguageModel
 from core.model.checkpoints import load_checkpoint, load_model, read_card, save_checkpoint
-from core.model.gpt import GPT, GPTConfig
+from core.model.families import ARCHS, build
+from core.model.gpt import GPTConfig
+from core.model.llama import LlamaConfig
 from core.tokens import bpe
 from core.tokens.encodings import Tokenizer, load_tokenizer
 from core.training.common import autocast_for, check_device_name, configure_optimizer, lr_at, pick_device
@@ -51,12 +57,18 @@ class TrainConfig:
     tokenizer: str = _f("gpt2", "gpt2, cl100k_base, o200k_base, bpe-<N> (N merges learned from the training part "
                                 "of the corpus) or a folder with a trained tokenizer (bpe.json)")
     init_from: str = _f("", "start from this model (name or folder) instead of random weights")
+    arch: str = _f("gpt2", "model family: gpt2 (learned positions, LayerNorm, GELU) or llama (rotary positions, "
+                           "RMSNorm, SwiGLU, grouped-query attention)")
     n_layer: int = _f(4, "transformer blocks")
     n_head: int = _f(4, "attention heads per block (must divide n_embd)")
     n_embd: int = _f(128, "width of the residual stream")
+    n_kv_head: int = _f(0, "llama: key/value heads shared by the query heads (must divide n_head; 0 = n_head)")
+    d_mlp: int = _f(0, "llama: SwiGLU hidden width (0 = 8/3 of n_embd rounded up to a multiple of 32, about the "
+                       "parameters of GPT-2's 4 x n_embd MLP)")
+    rope_theta: float = _f(10000.0, "llama: base of the rotary frequencies")
     context_length: int = _f(128, "tokens per training window (model's maximum input)")
     dropout: float = _f(0.1, "dropout probability while training")
-    bias: bool = _f(True, "biases in LayerNorms and Linears")
+    bias: bool = _f(True, "gpt2: biases in LayerNorms and Linears (the llama family has none)")
     tied_embeddings: bool = _f(True, "share the token embedding with the output layer")
     batch_size: int = _f(16, "windows per step (per process under torchrun)")
     stride: int = _f(1, "tokens between the starts of neighbouring windows")
@@ -122,22 +134,39 @@ class TrainConfig:
         if not 0.0 <= self.repeats <= 1.0:
             raise PlaygroundError("Impossible training setting: repeats must be between 0 and 1, not {value}.",
                                   value=self.repeats)
+        if self.arch not in ARCHS:
+            raise PlaygroundError("Unknown model architecture '{arch}'; choose one of {options}.", arch=self.arch,
+                                  options=", ".join(ARCHS))
+        if self.n_kv_head < 0 or self.d_mlp < 0:
+            raise PlaygroundError("Impossible training setting: key/value heads and the MLP width cannot be negative.")
         check_device_name(self.device)
         if not self.init_from:  # raises on heads that do not divide the width, a model or batch beyond the memory
             check_memory(self.model_config(), self.batch_size, pick_device(self.device))
 
-    def model_config(self, tokenizer: Tokenizer | None = None) -> GPTConfig:
+    def model_config(self, tokenizer: Tokenizer | None = None) -> GPTConfig | LlamaConfig:
         if tokenizer is None:
             merges = bpe.merges_in_spec(self.tokenizer)
             name, vocab_size = ((self.tokenizer, bpe.vocab_size(merges)) if merges is not None else
                                 (lambda tok: (tok.name, tok.n_vocab))(load_tokenizer(self.tokenizer)))
         else:
             name, vocab_size = tokenizer.name, tokenizer.n_vocab
-        return GPTConfig(
-            vocab_size=vocab_size, context_length=self.context_length,
-            n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd, dropout=self.dropout, bias=self.bias,
-            qkv_bias=self.bias, tied_embeddings=self.tied_embeddings, tokenizer=name,
-        )
+        shared = dict(vocab_size=vocab_size, context_length=self.context_length, n_layer=self.n_layer,
+                      n_head=self.n_head, n_embd=self.n_embd, dropout=self.dropout,
+                      tied_embeddings=self.tied_embeddings, tokenizer=name)
+        if self.arch == "llama":
+            return LlamaConfig(**shared, n_kv_head=self.n_kv_head or self.n_head,
+                               d_mlp=self.d_mlp or swiglu_width(self.n_embd), rope_theta=self.rope_theta)
+        return GPTConfig(**shared, bias=self.bias, qkv_bias=self.bias)
+
+
+def swiglu_width(n_embd: int) -> int:
+    """Llama's MLP width for a residual width: 2/3 of GPT-2's 4 x n_embd (three matrices instead of two, so about
+    the same parameters), rounded up to a multiple of 32.
+
+    >>> swiglu_width(128), swiglu_width(768)
+    (352, 2048)
+    """
+    return math.ceil(8 * n_embd / 3 / 32) * 32
 
 
 SAVE_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -203,7 +232,7 @@ def run_tokenizer(cfg: TrainConfig, files: RunFolder | None, splits) -> Tokenize
     return tokenizer
 
 
-def _model_for_run(cfg: TrainConfig, tokenizer: Tokenizer, start: GPT | None) -> GPT:
+def _model_for_run(cfg: TrainConfig, tokenizer: Tokenizer, start: LanguageModel | None) -> LanguageModel:
     if start is not None:
         start.config.dropout = cfg.dropout
         for module in start.modules():
@@ -211,12 +240,12 @@ def _model_for_run(cfg: TrainConfig, tokenizer: Tokenizer, start: GPT | None) ->
                 module.p = cfg.dropout
         return start
     torch.manual_seed(cfg.seed)
-    model = GPT(cfg.model_config(tokenizer))
+    model = build(cfg.model_config(tokenizer))
     model.tokenizer = tokenizer  # so every checkpoint carries a trained tokenizer's files
     return model
 
 
-def _check_same_tokenizer(cfg: TrainConfig, model: GPT) -> None:
+def _check_same_tokenizer(cfg: TrainConfig, model: LanguageModel) -> None:
     """A starting model brings its tokenizer; --tokenizer may only name the same one."""
     asked = cfg.tokenizer
     same = asked == model.config.tokenizer
@@ -379,7 +408,7 @@ def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_st
             "best_val_loss": best_val, "wall_time_s": time.time() - started}
 
 
-def card_figures(model: GPT, held_out: list[tuple[str, str]]) -> dict:
+def card_figures(model: LanguageModel, held_out: list[tuple[str, str]]) -> dict:
     """What a card says a model can do: bits per character on each held-out text, and its head scores
     (previous token etc. on the first context-length tokens of the first held-out text, induction on a
     random token sequence repeated twice), as the Attention page measures them."""
@@ -441,7 +470,7 @@ def _agree_to_stop(should_stop, ddp: bool, device) -> bool:
 
 
 @torch.no_grad()
-def sample_text(model: GPT, tokenizer, cfg: TrainConfig) -> str:
+def sample_text(model: LanguageModel, tokenizer, cfg: TrainConfig) -> str:
     prompt = tokenizer.encode(cfg.sample_prompt) or [tokenizer.eot_id]
     ids = generate(model, prompt, cfg.sample_tokens, temperature=0.8, top_k=200, seed=cfg.seed)
     model.train()
@@ -487,7 +516,7 @@ def _restore(files: RunFolder, model, optimizer, device) -> tuple[int, float]:
 def main(argv=None) -> int:
     """The command line; returns the exit status (0 finished, 1 stopped early, 2 refused)."""
     cfg = TrainConfig(**vars(build_parser(TrainConfig, "python -m core.train",
-                                          "Pretrain a small GPT on a text corpus.").parse_args(argv)))
+                                          "Pretrain a small GPT or Llama on a text corpus.").parse_args(argv)))
     try:
         cfg.validate()
     except PlaygroundError as e:

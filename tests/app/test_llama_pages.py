@@ -176,3 +176,38 @@ def test_show_the_code_runs_for_a_llama(llama_folder):
     token_id = single_token(model.tokenizer, word)
     expected = [(n.text, n.token_id) for n in nearest(wte, wte[token_id], model.tokenizer, 11, exclude=(token_id,))]
     assert [(text, i) for text, i, _ in program["neighbours"]] == expected[:10]
+
+
+@pytest.mark.browser
+def test_every_page_with_a_llama_folder_in_chromium(llama_folder, browser):
+    """The folder an operator offers, loaded through the sidebar's box in a real browser, then every page opened
+    through the navigation (the same session), in both languages: no exception, the model still the Llama."""
+    from playground.i18n import strings
+    from tests.support.server import ROOT, running_app, wait_until_idle
+    env = {"LLM_PLAYGROUND_MODEL_DIRS": str(llama_folder.parent)}
+    with running_app(log=ROOT / ".pytest_cache" / "streamlit-llama-browser.log", env=env) as (url, _):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        errors, problems = [], []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        for lang in ("en", "de"):
+            words = strings(lang)
+            page.goto(f"{url}/?lang={lang}", wait_until="domcontentloaded")
+            wait_until_idle(page)
+            sidebar = page.locator("[data-testid='stSidebar']")
+            sidebar.get_by_text(words["app.load_folder"]).click()
+            sidebar.get_by_label(words["app.folder_label"]).fill(str(llama_folder))
+            sidebar.get_by_label(words["app.folder_label"]).press("Enter")
+            sidebar.get_by_role("button", name=words["app.load"], exact=True).click()
+            wait_until_idle(page)
+            for name in PAGE_NAMES:
+                sidebar.locator(f"[data-testid='stSidebarNavLink'][href$='/{'' if name == 'home' else name}']").first.click()
+                wait_until_idle(page)
+                shown = page.query_selector_all("[data-testid='stException'], [data-testid='stAlertContentError']")
+                if shown:
+                    problems.append(f"{name} ({lang}): {shown[0].inner_text()[:300]}")
+                if llama_folder.name not in sidebar.inner_text():
+                    problems.append(f"{name} ({lang}): the model is no longer {llama_folder.name}")
+        context.close()
+    assert not problems, problems
+    assert not errors, errors

@@ -2,6 +2,9 @@
 
 import time
 
+import pytest
+import torch
+
 from tests.support.app import assert_clean, open_page
 
 
@@ -73,3 +76,33 @@ def test_other_participants_do_not_see_my_runs():
     assert all(mine.session_state["user.id"] not in str(df.value) for df in other.dataframe)
     assert other.session_state["user.id"] != mine.session_state["user.id"]
     assert not any(s.label == "Run" for s in other.selectbox)
+
+
+def test_a_llama_run_from_the_page():
+    """The architecture choice: the parameter count is transformers' LlamaForCausalLM's for the same shape (pairs of
+    query heads share a key/value head), and the finished run's model is a Llama."""
+    transformers = pytest.importorskip("transformers")
+
+    from core import load_model
+    at = open_page("training")
+    at.selectbox(key="training.arch").set_value("llama")
+    set_up_tiny(at, steps=4)
+    hf = transformers.LlamaConfig(vocab_size=50257, hidden_size=64, intermediate_size=192, num_hidden_layers=2,
+                                  num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                                  tie_word_embeddings=True)
+    with torch.device("meta"):
+        expected = sum(p.numel() for p in transformers.LlamaForCausalLM(hf).parameters())
+    assert next(m.value for m in at.metric if m.label == "Parameters") == f"{expected:,}"
+    at.button(key="training.start").click().run()
+    deadline, state = time.time() + 400, ""
+    while time.time() < deadline and state != "finished":
+        time.sleep(1)
+        at.run()
+        state = next(m.value for m in at.metric if m.label == "State")
+    assert state == "finished"
+    assert_clean(at)
+    from core.jobs.store import JobStore
+    from playground.runs import RUNS_DIR
+    run = JobStore(RUNS_DIR).get(at.session_state["training.run_select"])
+    model = load_model(run.folder / "best", device="cpu")
+    assert (model.arch, model.config.n_kv_head, model.config.d_mlp) == ("llama", 1, 192)

@@ -158,9 +158,64 @@ def test_run_with_a_learned_tokenizer(tmp_path):
 
 
 def test_repeated_passages_in_batches():
+    """Every window with a repeat holds one passage twice (ids of arange are otherwise unique), of varying length
+    and distance; without repeats no id occurs twice."""
     from core.training.data import TokenWindows
-    windows = TokenWindows(torch.arange(1000), context=16)
-    x, y = windows.random_batch(8, torch.Generator().manual_seed(0), repeats=1.0)
-    assert torch.equal(x[:, 9:], x[:, :7]) and torch.equal(y[:, :-1], x[:, 1:])  # a passage of 9, then again
+    windows = TokenWindows(torch.arange(1000), context=32)
+    x, y = windows.random_batch(64, torch.Generator().manual_seed(0), repeats=1.0)
+    assert torch.equal(y[:, :-1], x[:, 1:])
+    shapes = set()
+    for row in torch.cat([x, y[:, -1:]], dim=1).tolist():
+        first, pairs = {}, []  # (first position, second position) of each id that occurs twice
+        for i, token in enumerate(row):
+            if token in first:
+                pairs.append((first[token], i))
+            else:
+                first[token] = i
+        length, distance = len(pairs), pairs[0][1] - pairs[0][0]
+        assert 4 <= length <= 16 and all(b - a == distance >= length for a, b in pairs)  # one passage, later again
+        assert [a for a, _ in pairs] == list(range(pairs[0][0], pairs[0][0] + length))  # contiguous
+        shapes.add((length, distance))
+    assert len(shapes) > 20  # not one fixed distance a head could learn from the positions alone
     x, _ = windows.random_batch(64, torch.Generator().manual_seed(0), repeats=0.0)
-    assert not torch.equal(x[:, 9:], x[:, :7])
+    assert all(len(set(row)) == len(row) for row in x.tolist())
+
+
+# --- the Llama family --------------------------------------------------------------------------------------
+def test_a_llama_trains_exports_and_opens_in_transformers(tmp_path):
+    """--arch llama: RoPE, RMSNorm, SwiGLU, grouped-query attention, trained by the same loop with a learned
+    tokenizer; the checkpoint loads as a Llama, export_hf writes a folder transformers opens as LlamaForCausalLM
+    with the same logits, and that folder loads back here with its tokenizer."""
+    transformers = pytest.importorskip("transformers")
+    from core import export_hf
+    cfg = tiny(tmp_path, arch="llama", n_head=4, n_kv_head=2, n_embd=32, tokenizer="bpe-100", steps=8,
+               eval_interval=4)
+    assert train(cfg)["state"] == "finished"
+    records = read_metrics(tmp_path / "run", "train")
+    assert records[-1]["train_loss"] < records[0]["train_loss"]
+    model = load_model(tmp_path / "run" / "best", device="cpu")
+    assert model.arch == "llama" and (model.config.n_head, model.config.n_kv_head, model.config.d_mlp) == (4, 2, 96)
+    assert model.tokenizer.trained and model.config.tokenizer == "bpe-100"
+    card = json.loads((tmp_path / "run" / "best" / "card.json").read_text())
+    assert "--arch llama" in card["command"] and "--n-kv-head 2" in card["command"]
+    folder = export_hf(model, tmp_path / "hf")
+    theirs = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
+    assert type(theirs).__name__ == "LlamaForCausalLM"
+    ids = torch.tensor([model.tokenizer.encode("Ich sage dir, the mind")])
+    with torch.no_grad():
+        assert torch.allclose(theirs(ids).logits, model(ids), atol=1e-4)
+    again = load_model(folder, device="cpu")
+    assert again.tokenizer.encode("Faust und Gretchen") == model.tokenizer.encode("Faust und Gretchen")
+    with torch.no_grad():
+        assert torch.allclose(again(ids), model(ids), atol=1e-5)
+
+
+def test_llama_settings_are_checked(tmp_path):
+    with pytest.raises(PlaygroundError, match="evenly"):
+        train(tiny(tmp_path, arch="llama", n_head=4, n_kv_head=3))
+    with pytest.raises(PlaygroundError, match="architecture"):
+        train(tiny(tmp_path, arch="mamba"))
+    from core.training.estimates import memory_estimate_bytes
+    gpt, llama = (tiny(tmp_path, n_embd=32, arch=arch).model_config() for arch in ("gpt2", "llama"))
+    assert (gpt.d_mlp, llama.d_mlp) == (128, 96)  # three matrices of 96 ≈ two of 128: about the same parameters
+    assert 0.5 < memory_estimate_bytes(llama, 4) / memory_estimate_bytes(gpt, 4) < 1.5
