@@ -68,6 +68,7 @@ with stage:
         patterns = [[cache["pattern", lay][0, h].numpy() for h in range(config.n_head)] for lay in range(config.n_layer)]
         ui.chart(st, figures.attention_grid(patterns, config.n_layer, config.n_head, (layer, head)),
                  key="attention.grid_chart", on_click=open_clicked)
+        code_view.show_code(st, snippets.attention_grid(state.current_model_key(), text, len(ids)))
 
     elif view == "lines":
         ui.explain(t("attention.explain4"), side)
@@ -103,6 +104,8 @@ with stage:
         ui.chart(st, figures.head_view(by_head, pieces[:limit], t("attention.lines_title", layer=layer), threshold,
                                        focus=({"q": "query", "k": "key"}[focus[0]], int(focus[1:])) if focus else None),
                  key="attention.lines_chart", on_click=focus_clicked)
+        code_view.show_code(st, snippets.attention_lines(state.current_model_key(), text, len(ids), layer, heads,
+                                                         threshold, limit))
 
     elif view == "steps":
         n_small = min(len(ids), 8)
@@ -163,6 +166,7 @@ with stage:
         }
         st.success(t("attention.checked") +
                    "; ".join(f"{k} {number(float(v), None, 2)}" for k, v in diffs.items()), icon=":material/check_circle:")
+        code_view.show_code(st, snippets.attention_steps(state.current_model_key(), small_ids, layer, head))
 
     else:  # what heads do
         ui.explain(t("attention.explain6"), side)
@@ -187,6 +191,7 @@ with stage:
                 else:
                     st.caption(t("attention.no_head", threshold=number(BEHAVIOUR, 1), best=number(best[0], 2),
                                  layer=best[1], head=best[2]))
+        code_view.show_code(st, snippets.head_kinds(state.current_model_key(), text, len(ids)))
 
         st.markdown(t("attention.induction_demo"))
         passage = st.text_area(t("attention.induction_text"), ui.example("induction"), key="attention.induction_text",
@@ -206,6 +211,7 @@ with stage:
                 ui.chart(st, figures.attention_heatmap(
                     repeated_cache["pattern", best_layer][0, best_head].numpy(), model.tokenizer.pieces(repeated_ids),
                     t("attention.layer_head", layer=best_layer, head=best_head)), key="attention.induction_chart")
+                code_view.show_code(st, snippets.induction_text(state.current_model_key(), passage, len(repeated_ids)))
 
 share.publish(SHARE, page=PAGE,
               outputs={"tokens": pieces[:64], "pattern": pattern[head, :64, :64].tolist()})

@@ -72,6 +72,72 @@ def attention(model_key: str, text: str, limit: int, layer: int, head: int) -> s
             "print(pattern.numpy().round(3))\n")
 
 
+def attention_grid(model_key: str, text: str, limit: int) -> str:
+    """Attention, all heads: every layer's and head's pattern on the text, stacked."""
+    return ("import core\n\n" + _model(model_key) +
+            f"ids = tok.encode({text!r})[:{limit!r}]\n"
+            "logits, cache = model.run_with_cache([ids], names={'pattern'})\n"
+            "patterns = cache.stack('pattern')[:, 0]  # [layer, head, query, key]\n"
+            "for layer, heads in enumerate(patterns):  # where each head's last query looks most\n"
+            "    print(layer, [tok.token_text(ids[int(p[-1].argmax())]) for p in heads])\n")
+
+
+def attention_lines(model_key: str, text: str, limit: int, layer: int, heads: list[int], threshold: float,
+                    shown: int) -> str:
+    """Attention as lines: each (head, query, key, weight) of the first tokens drawn, the weight at least the
+    threshold."""
+    return ("import core\n\n" + _model(model_key) +
+            f"ids = tok.encode({text!r})[:{limit!r}]\n"
+            "logits, cache = model.run_with_cache([ids], names={'pattern'})\n"
+            f"pattern = cache['pattern', {layer!r}][0]  # [head, query, key]\n"
+            f"n = min(len(ids), {shown!r})  # the lines of the first tokens only\n"
+            f"lines = [(h, q, k, float(pattern[h, q, k])) for h in {heads!r} for q in range(n) for k in range(q + 1)\n"
+            f"         if pattern[h, q, k] >= {threshold!r}]\n"
+            "for h, q, k, w in lines:\n"
+            "    print(f'head {h}: {tok.token_text(ids[q])!r} -> {tok.token_text(ids[k])!r} {w:.3f}')\n")
+
+
+def attention_steps(model_key: str, ids: list[int], layer: int, head: int) -> str:
+    """Attention step by step: one head by hand from the block's normed input, as the page's matrices show it."""
+    return ("import math\n\nimport torch\n\nimport core\nfrom core.analysis.attention import head_weights\n\n"
+            + _model(model_key) +
+            f"ids = {ids!r}\n"
+            "logits, cache = model.run_with_cache([ids])\n"
+            f"layer, head, T = {layer!r}, {head!r}, len(ids)\n"
+            "torch.set_grad_enabled(False)  # looking only: no gradients for the weights' slices\n"
+            "X = cache['ln1', layer][0]  # the block's input after its first norm [token, d_model]\n"
+            "w = head_weights(model, layer, head)  # this head's columns of W_Q, W_K, W_V and their biases\n"
+            "Q, K, V = X @ w['W_Q'] + w['b_Q'], X @ w['W_K'] + w['b_K'], X @ w['W_V'] + w['b_V']\n"
+            "Q, K = model.rotate_qk(layer, Q, K, torch.arange(T))  # Llama: rotated by position; GPT-2: unchanged\n"
+            "S = Q @ K.T / math.sqrt(model.config.d_head)\n"
+            "S = S.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1), float('-inf'))  # no peeking\n"
+            "A = torch.softmax(S, dim=-1)  # each row sums to 1\n"
+            "Z = A @ V  # what this head writes, before W_O\n"
+            "print(A.numpy().round(3))\n")
+
+
+def head_kinds(model_key: str, text: str, limit: int) -> str:
+    """What heads do: the four scores of every head, and the strongest head of each."""
+    return ("import core\nfrom core.analysis.attention import head_scores, strongest_heads\n\n" + _model(model_key) +
+            f"ids = tok.encode({text!r})[:{limit!r}]\n"
+            "logits, cache = model.run_with_cache([ids], names={'pattern'})\n"
+            "scores = head_scores(model, cache)  # [layer, head]: previous, first, same token; induction on a repeat\n"
+            "best = strongest_heads(scores)\n"
+            "for name, (layer, head, score) in best.items():\n"
+            "    print(f'{name:>15}: layer {layer} head {head} ({score:.2f})')\n")
+
+
+def induction_text(model_key: str, passage: str, limit: int) -> str:
+    """What heads do, on your passage: attention from each repeated token to the token after its earlier copy."""
+    return ("import core\nfrom core.analysis.attention import strongest_heads, text_induction_scores\n\n"
+            + _model(model_key) +
+            f"ids = tok.encode({passage!r})[:{limit!r}]\n"
+            "logits, cache = model.run_with_cache([ids], names={'pattern'})\n"
+            "on_text = text_induction_scores(cache.stack('pattern')[:, 0], ids)  # [layer, head]\n"
+            "induction = strongest_heads({'induction': on_text})['induction']\n"
+            "print('layer {} head {}: {:.2f}'.format(*induction))\n")
+
+
 def neighbours(model_key: str, word: str, k: int = 10) -> str:
     """Embeddings: the tokens whose embedding rows point most nearly the same way (cosine similarity)."""
     return ("import core\nfrom core.analysis.vectors import nearest, single_token\n\n" + _model(model_key) +

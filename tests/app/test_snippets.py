@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 
+import pytest
 import torch
 
 from core.analysis.anatomy import logit_lens
@@ -112,6 +113,61 @@ def test_attention_program_gives_the_pages_pattern():
     ids, (_, cache) = cached_run(TRICKY)
     pattern = run(program(at, "pattern", "Code anzeigen"), "pattern")
     assert torch.equal(pattern, cache["pattern", layer][0, head]) and pattern.shape == (len(ids), len(ids))
+
+
+def attention_view(view: str):
+    at = open_page("attention")
+    at.segmented_control(key="attention.view").set_value(view).run()
+    at.text_area(key="attention.text").set_value(TRICKY).run()
+    at.selectbox(key="attention.layer").set_value(1).run()
+    at.selectbox(key="attention.head").set_value(2).run()
+    assert_clean(at)
+    return at
+
+
+def test_attention_grid_program_gives_every_heads_pattern():
+    at = attention_view("all")
+    _, (_, cache) = cached_run(TRICKY)
+    assert torch.equal(run(program(at, "patterns"), "patterns"), cache.stack("pattern")[:, 0])
+
+
+def test_attention_lines_program_gives_the_lines_drawn():
+    at = attention_view("lines")
+    at.radio(key="attention.lines_which").set_value("all").run()
+    at.slider(key="attention.lines_threshold").set_value(0.2).run()
+    assert_clean(at)
+    lines = run(program(at, "lines"), "lines")
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    # each drawn line's hover values (query token, key token, weight), twice per line, then a gap
+    drawn = [c[2] for trace in fig["data"] if trace.get("mode") == "lines" for c in trace["customdata"][0::3]]
+    assert lines and sorted(w for *_, w in lines) == pytest.approx(sorted(drawn), abs=1e-6)
+    assert len({h for h, *_ in lines}) > 1  # all heads, as chosen
+
+
+def test_attention_steps_program_computes_the_pages_matrices():
+    at = attention_view("steps")
+    ids, _ = cached_run(TRICKY)
+    namespace = {"__name__": "__main__"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(program(at, "A"), "<snippet>", "exec"), namespace)
+    _, small = activations.run_cached(DEFAULT_MODEL, tuple(ids[:8]))
+    assert torch.allclose(namespace["A"], small["pattern", 1][0, 2], atol=1e-6)
+    assert torch.allclose(namespace["Z"], small["z", 1][0, 2], atol=1e-6)
+    assert namespace["ids"] == ids[:8]
+
+
+def test_what_heads_do_programs_give_the_pages_scores():
+    at = attention_view("kinds")
+    ids, _ = cached_run(TRICKY)
+    scores = run(program(at, "scores"), "scores")
+    assert {name: values.tolist() for name, values in scores.items()} == activations.head_scores_cached(
+        DEFAULT_MODEL, tuple(ids))
+    buttons = {b.key: b.label for b in at.button}
+    for name, (layer, head, score) in run(program(at, "best"), "best").items():  # the buttons that open them
+        assert f"layer {layer}, head {head} ({score:.2f})" in buttons[f"attention.open.{name}"]
+    layer, head, score = run(program(at, "induction"), "induction")
+    assert buttons["attention.open.text"].endswith(f"{layer}, head {head}")
+    assert any(f"{score:.2f}" in m.value for m in at.markdown)
 
 
 def test_embeddings_program_gives_the_pages_neighbours():
