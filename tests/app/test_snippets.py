@@ -7,10 +7,12 @@ The reference is what the page shows where the numbers are on it (the token ids,
 page's own cached calls (playground.activations, playground.sampling_controls) for the page's settings.
 """
 
+import base64
 import contextlib
 import io
 import json
 
+import numpy as np
 import torch
 
 from core.analysis.anatomy import logit_lens
@@ -26,7 +28,7 @@ from core.inference.sampling import (
     softmax,
 )
 from core.model.checkpoints import DEFAULT_MODEL
-from playground import activations, loaders, snippets
+from playground import activations, figures, loaders, snippets
 from playground.sampling_controls import next_logits
 from tests.support.app import assert_clean, open_page
 
@@ -229,3 +231,58 @@ def test_experiment_programs_give_the_pages_results():
     attribution = activations.attribution_cached(DEFAULT_MODEL, tuple(ids), target, distractor)
     result = run(program(at, "result"), "result")
     assert result.logit == attribution["logit"] and result.heads.tolist() == attribution["heads"]
+
+
+
+def drawn(at, key: str) -> list[dict]:
+    """The figures the page drew under chart keys starting with `key` (plotly's JSON), in the page's order."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart") if f"-{key}" in chart.proto.id]
+
+
+def numbers(values) -> list:
+    """A figure's numbers as (nested) lists: plotly sends arrays as base64 ("bdata") with their dtype and shape."""
+    if isinstance(values, dict):
+        array = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+        return array.reshape([int(n) for n in str(values.get("shape", "-1")).split(",")]).tolist()
+    return values
+
+
+def test_embedding_programs_give_the_pages_vectors_projection_similarity_and_positions():
+    at = open_page("embeddings")
+    at.text_area(key="embeddings.text").set_value(TRICKY).run()
+    at.slider(key="embeddings.dims").set_value(72).run()  # the vectors view, the first 72 dimensions
+    assert_clean(at)
+    values = run(program(at, "values"), "values")
+    assert list(values) == ["embed", "pos_embed", ("resid_pre", 0)]
+    assert [v.tolist() for v in values.values()] == [numbers(f["data"][0]["z"]) for f in drawn(at, "embeddings.heat.")]
+    norms = run(program(at, "norms"), "norms")  # token, position, sum
+    assert [v.tolist() for v in norms.values()] == [numbers(bar["y"]) for bar in drawn(at, "embeddings.norms")[0]["data"]]
+
+    at.session_state["embeddings.view"] = "projection"
+    at.run()
+    at.slider(key="embeddings.pca_n").set_value(40).run()
+    at.radio(key="embeddings.pca_dims").set_value(3).run()
+    assert_clean(at)
+    points = run(program(at, "points"), "points")
+    shown = [(name, [x, y, z]) for group in drawn(at, "embeddings.pca_chart")[0]["data"]  # your text, then frequent
+             for name, x, y, z in zip(group["customdata"], *(numbers(group[a]) for a in "xyz"))]
+    assert [(figures.visible_plain(token), xyz) for token, xyz in points] == shown and len(points) > 40
+
+    at.session_state["embeddings.view"] = "similarity"
+    at.run()
+    at.slider(key="embeddings.sim_layer").set_value(2).run()
+    assert_clean(at)
+    similarity = run(program(at, "similarity"), "similarity")
+    assert list(similarity) == ["embed", ("resid_post", 2)]
+    assert [m.tolist() for m in similarity.values()] == [numbers(drawn(at, key)[0]["data"][0]["z"])
+                                                         for key in ("embeddings.sim_embed", "embeddings.sim_resid")]
+
+    at.session_state["embeddings.view"] = "positions"
+    at.run()
+    at.slider(key="embeddings.n_pos").set_value(24).run()
+    assert_clean(at)
+    positions = run(program(at, "positions"), "positions")  # learned, sinusoidal
+    assert [m.tolist() for m in positions.values()] == [numbers(f["data"][0]["z"]) for f in drawn(at, "embeddings.pos.")]
+    similarity = run(program(at, "similarity"), "similarity")
+    assert [m.tolist() for m in similarity.values()] == [numbers(f["data"][0]["z"]) for f in drawn(at, "embeddings.pos_sim.")]
+    assert positions["learned"].shape == (24, model().config.n_embd)
