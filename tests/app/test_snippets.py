@@ -15,7 +15,7 @@ import json
 import numpy as np
 import torch
 
-from core.analysis.anatomy import logit_lens
+from core.analysis.anatomy import layernorm_stats, logit_lens
 from core.analysis.vectors import analogy, nearest, single_token
 from core.inference.classroom import classroom_filter
 from core.inference.generate import prepare_prompt, stream_text
@@ -286,3 +286,36 @@ def test_embedding_programs_give_the_pages_vectors_projection_similarity_and_pos
     similarity = run(program(at, "similarity"), "similarity")
     assert [m.tolist() for m in similarity.values()] == [numbers(f["data"][0]["z"]) for f in drawn(at, "embeddings.pos_sim.")]
     assert positions["learned"].shape == (24, model().config.n_embd)
+
+
+def test_anatomy_programs_give_each_stages_numbers():
+    at = open_page("anatomy")
+    at.text_input(key="anatomy.text").set_value(TRICKY).run()
+    at.slider(key="anatomy.layer").set_value(3).run()
+    _, (_, cache) = cached_run(TRICKY)
+
+    def stage(key: str):
+        at.selectbox(key="anatomy.stage").set_value(key).run()
+        assert_clean(at)
+        return run(program(at, "values"), "values")
+
+    def heatmaps(*keys):
+        return [numbers(drawn(at, key)[0]["data"][0]["z"]) for key in keys]
+
+    assert [v.tolist() for v in stage("wpe").values()] == heatmaps("anatomy.embed")
+    assert list(stage("attn")) == [("attn_out", 3)] and [v.tolist() for v in stage("attn").values()] == heatmaps("anatomy.attn")
+    assert [v.tolist() for v in stage("mlp").values()] == heatmaps("anatomy.mlp")
+    assert stage("mlp")[("mlp_post", 3)].shape[-1] == 128  # the units drawn
+    for key, before in (("ln2", ("resid_mid", 3)), ("ln_f", ("resid_post", model().config.n_layer - 1))):
+        assert [v.tolist() for v in stage(key).values()] == heatmaps("anatomy.ln")
+        assert run(program(at, "stats"), "stats") == layernorm_stats(cache[before][0])  # the page's table
+    assert list(stage("add2")) == [("resid_pre", 3), ("resid_post", 3)]
+    assert [v.tolist() for v in stage("add2").values()] == heatmaps("anatomy.before", "anatomy.after")
+    block_norms = run(program(at, "block_norms"), "block_norms")  # before, attention adds, MLP adds
+    assert list(block_norms.values()) == [numbers(bar["y"]) for bar in drawn(at, "anatomy.contrib")[0]["data"]]
+
+    at.selectbox(key="anatomy.stage").set_value("logits").run()
+    assert_clean(at)
+    bars = drawn(at, "anatomy.logits")[0]["data"][0]
+    top = run(program(at, "top"), "top")
+    assert [(logit, p) for _, logit, p in top] == list(zip(numbers(bars["customdata"]), numbers(bars["y"])))
