@@ -47,15 +47,19 @@ def _entry(name: str, layer: int | None) -> tuple[str, str]:
     return (repr(name), f"cache[{name!r}][0]") if layer is None else (repr((name, layer)), f"cache[{name!r}, {layer!r}][0]")
 
 
+def _logits(model_key: str, prompt: str, imports: str) -> str:
+    """The prompt's ids and the model's scores for the next token (`imports`: lines after the others)."""
+    return ("import torch\n\nimport core\nfrom core.inference.generate import prepare_prompt\n" + imports + "\n" +
+            _model(model_key) + f"ids, _ = prepare_prompt(tok, {prompt!r}, model.config.context_length)\n"
+            "with torch.no_grad():\n"
+            "    logits = model(torch.tensor([ids]))[0, -1].float()  # one score per token of the vocabulary\n")
+
+
 def _pipeline(model_key: str, prompt: str, settings: SamplingSettings, also: tuple[str, ...] = ()) -> str:
     """The prompt's next-token distribution `final` after the sampling pipeline with these settings (`also`: more
     names from core.inference.sampling)."""
     names = ", ".join(("SamplingSettings", "distribution_from_stages", "pipeline_stages", *also))
-    return ("import torch\n\nimport core\nfrom core.inference.generate import prepare_prompt\n"
-            f"from core.inference.sampling import {names}\n" + _settings_imports(settings) + "\n" + _model(model_key) +
-            f"ids, _ = prepare_prompt(tok, {prompt!r}, model.config.context_length)\n"
-            "with torch.no_grad():\n"
-            "    logits = model(torch.tensor([ids]))[0, -1].float()  # one score per token of the vocabulary\n"
+    return (_logits(model_key, prompt, f"from core.inference.sampling import {names}\n" + _settings_imports(settings)) +
             f"settings = {settings_code(settings)}\n"
             "stages = pipeline_stages(logits, settings, ids)  # bias, penalties, temperature, top-k, top-p, min-p\n"
             "final = distribution_from_stages(stages, settings)\n")
@@ -346,3 +350,18 @@ def compare(model_key: str, prompt: str, strategies: dict[str, SamplingSettings]
             + ("  # no seed: new texts every run\n" if seed is None else "\n") +
             "    texts[name] = prompt + tok.decode(out[len(ids):])\n"
             "    print(f'--- {name}')\n    print(texts[name])\n")
+
+
+def distribution(model_key: str, prompt: str, shown: int, asked: str) -> str:
+    """Logits & sampling (the model's distribution): the likeliest next tokens, the entropy, one token's rank."""
+    return (_logits(model_key, prompt, "from core.analysis.vectors import single_token\n"
+                                       "from core.inference.sampling import entropy_bits\n") +
+            "probs = torch.softmax(logits, -1)  # before any sampling setting\n"
+            f"likeliest = [(tok.token_text(i), float(logits[i]), float(probs[i]))\n"
+            f"             for i in torch.argsort(probs, descending=True)[:{shown!r}].tolist()]\n"
+            "entropy = entropy_bits(probs)  # bits\n"
+            f"asked = single_token(tok, {asked!r})\n"
+            "rank = int((probs > probs[asked]).sum()) + 1  # 1: the likeliest\n"
+            "for token, logit, p in likeliest:\n"
+            "    print(f'{token!r:>16} {logit:8.3f} {p:.4f}')\n"
+            "print('entropy:', entropy, 'bits;', repr(tok.token_text(asked)), 'has rank', rank, 'of', len(probs))\n")

@@ -22,6 +22,7 @@ from core.inference.generate import prepare_prompt, stream_text
 from core.inference.sampling import (
     SamplingSettings,
     distribution_from_stages,
+    entropy_bits,
     next_token_distribution,
     parse_logits,
     pipeline_stages,
@@ -319,3 +320,30 @@ def test_anatomy_programs_give_each_stages_numbers():
     bars = drawn(at, "anatomy.logits")[0]["data"][0]
     top = run(program(at, "top"), "top")
     assert [(logit, p) for _, logit, p in top] == list(zip(numbers(bars["customdata"]), numbers(bars["y"])))
+
+
+def test_sampling_programs_give_the_pages_distribution_and_dice():
+    at = open_page("sampling")
+    at.text_area(key="sampling.prompt").set_value(TRICKY).run()
+    at.slider(key="sampling.top_n").set_value(9).run()
+    at.text_input(key="sampling.ask").set_value(" the").run()
+    at.slider(key="sampling.temperature").set_value(1.2).run()
+    at.select_slider(key="sampling.draws").set_value(100).run()
+    at.number_input(key="sampling.seed").set_value(7).run()
+    assert_clean(at)
+    tok = model().tokenizer
+    bars = drawn(at, "sampling.dist")[0]["data"][0]
+    likeliest = run(program(at, "likeliest"), "likeliest")
+    assert [(logit, p) for _, logit, p in likeliest] == list(zip(numbers(bars["customdata"]), numbers(bars["y"])))
+    assert len(likeliest) == 9
+    rank = run(program(at, "rank"), "rank")
+    assert f"rank **{rank}**" in next(m.value for m in at.markdown if "(id " in m.value)  # the page's rank line
+    ids, _ = prepare_prompt(tok, TRICKY, model().config.context_length)
+    probs = torch.softmax(torch.from_numpy(next_logits(DEFAULT_MODEL, tuple(ids))), -1)  # the page's call
+    assert run(program(at, "entropy"), "entropy") == entropy_bits(probs)
+
+    dice = run(program(at, "dice"), "dice")
+    expected, share = (numbers(bar["y"]) for bar in drawn(at, "sampling.dice")[0]["data"])
+    assert [(p, s) for _, p, s in dice] == list(zip(expected, share)) and sum(share) <= 1
+    drawn_id = run(program(at, "drawn"), "drawn")
+    assert f"**{tok.token_text(drawn_id)!r}**" in next(m.value for m in at.markdown if "seed 7" in m.value)
