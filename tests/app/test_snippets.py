@@ -347,3 +347,20 @@ def test_sampling_programs_give_the_pages_distribution_and_dice():
     assert [(p, s) for _, p, s in dice] == list(zip(expected, share)) and sum(share) <= 1
     drawn_id = run(program(at, "drawn"), "drawn")
     assert f"**{tok.token_text(drawn_id)!r}**" in next(m.value for m in at.markdown if "seed 7" in m.value)
+
+
+def test_compare_program_gives_the_pages_texts():
+    at = open_page("generation")
+    at.session_state["generation.view"] = "compare"
+    at.text_area(key="generation.prompt").set_value(TRICKY).run()
+    at.number_input(key="generation.seed").set_value(11).run()
+    at.slider(key="generation.compare_n").set_value(20).run()
+    at.button(key="generation.compare").click().run()
+    assert_clean(at)
+    code = program(at, "texts")
+    assert "classroom=classroom_filter(tok)" in code  # the filter, on by default, as the page applies it
+    texts = run(code, "texts")
+    shown = at.session_state["generation.compare_result"]
+    assert list(texts) == list(shown) == ["greedy", "temp_top_k", "top_p", "hot"]
+    assert [texts[name] for name in texts] == [TRICKY + shown[name] for name in shown]
+    assert all(any(text.strip() == c.value.strip() for c in at.code) for text in texts.values())  # as the page shows them
