@@ -364,3 +364,30 @@ def test_compare_program_gives_the_pages_texts():
     assert list(texts) == list(shown) == ["greedy", "temp_top_k", "top_p", "hot"]
     assert [texts[name] for name in texts] == [TRICKY + shown[name] for name in shown]
     assert all(any(text.strip() == c.value.strip() for c in at.code) for text in texts.values())  # as the page shows them
+
+
+def test_tour_programs_give_each_steps_numbers():
+    at = open_page("tour", step="1")  # Token
+    at.text_input(key="tour.text").set_value(TRICKY).run()
+    assert_clean(at)
+    assert run(program(at, "ids"), "ids") == json.loads(next(c.value for c in at.code if c.language == "json"))
+
+    def step(name: str) -> dict:
+        at.selectbox(key="tour.jump").set_value(name).run()
+        assert_clean(at)
+        return drawn(at, "tour.")[0]
+
+    shown = step("Embedding")
+    assert [v.tolist() for v in run(program(at, "values"), "values").values()] == [numbers(shown["data"][0]["z"])]
+    shown = step("Attention")
+    pattern = run(program(at, "pattern"), "pattern")  # layer 0, the head the tour picks
+    np.testing.assert_array_equal(figures.masked_future(pattern.numpy()), numbers(shown["data"][0]["z"]))
+    shown = step("Temperature")
+    by_temperature = run(program(at, "by_temperature"), "by_temperature")
+    assert list(by_temperature) == [0.5, 1.0, 2.0]
+    assert [[p for _, _, p in row] for row in by_temperature.values()] == [numbers(bars["y"]) for bars in shown["data"]]
+    shown = step("Sampling")
+    dice = run(program(at, "dice"), "dice")
+    assert [(p, s) for _, p, s in dice] == list(zip(*(numbers(bars["y"]) for bars in shown["data"])))
+    drawn_id = run(program(at, "drawn"), "drawn")
+    assert repr(model().tokenizer.token_text(drawn_id)) in at.success[0].value
