@@ -4,6 +4,7 @@ import streamlit as st
 import torch
 
 from core.analysis.anatomy import layernorm_stats, logit_lens, stages
+from core.inference.sampling import softmax
 from core.model.families import count_parameters
 from playground import activations, code_view, figures, llama_views, share, snippets, state, ui
 from playground.i18n import number, t
@@ -74,6 +75,7 @@ with right:
         ui.chart(st, figures.heatmap(cache["resid_pre", 0][0].tolist(), dims, labels, t("anatomy.block0_input"),
                                      t("fig.dimension"), t("fig.token"), height=height),
                         key="anatomy.embed")
+        code_view.show_code(st, snippets.activations(state.current_model_key(), text, len(ids), [("resid_pre", 0)]))
     elif chosen in ("ln1", "ln2", "ln_f"):
         source, target = {"ln1": (("resid_pre", layer), ("ln1", layer)), "ln2": (("resid_mid", layer), ("ln2", layer)),
                           "ln_f": (("resid_post", config.n_layer - 1), ("ln_final", None))}[chosen]
@@ -85,6 +87,7 @@ with right:
         after = cache[target][0]
         ui.chart(st, figures.heatmap(after.tolist(), dims, labels, t("anatomy.after_ln"),
                                         t("fig.dimension"), t("fig.token"), height=height), key="anatomy.ln")
+        code_view.show_code(st, snippets.layernorm_stage(state.current_model_key(), text, len(ids), source, target))
     elif chosen == "attn":
         st.markdown(t("anatomy.attn_text", n=config.n_head))
         shapes_table(("q", "k", "v", "attn_scores", "pattern", "z", "attn_out"))
@@ -92,6 +95,7 @@ with right:
                                         t("anatomy.attn_out", layer=layer), t("fig.dimension"), t("fig.token"),
                                         height=height),
                         key="anatomy.attn")
+        code_view.show_code(st, snippets.activations(state.current_model_key(), text, len(ids), [("attn_out", layer)]))
     elif chosen == "mlp":
         st.markdown(t("anatomy.mlp_text", d=config.n_embd, d4=4 * config.n_embd))
         shapes_table(("ln2", "mlp_pre", "mlp_post", "mlp_out"))
@@ -102,6 +106,7 @@ with right:
                                         t("fig.token"),
                                         height=height),
                         key="anatomy.mlp")
+        code_view.show_code(st, snippets.activations(state.current_model_key(), text, len(ids), [("mlp_post", layer)], 128))
     elif chosen in ("add1", "add2"):
         st.markdown(t("anatomy.resid_text"))
         def mean_norm(name: str, lay: int) -> float:
@@ -118,11 +123,13 @@ with right:
                                         t("fig.dimension"), t("fig.token"), height=height), key="anatomy.before")
         ui.chart(b2, figures.heatmap(cache["resid_post", layer][0].tolist(), dims, labels, t("anatomy.after", layer=layer),
                                         t("fig.dimension"), t("fig.token"), height=height), key="anatomy.after")
+        code_view.show_code(st, snippets.residual_stage(state.current_model_key(), text, len(ids), layer))
     else:
-        probs = torch.softmax(logits[0, -1].float(), -1)
+        probs = softmax(logits[0, -1].float()).float()
         top = torch.argsort(probs, descending=True)[:10].tolist()
         ui.chart(st, figures.distribution_bars(model.tokenizer.pieces(top), probs[top].tolist(),
                                                   logits[0, -1, top].tolist(), t("anatomy.next_probs")), key="anatomy.logits")
+        code_view.show_code(st, snippets.next_token(state.current_model_key(), text, len(ids)))
 
 st.subheader(t("anatomy.logit_lens"))
 ui.explain(t("anatomy.explain2", last=config.n_layer - 1))

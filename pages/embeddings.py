@@ -68,6 +68,7 @@ with stage:
             norms.update({t("fig.position_vector"): pos.norm(dim=-1).tolist(), t("fig.sum"): block_input.norm(dim=-1).tolist()})
         fig = figures.bars(labels, norms, t("embeddings.norms_title"), t("fig.token"), t("fig.norm"))
         ui.chart(st, fig, key="embeddings.norms")
+        code_view.show_code(st, snippets.embedding_vectors(state.current_model_key(), text, len(ids), n_dims, pos is not None))
 
     elif view == "projection":
         ui.explain(t("embeddings.pca_explain", d=config.n_embd), side)
@@ -85,6 +86,8 @@ with stage:
             axis = [t("embeddings.pc_axis", n=i + 1, share=percent(float(e), 0)) for i, e in enumerate(explained)]
             ui.chart(st, figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups,
                                                     t("embeddings.pca_title"), axis), key="embeddings.pca_chart")
+            code_view.show_code(st, snippets.projection(state.current_model_key(), text, len(ids), corpus, n_freq,
+                                                        n_dims_plot))
 
     elif view == "neighbours":
         ui.explain(t("embeddings.explain4"), side)
@@ -144,6 +147,7 @@ with stage:
                                          t("embeddings.resid_title", layer=layer), t("fig.token"), t("fig.token"),
                                          value_name=t("fig.cosine"),
                                          height=max(380, 22 * len(ids) + 160)), key="embeddings.sim_resid")
+        code_view.show_code(st, snippets.similarity(state.current_model_key(), text, len(ids), layer))
 
     elif llama_views.rotary(model):  # positions, turned into q and k instead of added
         llama_views.rope_positions(model, cache, ids, labels, side)
@@ -164,5 +168,6 @@ with stage:
             ui.chart(col, figures.heatmap(cosine_matrix(matrix).tolist(), pos_labels, pos_labels,
                                           t("embeddings.pos_similarity", name=short), t("fig.position"), t("fig.position"),
                                           value_name=t("fig.cosine")), key=f"embeddings.pos_sim.{i}")
+        code_view.show_code(st, snippets.positions(state.current_model_key(), n_pos))  # learned positions (GPT) only
 
 share.publish(SHARE, page=PAGE)

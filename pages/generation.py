@@ -180,12 +180,12 @@ with stage:
     else:  # compare strategies
         ui.explain(t("generation.explain3"), side)
         n_compare = side.slider(t("generation.new_tokens"), 10, 200, 60, key="generation.compare_n")
+        strategies = {name: replace(strategy, classroom=classroom_filter(tok)) for name, strategy in STRATEGIES.items()}
         if st.button(t("generation.compare"), key="generation.compare", type="primary"):
             results = {}
             progress = st.progress(0.0, text=t("generation.generating"))
-            for i, (name, strategy) in enumerate(STRATEGIES.items()):
-                chunks = list(stream_text(model, prompt_ids, n_compare, replace(strategy, classroom=classroom_filter(tok)),
-                                          seed))
+            for i, (name, strategy) in enumerate(strategies.items()):
+                chunks = list(stream_text(model, prompt_ids, n_compare, strategy, seed))
                 results[name] = chunks[-1].text if chunks else ""
                 progress.progress((i + 1) / len(STRATEGIES),
                                   text=t("generation.generated_with", name=t(f"generation.strategy_{name}")))
@@ -197,6 +197,7 @@ with stage:
             for col, (name, text) in zip(cols, results.items()):
                 col.markdown(f"**{t(f'generation.strategy_{name}')}**")
                 col.code(prompt + text, language=None, wrap_lines=True)
+        code_view.show_code(st, snippets.compare(state.current_model_key(), prompt, strategies, seed, n_compare))
 
 share.publish(SHARE, page=PAGE, outputs={"text": tok.decode(tree.ids), "chosen_ids": tree.path,
                                           "probabilities": tree.probs})

@@ -77,6 +77,7 @@ with ui.friendly_errors():
     st.markdown(t("sampling.rank_line", token=f"`{asked!r}`", id=asked_ids[0],
                   logit=number(float(logits[asked_ids[0]]), 3), p=percent(float(probs_raw[asked_ids[0]]), 4),
                   rank=number(rank), total=number(len(logits))))
+    code_view.show_code(st, snippets.distribution(state.current_model_key(), prompt, top_n, asked))
 
 # --- the pipeline ----------------------------------------------------------------------------------------------
 st.subheader(t("sampling.pipeline"))
@@ -115,6 +116,7 @@ ui.chart(st, figures.dice_histogram(tok.pieces(dice_ids), final[dice_ids].tolist
                                        (counts[dice_ids] / n_draws).tolist(), int(n_draws)), key="sampling.dice")
 one = sample(final, torch.Generator().manual_seed(int(seed)))
 st.markdown(t("sampling.one_draw", seed=seed, token=repr(tok.token_text(one)), p=percent(float(final[one]), 2)))
+code_view.show_code(st, snippets.dice(state.current_model_key(), prompt, settings, int(n_draws), int(seed)))
 
 share.publish(SHARE, page=PAGE, outputs={
     "next_token": [{"token": tok.token_text(i), "probability": float(probs_raw[i])} for i in order],

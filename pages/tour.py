@@ -67,17 +67,20 @@ if name == "Token":
     side.markdown(t("tour.token_text", n=len(ids)))
     stage.html(chips_html(pieces, ids, [tok.token_bytes(i) for i in ids]))
     stage.code(str(ids), language="json")
+    code_view.show_code(stage, snippets.token_ids(state.current_model_key(), text, len(ids)))
 elif name == "Embedding":
     side.markdown(t("tour.embedding_text", d=model.config.n_embd))
     ui.chart(stage, figures.heatmap(cache["resid_pre", 0][0][:, :64].tolist(), [f"d{i}" for i in range(64)], labels,
                                     t("tour.embedding_title"), t("fig.dimension"), t("fig.token"),
                                     height=room or max(300, 24 * len(ids) + 140)), key="tour.embed")
+    code_view.show_code(stage, snippets.activations(state.current_model_key(), text, len(ids), [("resid_pre", 0)], 64))
 elif name == "Attention":
     patterns = cache["pattern", 0][0]
     head = int(patterns[:, 1:, 0].mean(-1).argmax()) if len(ids) > 1 else 0
     side.markdown(t("tour.attention_text", head=head))
     ui.chart(stage, figures.attention_heatmap(patterns[head].numpy(), pieces, t("attention.layer_head", layer=0, head=head),
                                               height=room or 520), key="tour.attn")
+    code_view.show_code(stage, snippets.attention(state.current_model_key(), text, len(ids), 0, head))
 elif name == "Logits":
     side.markdown(t("tour.logits_text", n=number(len(last))))
     ui.chart(stage, figures.bars(figures.token_labels(shown_pieces(tok, top)), {t("fig.logit"): last[top].tolist()},
@@ -95,15 +98,17 @@ elif name == "Temperature":
     table = [softmax(last, temp)[five].tolist() for temp in temps]
     labels = [f"{figures.visible_plain(piece)} ({number(float(last[i]), 2)})" for piece, i in zip(shown_pieces(tok, five), five)]
     ui.chart(stage, figures.temperature_bars(labels, temps, table), key="tour.temp")
+    code_view.show_code(stage, snippets.temperatures(state.current_model_key(), text, len(ids), temps))
 else:
     side.markdown(t("tour.sampling_text"))
     probs = torch.softmax(apply_classroom_filter(last, classroom_filter(tok), ids), -1)  # the die the text rolls
     top = [i for i in torch.argsort(probs, descending=True)[:10].tolist() if probs[i] > 0]
     generator = torch.Generator().manual_seed(0)
     draws = torch.multinomial(probs, 1000, replacement=True, generator=generator)
-    counts = torch.bincount(draws, minlength=len(probs)).float() / 1000
+    counts = torch.bincount(draws, minlength=len(probs)).double() / 1000
     ui.chart(stage, figures.dice_histogram(tok.pieces(top), probs[top].tolist(), counts[top].tolist(), 1000),
              key="tour.dice")
+    code_view.show_code(stage, snippets.tour_dice(state.current_model_key(), text, len(ids), classroom_filter(tok) is not None))
     chosen = sample(probs, torch.Generator().manual_seed(1))
     side.success(t("tour.drawn", token=repr(tok.token_text(chosen)), text=repr(text + tok.decode([chosen]))))
 

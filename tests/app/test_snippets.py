@@ -7,27 +7,30 @@ The reference is what the page shows where the numbers are on it (the token ids,
 page's own cached calls (playground.activations, playground.sampling_controls) for the page's settings.
 """
 
+import base64
 import contextlib
 import io
 import json
 
+import numpy as np
 import pytest
 import torch
 
-from core.analysis.anatomy import logit_lens
+from core.analysis.anatomy import layernorm_stats, logit_lens
 from core.analysis.vectors import analogy, nearest, single_token
 from core.inference.classroom import classroom_filter
 from core.inference.generate import prepare_prompt, stream_text
 from core.inference.sampling import (
     SamplingSettings,
     distribution_from_stages,
+    entropy_bits,
     next_token_distribution,
     parse_logits,
     pipeline_stages,
     softmax,
 )
 from core.model.checkpoints import DEFAULT_MODEL
-from playground import activations, loaders, snippets
+from playground import activations, figures, loaders, snippets
 from playground.sampling_controls import next_logits
 from tests.support.app import assert_clean, open_page
 
@@ -285,3 +288,162 @@ def test_experiment_programs_give_the_pages_results():
     attribution = activations.attribution_cached(DEFAULT_MODEL, tuple(ids), target, distractor)
     result = run(program(at, "result"), "result")
     assert result.logit == attribution["logit"] and result.heads.tolist() == attribution["heads"]
+
+
+
+def drawn(at, key: str) -> list[dict]:
+    """The figures the page drew under chart keys starting with `key` (plotly's JSON), in the page's order."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart") if f"-{key}" in chart.proto.id]
+
+
+def numbers(values) -> list:
+    """A figure's numbers as (nested) lists: plotly sends arrays as base64 ("bdata") with their dtype and shape."""
+    if isinstance(values, dict):
+        array = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+        return array.reshape([int(n) for n in str(values.get("shape", "-1")).split(",")]).tolist()
+    return values
+
+
+def test_embedding_programs_give_the_pages_vectors_projection_similarity_and_positions():
+    at = open_page("embeddings")
+    at.text_area(key="embeddings.text").set_value(TRICKY).run()
+    at.slider(key="embeddings.dims").set_value(72).run()  # the vectors view, the first 72 dimensions
+    assert_clean(at)
+    values = run(program(at, "values"), "values")
+    assert list(values) == ["embed", "pos_embed", ("resid_pre", 0)]
+    assert [v.tolist() for v in values.values()] == [numbers(f["data"][0]["z"]) for f in drawn(at, "embeddings.heat.")]
+    norms = run(program(at, "norms"), "norms")  # token, position, sum
+    assert [v.tolist() for v in norms.values()] == [numbers(bar["y"]) for bar in drawn(at, "embeddings.norms")[0]["data"]]
+
+    at.session_state["embeddings.view"] = "projection"
+    at.run()
+    at.slider(key="embeddings.pca_n").set_value(40).run()
+    at.radio(key="embeddings.pca_dims").set_value(3).run()
+    assert_clean(at)
+    points = run(program(at, "points"), "points")
+    shown = [(name, [x, y, z]) for group in drawn(at, "embeddings.pca_chart")[0]["data"]  # your text, then frequent
+             for name, x, y, z in zip(group["customdata"], *(numbers(group[a]) for a in "xyz"))]
+    assert [(figures.visible_plain(token), xyz) for token, xyz in points] == shown and len(points) > 40
+
+    at.session_state["embeddings.view"] = "similarity"
+    at.run()
+    at.slider(key="embeddings.sim_layer").set_value(2).run()
+    assert_clean(at)
+    similarity = run(program(at, "similarity"), "similarity")
+    assert list(similarity) == ["embed", ("resid_post", 2)]
+    assert [m.tolist() for m in similarity.values()] == [numbers(drawn(at, key)[0]["data"][0]["z"])
+                                                         for key in ("embeddings.sim_embed", "embeddings.sim_resid")]
+
+    at.session_state["embeddings.view"] = "positions"
+    at.run()
+    at.slider(key="embeddings.n_pos").set_value(24).run()
+    assert_clean(at)
+    positions = run(program(at, "positions"), "positions")  # learned, sinusoidal
+    assert [m.tolist() for m in positions.values()] == [numbers(f["data"][0]["z"]) for f in drawn(at, "embeddings.pos.")]
+    similarity = run(program(at, "similarity"), "similarity")
+    assert [m.tolist() for m in similarity.values()] == [numbers(f["data"][0]["z"]) for f in drawn(at, "embeddings.pos_sim.")]
+    assert positions["learned"].shape == (24, model().config.n_embd)
+
+
+def test_anatomy_programs_give_each_stages_numbers():
+    at = open_page("anatomy")
+    at.text_input(key="anatomy.text").set_value(TRICKY).run()
+    at.slider(key="anatomy.layer").set_value(3).run()
+    _, (_, cache) = cached_run(TRICKY)
+
+    def stage(key: str):
+        at.selectbox(key="anatomy.stage").set_value(key).run()
+        assert_clean(at)
+        return run(program(at, "values"), "values")
+
+    def heatmaps(*keys):
+        return [numbers(drawn(at, key)[0]["data"][0]["z"]) for key in keys]
+
+    assert [v.tolist() for v in stage("wpe").values()] == heatmaps("anatomy.embed")
+    assert list(stage("attn")) == [("attn_out", 3)] and [v.tolist() for v in stage("attn").values()] == heatmaps("anatomy.attn")
+    assert [v.tolist() for v in stage("mlp").values()] == heatmaps("anatomy.mlp")
+    assert stage("mlp")[("mlp_post", 3)].shape[-1] == 128  # the units drawn
+    for key, before in (("ln2", ("resid_mid", 3)), ("ln_f", ("resid_post", model().config.n_layer - 1))):
+        assert [v.tolist() for v in stage(key).values()] == heatmaps("anatomy.ln")
+        assert run(program(at, "stats"), "stats") == layernorm_stats(cache[before][0])  # the page's table
+    assert list(stage("add2")) == [("resid_pre", 3), ("resid_post", 3)]
+    assert [v.tolist() for v in stage("add2").values()] == heatmaps("anatomy.before", "anatomy.after")
+    block_norms = run(program(at, "block_norms"), "block_norms")  # before, attention adds, MLP adds
+    assert list(block_norms.values()) == [numbers(bar["y"]) for bar in drawn(at, "anatomy.contrib")[0]["data"]]
+
+    at.selectbox(key="anatomy.stage").set_value("logits").run()
+    assert_clean(at)
+    bars = drawn(at, "anatomy.logits")[0]["data"][0]
+    top = run(program(at, "top"), "top")
+    assert [(logit, p) for _, logit, p in top] == list(zip(numbers(bars["customdata"]), numbers(bars["y"])))
+
+
+def test_sampling_programs_give_the_pages_distribution_and_dice():
+    at = open_page("sampling")
+    at.text_area(key="sampling.prompt").set_value(TRICKY).run()
+    at.slider(key="sampling.top_n").set_value(9).run()
+    at.text_input(key="sampling.ask").set_value(" the").run()
+    at.slider(key="sampling.temperature").set_value(1.2).run()
+    at.select_slider(key="sampling.draws").set_value(100).run()
+    at.number_input(key="sampling.seed").set_value(7).run()
+    assert_clean(at)
+    tok = model().tokenizer
+    bars = drawn(at, "sampling.dist")[0]["data"][0]
+    likeliest = run(program(at, "likeliest"), "likeliest")
+    assert [(logit, p) for _, logit, p in likeliest] == list(zip(numbers(bars["customdata"]), numbers(bars["y"])))
+    assert len(likeliest) == 9
+    rank = run(program(at, "rank"), "rank")
+    assert f"rank **{rank}**" in next(m.value for m in at.markdown if "(id " in m.value)  # the page's rank line
+    ids, _ = prepare_prompt(tok, TRICKY, model().config.context_length)
+    probs = torch.softmax(torch.from_numpy(next_logits(DEFAULT_MODEL, tuple(ids))), -1)  # the page's call
+    assert run(program(at, "entropy"), "entropy") == entropy_bits(probs)
+
+    dice = run(program(at, "dice"), "dice")
+    expected, share = (numbers(bar["y"]) for bar in drawn(at, "sampling.dice")[0]["data"])
+    assert [(p, s) for _, p, s in dice] == list(zip(expected, share)) and sum(share) <= 1
+    drawn_id = run(program(at, "drawn"), "drawn")
+    assert f"**{tok.token_text(drawn_id)!r}**" in next(m.value for m in at.markdown if "seed 7" in m.value)
+
+
+def test_compare_program_gives_the_pages_texts():
+    at = open_page("generation")
+    at.session_state["generation.view"] = "compare"
+    at.text_area(key="generation.prompt").set_value(TRICKY).run()
+    at.number_input(key="generation.seed").set_value(11).run()
+    at.slider(key="generation.compare_n").set_value(20).run()
+    at.button(key="generation.compare").click().run()
+    assert_clean(at)
+    code = program(at, "texts")
+    assert "classroom=classroom_filter(tok)" in code  # the filter, on by default, as the page applies it
+    texts = run(code, "texts")
+    shown = at.session_state["generation.compare_result"]
+    assert list(texts) == list(shown) == ["greedy", "temp_top_k", "top_p", "hot"]
+    assert [texts[name] for name in texts] == [TRICKY + shown[name] for name in shown]
+    assert all(any(text.strip() == c.value.strip() for c in at.code) for text in texts.values())  # as the page shows them
+
+
+def test_tour_programs_give_each_steps_numbers():
+    at = open_page("tour", step="1")  # Token
+    at.text_input(key="tour.text").set_value(TRICKY).run()
+    assert_clean(at)
+    assert run(program(at, "ids"), "ids") == json.loads(next(c.value for c in at.code if c.language == "json"))
+
+    def step(name: str) -> dict:
+        at.selectbox(key="tour.jump").set_value(name).run()
+        assert_clean(at)
+        return drawn(at, "tour.")[0]
+
+    shown = step("Embedding")
+    assert [v.tolist() for v in run(program(at, "values"), "values").values()] == [numbers(shown["data"][0]["z"])]
+    shown = step("Attention")
+    pattern = run(program(at, "pattern"), "pattern")  # layer 0, the head the tour picks
+    np.testing.assert_array_equal(figures.masked_future(pattern.numpy()), numbers(shown["data"][0]["z"]))
+    shown = step("Temperature")
+    by_temperature = run(program(at, "by_temperature"), "by_temperature")
+    assert list(by_temperature) == [0.5, 1.0, 2.0]
+    assert [[p for _, _, p in row] for row in by_temperature.values()] == [numbers(bars["y"]) for bars in shown["data"]]
+    shown = step("Sampling")
+    dice = run(program(at, "dice"), "dice")
+    assert [(p, s) for _, p, s in dice] == list(zip(*(numbers(bars["y"]) for bars in shown["data"])))
+    drawn_id = run(program(at, "drawn"), "drawn")
+    assert repr(model().tokenizer.token_text(drawn_id)) in at.success[0].value
