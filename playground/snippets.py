@@ -3,9 +3,9 @@ with the page's current settings filled in, that computes exactly what the secti
 
 One function per view returns the program's text. Every value goes in through repr(), so any text a participant
 typed (quotes, newlines, backslashes) stays one Python literal. Each program ends in named results (`ids`, `top`,
-`table`, `pattern`, `patterns`, `lines`, `A`, `scores`, `best`, `induction`, `neighbours`, `results`, `candidates` and `sampled`, `text`, `lens`, `result`, `values`, `norms`,
-`points`, `similarity`, `positions`, `stats`, `block_norms`, `likeliest`, `entropy`, `rank`, `dice`, `drawn`, `texts`,
-`by_temperature`);
+`table`, `pattern`, `patterns`, `lines`, `A`, `scores`, `best`, `induction`, `neighbours`, `results`, `candidates`
+and `sampled`, `text`, `lens`, `result`, `values`, `norms`, `points`, `similarity`, `positions`, `stats`,
+`block_norms`, `likeliest`, `entropy`, `rank`, `dice`, `drawn`, `texts`, `by_temperature`);
 tests/app/test_snippets.py executes every one and compares them with what the page computes for the same settings.
 
 Left out: the figures themselves (the programs print numbers; the pictures are the page's). A model loaded from a
