@@ -42,6 +42,9 @@ def open_training(context, url: str):
 def shown_key(page) -> str:
     page.get_by_text("Who am I?").click()
     page.get_by_text("Show my key").click()
+    # the key's code block, not just idle: on a loaded machine the rerun may start after a quiet second
+    page.locator("[data-testid='stCode']").filter(has_text=re.compile(r"\b[0-9a-f]{32}\b")).first.wait_for(
+        timeout=120_000)
     wait_until_idle(page, timeout_s=120)
     codes = [c.inner_text() for c in page.query_selector_all("[data-testid='stCode']")]
     keys = [k for c in codes for k in re.findall(r"\b[0-9a-f]{32}\b", c)]
