@@ -42,8 +42,13 @@ def fill_example() -> None:
         st.session_state[f"experiments.{name}"] = value
 
 
-for name in FIELDS:  # a link's values stay; otherwise the first example
-    st.session_state.setdefault(f"experiments.{name}", EXPERIMENT_EXAMPLES["ioi"][name])
+# A link's values stay; otherwise the first example whose answers are single tokens of this model's tokenizer
+usable = [k for k, ex in EXPERIMENT_EXAMPLES.items()
+          if all(len(tok.encode(ex[word])) == 1 for word in ("target", "distractor"))]
+st.session_state.setdefault("experiments.example", (usable or list(EXPERIMENT_EXAMPLES))[0])
+for name in FIELDS:
+    st.session_state.setdefault(f"experiments.{name}",
+                                EXPERIMENT_EXAMPLES[st.session_state["experiments.example"]][name])
 st.session_state.setdefault("experiments.reference", TOKEN_EXAMPLES["shakespeare"])
 
 side.selectbox(t("experiments.example"), list(EXPERIMENT_EXAMPLES), key="experiments.example",

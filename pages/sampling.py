@@ -66,7 +66,10 @@ m2.metric(t("sampling.entropy"), t("sampling.bits", bits=number(entropy_bits(pro
 m3.metric(t("sampling.most_likely"), f"{shown_pieces(tok, order[:1])[0]!r} ({percent(float(probs_raw[order[0]]))})")
 ui.chart(st, figures.distribution_bars(shown_pieces(tok, order), probs_raw[order].tolist(), logits[order].tolist(),
                                           t("sampling.dist_title")), key="sampling.dist")
-asked = st.text_input(t("sampling.rank_q"), " love", key="sampling.ask")
+# ' love' where it is one token of this tokenizer, else the second likeliest token: the line always has an answer
+default_ask = " love" if len(tok.encode_piece(" love")) == 1 else next(
+    p for p in shown_pieces(tok, order[1:]) + [" love"] if p != t("app.filtered"))
+asked = st.text_input(t("sampling.rank_q"), default_ask, key="sampling.ask")
 with ui.friendly_errors():
     asked_ids = tok.encode_piece(asked)
     if len(asked_ids) != 1:
