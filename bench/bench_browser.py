@@ -100,9 +100,12 @@ def open_view(page, label: str) -> None:
         time.sleep(0.3)  # st.tabs switch in the browser only, no rerun
         idle(page)
         return
+    option = page.locator("[data-testid='stMain']").get_by_role("button", name=label, exact=True).or_(
+        page.locator("[data-testid='stMain'] label").filter(has_text=label)).first
+    if option.get_attribute("kind") == "segmented_controlActive":
+        return  # the view shown already: a click would not rerun
     arm(page)
-    page.locator("[data-testid='stMain']").get_by_role("button", name=label, exact=True).or_(
-        page.locator("[data-testid='stMain'] label").filter(has_text=label)).first.click()
+    option.click()
     settle(page)
 
 

@@ -68,7 +68,7 @@ with right:
     dims = [f"d{i}" for i in range(config.n_embd)]
     height = max(300, 22 * len(ids) + 140)
     if llama_views.rotary(model) and chosen in llama_views.ANATOMY_VIEWS:
-        llama_views.anatomy_stage(chosen, model, cache, layer, labels, pieces, ids, height, right)
+        llama_views.anatomy_stage(chosen, model, cache, layer, labels, pieces, ids, height, right, text)
     elif chosen in ("tokens", "wte", "wpe"):
         st.markdown(t("anatomy.embed_text"))
         ui.table(st, {"token": pieces, "id": ids})

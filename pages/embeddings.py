@@ -150,7 +150,7 @@ with stage:
         code_view.show_code(st, snippets.similarity(state.current_model_key(), text, len(ids), layer))
 
     elif llama_views.rotary(model):  # positions, turned into q and k instead of added
-        llama_views.rope_positions(model, cache, ids, labels, side)
+        llama_views.rope_positions(model, cache, ids, labels, side, text)
 
     else:  # positions
         ui.explain(t("embeddings.explain6"), side)

@@ -11,7 +11,7 @@ import streamlit as st
 from core.analysis.anatomy import rmsnorm_stats
 from core.analysis.attention import kv_groups
 from core.analysis.rotary import pair_frequencies, pair_path, scores_by_distance
-from playground import figures, share, ui
+from playground import code_view, figures, share, snippets, ui
 from playground.i18n import number, t
 from playground.rope_figures import (
     distance_scores_figure,
@@ -20,6 +20,7 @@ from playground.rope_figures import (
     silu_figure,
     wavelength_figure,
 )
+from playground.state import current_model_key
 
 ANATOMY_STAGES = ("rms1", "rope", "gqa", "rms2", "swiglu", "rms_f")  # the stages GPT-2 does not have
 ANATOMY_VIEWS = ("tokens", "wte", *ANATOMY_STAGES)  # what anatomy_stage shows (the embedding: without positions)
@@ -55,10 +56,10 @@ def rope_params(config) -> tuple:
             share.Param("embeddings.rope_key", int, 0, config.context_length - 1))
 
 
-def rope_positions(model, cache, ids: list[int], labels: list[str], side=st) -> None:
+def rope_positions(model, cache, ids: list[int], labels: list[str], side=st, text: str = "") -> None:
     """What the rotary embedding does, with this model's numbers: each pair's wavelength, one pair of a real q
-    turning with the position, and the score of a real query and key at every distance. Controls go to `side`,
-    figures to the current container."""
+    turning with the position, and the score of a real query and key at every distance, and the code computing
+    them from `text`. Controls go to `side`, figures to the current container."""
     config = model.config
     half = config.d_head // 2
     ui.explain(t("llama.rope_explain", d=config.d_head, half=half, theta=number(config.rope_theta, None)), side)
@@ -104,6 +105,8 @@ def rope_positions(model, cache, ids: list[int], labels: list[str], side=st) -> 
     ui.chart(st, distance_scores_figure(series, marked, t("llama.distance_title", layer=layer, head=head),
                                         t("llama.distance_axis"), t("llama.score_axis"), t("llama.in_your_text")),
              key="embeddings.rope_distance")
+    code_view.show_code(st, snippets.rope(current_model_key(), text, len(ids), layer, head, pair, token, key_token,
+                                          positions, distances))
 
 
 # --- Attention ----------------------------------------------------------------------------------------------
@@ -153,11 +156,12 @@ def shapes_table(names, cache, layer: int) -> None:
 
 
 def anatomy_stage(chosen: str, model, cache, layer: int, labels: list[str], pieces: list[str], ids: list[int],
-                  height: int, side=st) -> None:
+                  height: int, side=st, text: str = "") -> None:
     """The inside of a Llama stage: the token embedding alone, RMSNorm's statistics, q before and after the
-    rotation, the groups of attention, SwiGLU's gate, up and product, each with the shapes of its tensors.
-    Controls go to `side`, the rest to the current container."""
+    rotation, the groups of attention, SwiGLU's gate, up and product, each with the shapes of its tensors, and
+    the code that computes them from `text`. Controls go to `side`, the rest to the current container."""
     config = model.config
+    key = current_model_key()
     dims = [f"d{i}" for i in range(config.n_embd)]
     if chosen in STAGE_TENSORS:
         shapes_table(STAGE_TENSORS[chosen], cache, layer)
@@ -166,6 +170,7 @@ def anatomy_stage(chosen: str, model, cache, layer: int, labels: list[str], piec
         ui.table(st, {"token": pieces, "id": ids})
         ui.chart(st, figures.heatmap(cache["resid_pre", 0][0].tolist(), dims, labels, t("llama.block0_input"),
                                      t("fig.dimension"), t("fig.token"), height=height), key="anatomy.embed")
+        code_view.show_code(st, snippets.activations(key, text, len(ids), [("resid_pre", 0)]))
     elif chosen in ("rms1", "rms2", "rms_f"):
         source, target = {"rms1": (("resid_pre", layer), ("ln1", layer)), "rms2": (("resid_mid", layer), ("ln2", layer)),
                           "rms_f": (("resid_post", config.n_layer - 1), ("ln_final", None))}[chosen]
@@ -176,6 +181,7 @@ def anatomy_stage(chosen: str, model, cache, layer: int, labels: list[str], piec
                                                   for k, vals in stats.items()}}, header_ids=False)
         ui.chart(st, figures.heatmap(cache[target][0].tolist(), dims, labels, t("llama.after_rms"), t("fig.dimension"),
                                      t("fig.token"), height=height), key="anatomy.rms")
+        code_view.show_code(st, snippets.rmsnorm_stage(key, text, len(ids), source, target))
     elif chosen == "rope":
         st.markdown(t("llama.rope_stage_text", d=config.d_head))
         head = side.selectbox(t("llama.head"), range(config.n_head), key="anatomy.rope_head")
@@ -185,6 +191,7 @@ def anatomy_stage(chosen: str, model, cache, layer: int, labels: list[str], piec
             ui.chart(col, figures.heatmap(cache[name, layer][0, head].tolist(), head_dims, labels, title,
                                           t("fig.head_dim"), t("fig.token"), height=height),
                      key=f"anatomy.{name}")
+        code_view.show_code(st, snippets.activations(key, text, len(ids), [("q", layer), ("q_rot", layer)]))
     elif chosen == "gqa":
         st.markdown(t("llama.gqa_text", n_head=config.n_head, n_kv=config.n_kv_head,
                       share=config.n_head // config.n_kv_head))
@@ -192,6 +199,7 @@ def anatomy_stage(chosen: str, model, cache, layer: int, labels: list[str], piec
         ui.chart(st, figures.heatmap(cache["attn_out", layer][0].tolist(), dims, labels,
                                      t("llama.attn_out", layer=layer), t("fig.dimension"), t("fig.token"),
                                      height=height), key="anatomy.gqa")
+        code_view.show_code(st, snippets.activations(key, text, len(ids), [("attn_out", layer)]))
     elif chosen == "swiglu":
         st.latex(r"\mathrm{MLP}(x) = W_{down}\,\big(\mathrm{SiLU}(W_{gate}\,x) \odot W_{up}\,x\big),\quad "
                  r"\mathrm{SiLU}(g) = g \cdot \sigma(g)")
@@ -202,4 +210,6 @@ def anatomy_stage(chosen: str, model, cache, layer: int, labels: list[str], piec
             ui.chart(st, figures.heatmap(cache[name, layer][0][:, :128].tolist(), units, labels,
                                          t(f"llama.{name}", layer=layer, m=config.d_mlp), t("fig.hidden_unit"),
                                          t("fig.token"), height=height), key=f"anatomy.{name}")
+        code_view.show_code(st, snippets.activations(key, text, len(ids), [(n, layer) for n in
+                                                                           ("mlp_pre", "mlp_up", "mlp_post")], 128))
 

@@ -360,6 +360,14 @@ def layernorm_stage(model_key: str, text: str, limit: int, before: tuple[str, in
             "print(stats)\n")
 
 
+def rmsnorm_stage(model_key: str, text: str, limit: int, before: tuple[str, int | None], after: tuple[str, int | None]
+                  ) -> str:
+    """Anatomy (an RMSNorm, Llama family): each token's root mean square before and after normalising, the output."""
+    return (activations(model_key, text, limit, [after], imports="from core.analysis.anatomy import rmsnorm_stats\n") +
+            f"stats = rmsnorm_stats({_entry(*before)[1]}, model.config.norm_eps)  # per token: x / RMS(x)\n"
+            "print(stats)\n")
+
+
 def residual_stage(model_key: str, text: str, limit: int, layer: int) -> str:
     """Anatomy (a residual addition): the stream before and after one block, and in every block the average length
     of what it reads and what attention and the MLP add to it."""
@@ -433,3 +441,18 @@ def distribution(model_key: str, prompt: str, shown: int, asked: str) -> str:
             "for token, logit, p in likeliest:\n"
             "    print(f'{token!r:>16} {logit:8.3f} {p:.4f}')\n"
             "print('entropy:', entropy, 'bits;', repr(tok.token_text(asked)), 'has rank', rank, 'of', len(probs))\n")
+
+
+def rope(model_key: str, text: str, limit: int, layer: int, head: int, pair: int, token: int, key_token: int,
+         positions: int, distances: int) -> str:
+    """Embeddings (rotary positions, Llama family): each pair's wavelength, one pair of a real query turning with
+    the position, and the score of a real query and key at every distance."""
+    return (_run(model_key, text, limit, "from core.analysis.rotary import pair_frequencies, pair_path, "
+                                         "scores_by_distance\n") +
+            f"layer, head, pair, token, key_token = {layer!r}, {head!r}, {pair!r}, {token!r}, {key_token!r}\n"
+            "q = cache['q', layer][0, head, token]  # the query before its rotation\n"
+            "k = cache['k', layer][0, model.kv_head(head), key_token]  # the key of its key/value head\n"
+            "rope = {'wavelength': pair_frequencies(model.config)['wavelength'],  # tokens per full turn, each pair\n"
+            f"        'path': pair_path(model, layer, q, pair, {positions!r}),  # [position, 2]: the pair turning\n"
+            f"        'by_distance': scores_by_distance(model, layer, q, k, {distances!r})}}  # q·k/√d at each distance\n"
+            "print(rope)\n")

@@ -447,3 +447,51 @@ def test_tour_programs_give_each_steps_numbers():
     assert [(p, s) for _, p, s in dice] == list(zip(*(numbers(bars["y"]) for bars in shown["data"])))
     drawn_id = run(program(at, "drawn"), "drawn")
     assert repr(model().tokenizer.token_text(drawn_id)) in at.success[0].value
+
+
+def test_llama_anatomy_programs_give_each_stages_numbers(llama_folder, monkeypatch):
+    """The Llama family's own stages (RMSNorm, rotary, grouped-query attention, SwiGLU): each program, run with the
+    folder's model, gives the numbers the stage's heatmaps draw and the RMS table."""
+    from core.analysis.anatomy import rmsnorm_stats
+    at = open_page("anatomy", session_model=llama_folder)
+    at.text_input(key="anatomy.text").set_value(TRICKY).run()
+    at.slider(key="anatomy.layer").set_value(1).run()
+    llama = loaders.get_model(str(llama_folder))
+    ids = activations.text_to_model_input(llama, TRICKY)
+    _, cache = activations.run_cached(str(llama_folder), tuple(ids))
+
+    def stage(key: str, result: str = "values"):
+        at.selectbox(key="anatomy.stage").set_value(key).run()
+        assert_clean(at)
+        return run(program(at, result), result)
+
+    def heatmap(key: str, index: int = 0):  # index: the charts whose keys start the same (gqa_groups, gqa)
+        return numbers(drawn(at, key)[index]["data"][0]["z"])
+
+    assert stage("wte")[("resid_pre", 0)].tolist() == heatmap("anatomy.embed")
+    assert stage("rms2")[("ln2", 1)].tolist() == heatmap("anatomy.rms")
+    assert run(program(at, "stats"), "stats") == rmsnorm_stats(cache["resid_mid", 1][0], llama.config.norm_eps)
+    rope = stage("rope")
+    head = at.selectbox(key="anatomy.rope_head").value
+    assert rope[("q", 1)][head].tolist() == heatmap("anatomy.q") and rope[("q_rot", 1)][head].tolist() == heatmap(
+        "anatomy.q_rot")
+    assert stage("gqa")[("attn_out", 1)].tolist() == heatmap("anatomy.gqa", -1)
+    swiglu = stage("swiglu")
+    assert [swiglu[(name, 1)].tolist() for name in ("mlp_pre", "mlp_up", "mlp_post")] == [
+        heatmap(f"anatomy.{name}") for name in ("mlp_pre", "mlp_up", "mlp_post")]
+
+
+def test_rotary_program_gives_the_embeddings_pages_rope_figures(llama_folder):
+    at = open_page("embeddings", session_model=llama_folder)
+    at.text_area(key="embeddings.text").set_value(TRICKY).run()
+    at.segmented_control(key="embeddings.view").set_value("positions").run()
+    at.selectbox(key="embeddings.rope_layer").set_value(1).run()
+    at.slider(key="embeddings.rope_pair").set_value(2).run()
+    assert_clean(at)
+    rope = run(program(at, "rope"), "rope")
+    wavelength = drawn(at, "embeddings.rope_wavelength")[0]["data"][0]
+    assert numbers(wavelength["y"]) == pytest.approx(rope["wavelength"], rel=1e-12)
+    path = drawn(at, "embeddings.rope_path")[0]["data"][1]  # after the guide circle
+    assert [numbers(path["x"]), numbers(path["y"])] == rope["path"].T.tolist()
+    distance = drawn(at, "embeddings.rope_distance")[0]["data"][0]
+    assert numbers(distance["y"]) == rope["by_distance"].tolist()
