@@ -391,6 +391,17 @@ def wrapped(text: str, width: int) -> list[str]:
     return lines
 
 
+def two_lines(text: str, width: int = 26) -> list[str]:
+    """Text wrapped onto at most two lines: as wide as needed (from `width` characters on), never cut off.
+
+    >>> two_lines("Logits → Wahrscheinlichkeiten des nächsten Tokens")
+    ['Logits → Wahrscheinlichkeiten', 'des nächsten Tokens']
+    """
+    while len(wrapped(text, width)) > 2:
+        width += 1
+    return wrapped(text, width)
+
+
 def fitting_font(lines: list[str], box_px: float, largest: int) -> int:
     """The largest font (px, at most `largest`) at which the longest line fits box_px (a character is about
     0.6 em wide in the app's sans-serif font, bold included)."""
@@ -444,9 +455,9 @@ def architecture_diagram(stages: list[dict], n_layer: int, selected: str | None 
         notes.append({"x": 1.04, "y": (top + bottom) / 2, "text": f"× {n_layer}<br>{t('fig.blocks')}", "showarrow": False,
                       "xanchor": "left", "font": {"size": size, "color": OKABE_ITO[1]}})
     box_px = DIAGRAM_BOX_PX[compact] - 16
-    names = [[s["name"]] if compact else wrapped(s["name"], 26)[:2] for s in stages]
+    names = [[s["name"]] if compact else two_lines(s["name"]) for s in stages]
     if compact:  # a name too long for one line of the small box takes two lines of small text
-        names = [wrapped(name[0], 26)[:2] if fitting_font(name, box_px, size) < 13 else name for name in names]
+        names = [two_lines(name[0]) if fitting_font(name, box_px, size) < 13 else name for name in names]
     name_font = min((fitting_font(name, box_px, size) for name in names if len(name) == 1), default=size)  # one size
     details = [diagram_detail(s, n_layer, box_px, size - 3) for s in stages]
     wrapped_details = any(len(lines) > 1 for lines in details)
