@@ -13,6 +13,7 @@ settings. Nothing is asserted: the figures are printed (bench/ measures, tests n
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import time
@@ -100,9 +101,9 @@ def open_view(page, label: str) -> None:
         time.sleep(0.3)  # st.tabs switch in the browser only, no rerun
         idle(page)
         return
-    option = page.locator("[data-testid='stMain']").get_by_role("button", name=label, exact=True).or_(
-        page.locator("[data-testid='stMain'] label").filter(has_text=label)).first
-    if option.get_attribute("kind") == "segmented_controlActive":
+    option = page.locator("[data-testid='stMain'] [data-testid='stButtonGroup'] button").filter(
+        has_text=re.compile(f"^{re.escape(label)}$")).first  # the page's view switcher (ui.view)
+    if option.get_attribute("aria-checked") == "true":
         return  # the view shown already: a click would not rerun
     arm(page)
     option.click()

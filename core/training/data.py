@@ -144,10 +144,11 @@ class TokenWindows:
 
     def random_batch(self, batch_size: int, generator: torch.Generator,
                      repeats: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Random windows; with repeats > 0 that fraction of them (on average) has a passage of its own text
-        copied to a later place in it: the text an induction head learns from. Length and distance vary (4 tokens
-        up to half the window), so copying needs a head that finds where the current token occurred before and
-        reads what came next; a fixed distance could be learnt from the positions alone."""
+        """Random windows; with repeats > 0 that fraction of them (on average) holds a passage of random tokens
+        drawn from the corpus (each token as often as in it) twice, the second copy later in the window: text that
+        only an induction head predicts. Natural passages would not do here: a small model learns a small corpus
+        by heart and then predicts a copied passage from memory, without looking back. Length and distance vary
+        (4 tokens up to half the window), so a fixed distance learnt from the positions alone does not help."""
         x, y = self.batch(torch.randint(len(self), (batch_size,), generator=generator).tolist())
         if repeats > 0:
             n = self.context + 1
@@ -155,8 +156,10 @@ class TokenWindows:
                 length = _randint(min(4, n // 2), n // 2, generator)
                 source = _randint(0, n - 2 * length, generator)
                 target = _randint(source + length, n - length, generator)
+                passage = self.ids[torch.randint(len(self.ids), (length,), generator=generator)]
                 text = torch.cat([x[row], y[row, -1:]])
-                text[target:target + length] = text[source:source + length].clone()
+                text[source:source + length] = passage
+                text[target:target + length] = passage
                 x[row], y[row] = text[:-1], text[1:]
         return x, y
 

@@ -157,28 +157,36 @@ def test_run_with_a_learned_tokenizer(tmp_path):
     assert status["state"] == "failed" and "bpe-200" in str(status["reason"])
 
 
+def repeated_passage(row: list[int]) -> tuple[int, int, int] | None:
+    """(length, first start, second start) of the longest stretch of 4 or more tokens that occurs twice."""
+    for length in range(len(row) // 2, 3, -1):
+        seen = {}
+        for start in range(len(row) - length + 1):
+            piece = tuple(row[start:start + length])
+            if piece in seen and seen[piece] + length <= start:
+                return length, seen[piece], start
+            seen.setdefault(piece, start)
+    return None
+
+
 def test_repeated_passages_in_batches():
-    """Every window with a repeat holds one passage twice (ids of arange are otherwise unique), of varying length
-    and distance; without repeats no id occurs twice."""
+    """Every window with a repeat holds a passage of random corpus tokens twice, of varying length and distance:
+    not a stretch of the corpus (ids of arange would be consecutive), so no model predicts it from memory; without
+    repeats no stretch occurs twice."""
     from core.training.data import TokenWindows
     windows = TokenWindows(torch.arange(1000), context=32)
     x, y = windows.random_batch(64, torch.Generator().manual_seed(0), repeats=1.0)
     assert torch.equal(y[:, :-1], x[:, 1:])
     shapes = set()
     for row in torch.cat([x, y[:, -1:]], dim=1).tolist():
-        first, pairs = {}, []  # (first position, second position) of each id that occurs twice
-        for i, token in enumerate(row):
-            if token in first:
-                pairs.append((first[token], i))
-            else:
-                first[token] = i
-        length, distance = len(pairs), pairs[0][1] - pairs[0][0]
-        assert 4 <= length <= 16 and all(b - a == distance >= length for a, b in pairs)  # one passage, later again
-        assert [a for a, _ in pairs] == list(range(pairs[0][0], pairs[0][0] + length))  # contiguous
-        shapes.add((length, distance))
+        length, first, second = repeated_passage(row)
+        passage = row[first:first + length]
+        assert 4 <= length <= 16 and second >= first + length  # once, and later again
+        assert any(b != a + 1 for a, b in zip(passage, passage[1:]))  # random tokens, not the corpus's own text
+        shapes.add((length, second - first))
     assert len(shapes) > 20  # not one fixed distance a head could learn from the positions alone
     x, _ = windows.random_batch(64, torch.Generator().manual_seed(0), repeats=0.0)
-    assert all(len(set(row)) == len(row) for row in x.tolist())
+    assert all(repeated_passage(row) is None for row in x.tolist())
 
 
 # --- the Llama family --------------------------------------------------------------------------------------
