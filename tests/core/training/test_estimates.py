@@ -29,7 +29,7 @@ def test_disk_estimate_counts_both_copies_of_checkpoint_and_best():
 
 def test_a_step_is_measured_in_another_process(monkeypatch):
     built = []
-    monkeypatch.setattr(estimates, "GPT", lambda *a: built.append(a))  # building here would be recorded
+    monkeypatch.setattr(estimates, "build", lambda *a: built.append(a))  # building here would be recorded
     seconds = measure_in_subprocess(TINY, 2, "cpu")
     assert 0 < seconds < 60 and built == []
 
@@ -40,3 +40,9 @@ def test_measuring_stops_at_its_timeout_and_its_memory_cap(monkeypatch):
     monkeypatch.setattr(estimates, "PROCESS_BYTES", 64 * 2**20)  # far too little address space for torch
     with pytest.raises(PlaygroundError, match="memory it may use"):
         measure_in_subprocess(TINY, 2, "cpu")
+
+
+def test_a_llama_step_is_measured_too():
+    from core.model.llama import LlamaConfig
+    llama = LlamaConfig(vocab_size=300, context_length=32, n_layer=2, n_head=4, n_kv_head=2, n_embd=32, d_mlp=96)
+    assert 0 < measure_in_subprocess(llama, 2, "cpu") < 60
