@@ -18,7 +18,7 @@ from playground.tokens_view import probability_chips_html
 
 CANDIDATES = 8
 ALTERNATIVES = 5  # shown when hovering a generated token
-DRAW_EVERY_S = 0.05  # streaming: redraw the text at most this often (every token cost 60 % of the speed)
+DRAW_EVERY_S = 0.1  # streaming: redraw the text at most ten times a second (every token cost 60 % of the speed)
 STRATEGIES = {  # id: settings; shown as t("generation.strategy_<id>")
     "greedy": SamplingSettings(temperature=0.0),
     "temp_top_k": SamplingSettings(temperature=0.7, top_k=40),

@@ -23,6 +23,10 @@ from playground.runs import get_store
 
 MODEL_LOADED = "llm-playground: loaded model"  # logged per model load; the load test counts it
 MODEL_DIRS_ENV = "LLM_PLAYGROUND_MODEL_DIRS"  # folders (separated by ":") the operator offers to every participant
+# Threads of one forward pass in the server. Sessions run in threads of their own, so one each uses the cores
+# without oversubscription: with torch's default (all cores) a streamed generation ran at a third of core.generate's
+# speed beside the browser that drew it (bench/bench_browser.py; 68 against 145 tokens/s with one thread).
+THREADS_ENV = "LLM_PLAYGROUND_TORCH_THREADS"
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,17 @@ def allowed_folder(typed: str, user: str, instructor: bool = False) -> str:
         "({folders}).", folders=", ".join(map(str, operator_dirs())) or "none")
 
 
+def forward_threads() -> int:
+    """The operator's LLM_PLAYGROUND_TORCH_THREADS (a whole number from 1), else 1."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) >= 1 else 1
+
+
 @st.cache_resource(show_spinner=lazy("spin.model"), max_entries=4)
 def get_model(key: str) -> core.GPT:
     """Loaded once per server process and shared read-only by every session (the load test counts this line)."""
     started = time.perf_counter()
+    torch.set_num_threads(forward_threads())
     model = core.load_model(key, device=default_device())
     model.requires_grad_(False)
     print(f"{MODEL_LOADED} {key} in {time.perf_counter() - started:.2f} s", flush=True)
