@@ -66,11 +66,11 @@ def test_home_shows_the_cards_bits_per_character_and_heads(bpe_model):
 @pytest.mark.parametrize("lang", ["en", "de"])
 @pytest.mark.parametrize("url", PAGE_NAMES)
 def test_the_bundled_bilingual_model_on_every_page(url, lang):
-    """The bundled shakespeare-faust model (its own 2,000-merge tokenizer, English and German) on every page in both
-    languages: no traceback, no error but "this word is several tokens", and the examples in the session's language
+    """The bundled shakespeare-faust-llama model (a Llama, its own 2,000-merge tokenizer, English and German) on every
+    page in both languages: no traceback, no error but "this word is several tokens", and the examples in the session's language
     (it reads both, so no "this model learnt from …" note)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state[keys.MODEL] = "shakespeare-faust"
+    at.session_state[keys.MODEL] = "shakespeare-faust-llama"
     at.query_params["lang"] = lang
     at.run()
     if url != "home":
@@ -78,5 +78,34 @@ def test_the_bundled_bilingual_model_on_every_page(url, lang):
         at.run()
     assert_clean(at)
     assert not [e.value for e in at.error if not re.search(r"(is|sind) \d+ (tokens|Tokens)", e.value)]
-    assert at.session_state[keys.MODEL] == "shakespeare-faust"
+    assert at.session_state[keys.MODEL] == "shakespeare-faust-llama"
     assert not [c.value for c in at.caption if "gelernt (" in c.value or "This model learnt from" in c.value]
+
+
+def test_the_bundled_llamas_card_says_what_it_measures():
+    """The card's figures are what core measures on the bundled weights now: its previous-token head (at least the
+    0.5 the Attention page calls a behaviour), no induction head (as the card says), bits per character on the
+    held-out Shakespeare and Faust."""
+    import json
+
+    import core
+    from core.analysis.attention import head_scores, strongest_heads
+    from core.analysis.compression import bits_per_character
+    from core.model.checkpoints import MODELS_DIR
+    from core.training.data import load_corpus, split_text
+    card = json.loads((MODELS_DIR / "shakespeare-faust-llama" / "card.json").read_text())
+    model = core.load_model("shakespeare-faust-llama", device="cpu")
+    assert model.arch == "llama" and model.config.n_kv_head < model.config.n_head
+    held_out = split_text(load_corpus("tinyshakespeare"))[1]
+    ids = model.tokenizer.encode(held_out)[:model.config.context_length]
+    _, cache = model.run_with_cache([ids], names={"pattern"})
+    best = strongest_heads(head_scores(model, cache))
+    for name in ("previous_token", "induction"):
+        layer, head, score = best[name]
+        claimed = card["head_scores"][name]
+        assert (layer, head) == (claimed["layer"], claimed["head"]) and score == pytest.approx(claimed["score"], abs=2e-4)
+    assert best["previous_token"][2] >= 0.5 and best["induction"][2] < 0.4  # the second the card admits:
+    assert "does not reach yet: an induction head" in card["notes"]
+    for corpus in ("tinyshakespeare", "goethe-faust-1"):
+        measured = bits_per_character(model, split_text(load_corpus(corpus))[1])["bits_per_character"]
+        assert measured == pytest.approx(card["bits_per_character"][corpus], abs=2e-4)
