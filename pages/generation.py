@@ -127,7 +127,9 @@ with stage:
                   shortcut="Left", help=t("app.key", key="←"))
         ui.chart(st, figures.distribution_bars(tok.pieces(order), probs[order].tolist(), logits[order].tolist(),
                                                t("generation.step_title", n=len(tree.path) + 1), marked=order.index(sampled),
-                                               marked_name=t("generation.sampled")), key="generation.step_chart")
+                                               marked_name=t("generation.sampled"),
+                                               height=360 if state.presenter() else 420),  # the text above grows
+                 key="generation.step_chart")
         code_view.show_code(st, snippets.step(state.current_model_key(), ids, settings, draw, CANDIDATES))
         st.markdown(t("generation.force"))
         cols = st.columns(4)

@@ -295,9 +295,10 @@ def bars(x, series: dict[str, list[float]], title: str, x_title: str, y_title: s
 
 
 def distribution_bars(labels: list[str], probs: list[float], logits: list[float], title: str,
-                      marked: int | None = None, marked_name: str | None = None):
+                      marked: int | None = None, marked_name: str | None = None, height: int = 420):
     """Top tokens' probabilities as bars, logits on hover; one bar (e.g. the sampled token) highlighted in colour
-    and named above its percentage (an arrow there would cover the number)."""
+    and named above its percentage (an arrow there would cover the number). height: less where text stands above
+    the figure on a projector's first screen."""
     marked_name = marked_name or t("fig.sampled")
     colours = [OKABE_ITO[1] if i == marked else OKABE_ITO[0] for i in range(len(labels))]
     text = [percent(p) + (f"<br><b>{marked_name}</b>" if i == marked else "") for i, p in enumerate(probs)]
@@ -307,7 +308,7 @@ def distribution_bars(labels: list[str], probs: list[float], logits: list[float]
         hovertemplate=f"%{{x}}<br>{t('fig.probability')} %{{y:.4f}}<br>{t('fig.logit')} %{{customdata:.3f}}"
                       "<extra></extra>")
     headroom = 1.4 if marked is not None else 1.25
-    return figure(bar, title, t("fig.next_token"), t("fig.probability"),
+    return figure(bar, title, t("fig.next_token"), t("fig.probability"), height,
                   xaxis=every_tick([visible_plain(label) for label in labels], 800, font_size()),
                   yaxis={"range": [0, max(probs + [0.01]) * headroom], "tickformat": ".0%"})
 

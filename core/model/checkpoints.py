@@ -44,7 +44,7 @@ from core.tokens.hf_tokenizer import TOKENIZER_FILE, TOKENIZER_KEY
 FORMAT, VERSION = "llm-playground", 1
 MODELS_DIR = ASSETS / "models"
 DEFAULT_MODEL = "shakespeare"
-DEFAULT_MODELS = {"en": DEFAULT_MODEL, "de": DEFAULT_MODEL}  # by the language of the session
+DEFAULT_MODELS = {"en": DEFAULT_MODEL, "de": "shakespeare-faust-llama"}  # by the language of the session
 
 
 def default_model(language: str = "en") -> str:

@@ -107,7 +107,7 @@ def test_sampling_program_gives_the_pages_distribution():
 
 
 def test_attention_program_gives_the_pages_pattern():
-    at = open_page("attention", lang="de")  # the label in German
+    at = open_page("attention", lang="de", session_model=DEFAULT_MODEL)  # the label in German
     at.text_area(key="attention.text").set_value(TRICKY).run()
     layer, head = model().config.n_layer - 1, 1
     at.selectbox(key="attention.layer").set_value(layer).run()

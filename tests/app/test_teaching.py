@@ -10,6 +10,7 @@ import torch
 import core
 from core.analysis.attention import head_scores
 from core.analysis.vectors import analogy
+from core.model.checkpoints import DEFAULT_MODEL
 from playground import examples
 from tests.support.app import assert_clean, open_page
 
@@ -156,9 +157,12 @@ def test_the_small_logit_vector_refuses_what_is_not_a_logit(raw):
 
 
 def test_german_sessions_get_examples_the_model_can_read():
-    at = open_page("sampling", lang="de")
+    at = open_page("sampling", lang="de")  # German sessions start with the bilingual model: German examples
     assert_clean(at)
-    assert at.text_area(key="sampling.prompt").value.startswith("ROMEO:")  # the bundled model learnt English
+    assert at.text_area(key="sampling.prompt").value.startswith("MEPHISTOPHELES:")
+    assert not any("gelernt (" in c.value for c in at.caption)
+    at = open_page("sampling", lang="de", session_model=DEFAULT_MODEL)  # the English model, chosen in German
+    assert at.text_area(key="sampling.prompt").value.startswith("ROMEO:")  # it learnt English
     assert any("auf Englisch gelernt" in c.value for c in at.caption)
     at = open_page("sampling")
     assert not any("learnt from" in c.value for c in at.caption)  # English session, English model: nothing to say
@@ -171,7 +175,7 @@ NUMBER = re.compile(r"\d[\d.,]*\d|\d")
 def test_german_pages_write_numbers_the_german_way(url):
     """Every number of the page's metrics, German against English: the same digits with the marks swapped
     (7,655,552 -> 7.655.552, 2.80 -> 2,80); and the figures format theirs the same way."""
-    english, german = open_page(url), open_page(url, lang="de")
+    english, german = open_page(url), open_page(url, lang="de", session_model=DEFAULT_MODEL)  # the same model
     assert_clean(german)
     if url == "tokens":  # German sessions open with German prose: compare the same text
         english.text_area(key="tokens.text").set_value(german.text_area(key="tokens.text").value).run()
