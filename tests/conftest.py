@@ -9,10 +9,13 @@ import torch
 
 import core
 from core.model.gpt import GPT, GPTConfig
+from playground.loaders import forward_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("LLM_PLAYGROUND_RUNS", str(ROOT / ".pytest_cache" / "runs"))
-torch.set_num_threads(min(4, os.cpu_count() or 1))
+# The threads the server gives a forward pass (playground.loaders), from the start: the same summation order in every
+# test, so a page's numbers and a program's compare exactly whichever ran first.
+torch.set_num_threads(forward_threads())
 
 
 @pytest.fixture

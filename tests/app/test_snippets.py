@@ -153,6 +153,7 @@ def test_attention_steps_program_computes_the_pages_matrices():
     namespace = {"__name__": "__main__"}
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(program(at, "A"), "<snippet>", "exec"), namespace)
+    assert torch.is_grad_enabled()  # the program leaves the reader's session as it found it
     _, small = activations.run_cached(DEFAULT_MODEL, tuple(ids[:8]))
     assert torch.allclose(namespace["A"], small["pattern", 1][0, 2], atol=1e-6)
     assert torch.allclose(namespace["Z"], small["z", 1][0, 2], atol=1e-6)
