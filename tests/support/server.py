@@ -27,6 +27,8 @@ def free_port() -> int:
 def running_app(port: int | None = None, log: Path | None = None, env: dict | None = None):
     """`streamlit run playground/app.py` on 127.0.0.1; yields (url, process) once /_stcore/health answers."""
     port = port or free_port()
+    if log:
+        log.parent.mkdir(parents=True, exist_ok=True)  # .pytest_cache may not exist yet on a fresh clone
     out = open(log, "w") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "playground" / "app.py"), "--server.port", str(port),
