@@ -50,7 +50,8 @@ with side:
     view = ui.view(PAGE)
 
 with stage:
-    llama_views.kv_group_note(config, head, "attention.gqa")  # which query heads share this head's keys and values
+    # which query heads share this head's keys and values; on a projector the sentence only, so the map fits
+    llama_views.kv_group_note(config, head, "attention.gqa", with_figure=not state.presenter())
     if view == "one":
         ui.explain(t("attention.explain2"), side)
         ui.chart(st, figures.attention_heatmap(pattern[head].numpy(), pieces,

@@ -111,17 +111,18 @@ def rope_positions(model, cache, ids: list[int], labels: list[str], side=st, tex
 
 # --- Attention ----------------------------------------------------------------------------------------------
 
-def kv_group_note(config, head: int, key: str) -> None:
+def kv_group_note(config, head: int, key: str, with_figure: bool = True) -> None:
     """Which query heads share the chosen head's keys and values (nothing to say without grouping): a sentence
-    and one cell per query head, coloured by its key/value head."""
+    and (with_figure) one cell per query head, coloured by its key/value head."""
     if config.n_kv_head == config.n_head:
         return
     groups = kv_groups(config)
     group = next(g for g, heads in enumerate(groups) if head in heads)
     st.caption(t("llama.gqa_caption", n_head=config.n_head, n_kv=config.n_kv_head, head=head, kv=group,
                  heads=", ".join(str(h) for h in groups[group])))
-    ui.chart(st, kv_groups_figure(groups, head, t("llama.gqa_title", n_head=config.n_head, n_kv=config.n_kv_head),
-                                  t("llama.query_head"), t("llama.kv_head")), key=key)
+    if with_figure:
+        ui.chart(st, kv_groups_figure(groups, head, t("llama.gqa_title", n_head=config.n_head, n_kv=config.n_kv_head),
+                                      t("llama.query_head"), t("llama.kv_head")), key=key)
 
 
 def rotation_steps(matrix, steps: dict, dims: list[str], head: int) -> None:
