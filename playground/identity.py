@@ -3,7 +3,7 @@
 The key (128 random bits) is never in a URL: the app sets it as a cookie (`SameSite=Strict`) and reads it back through
 `st.context.cookies` when a page is opened, so a reload or a second tab of the same browser is the same participant
 (and shares their run limit), while another browser is a new participant. A participant who moves to another
-browser types their key into the "Who am I?" box. An old `?me=` in a link is dropped and never used.
+browser types their key into the "Who am I?" box. The address bar is never read or written for identity.
 
 Instructor rights come from the password in the server's environment (LLM_PLAYGROUND_INSTRUCTOR_PASSWORD), never
 from a URL. The typed password is compared as UTF-8 bytes after Unicode normalisation (any script works; é typed as
@@ -50,8 +50,6 @@ def current_user() -> str:
 def remember() -> None:
     """Called once per run by the app: the browser keeps the key as a cookie (never the address bar)."""
     user = current_user()
-    if "me" in st.query_params:  # an old link carrying someone's key: never used, and not passed on when copied
-        del st.query_params["me"]
     if _text(st.context.cookies.get(COOKIE)) != user:
         st.sidebar.html(
             f"<script>document.cookie = '{COOKIE}={user}; path=/; max-age=31536000; SameSite=Strict'"

@@ -101,9 +101,7 @@ def sampling(model_key: str, prompt: str, settings: SamplingSettings, shown: int
 
 def attention(model_key: str, text: str, limit: int, layer: int, head: int) -> str:
     """Attention: one head's pattern on the text (rows: queries, columns: keys)."""
-    return ("import core\n\n" + _model(model_key) +
-            f"ids = tok.encode({text!r})[:{limit!r}]\n"
-            "logits, cache = model.run_with_cache([ids])\n"
+    return (_run(model_key, text, limit) +
             f"pattern = cache['pattern', {layer!r}][0, {head!r}]  # [query, key]\n"
             "print([tok.token_text(i) for i in ids])\n"
             "print(pattern.numpy().round(3))\n")
@@ -111,9 +109,7 @@ def attention(model_key: str, text: str, limit: int, layer: int, head: int) -> s
 
 def attention_grid(model_key: str, text: str, limit: int) -> str:
     """Attention, all heads: every layer's and head's pattern on the text, stacked."""
-    return ("import core\n\n" + _model(model_key) +
-            f"ids = tok.encode({text!r})[:{limit!r}]\n"
-            "logits, cache = model.run_with_cache([ids], names={'pattern'})\n"
+    return (_run(model_key, text, limit) +
             "patterns = cache.stack('pattern')[:, 0]  # [layer, head, query, key]\n"
             "for layer, heads in enumerate(patterns):  # where each head's last query looks most\n"
             "    print(layer, [tok.token_text(ids[int(p[-1].argmax())]) for p in heads])\n")
@@ -123,9 +119,7 @@ def attention_lines(model_key: str, text: str, limit: int, layer: int, heads: li
                     shown: int) -> str:
     """Attention as lines: each (head, query, key, weight) of the first tokens drawn, the weight at least the
     threshold."""
-    return ("import core\n\n" + _model(model_key) +
-            f"ids = tok.encode({text!r})[:{limit!r}]\n"
-            "logits, cache = model.run_with_cache([ids], names={'pattern'})\n"
+    return (_run(model_key, text, limit) +
             f"pattern = cache['pattern', {layer!r}][0]  # [head, query, key]\n"
             f"n = min(len(ids), {shown!r})  # the lines of the first tokens only\n"
             f"lines = [(h, q, k, float(pattern[h, q, k])) for h in {heads!r} for q in range(n) for k in range(q + 1)\n"
@@ -155,9 +149,7 @@ def attention_steps(model_key: str, ids: list[int], layer: int, head: int) -> st
 
 def head_kinds(model_key: str, text: str, limit: int) -> str:
     """What heads do: the four scores of every head, and the strongest head of each."""
-    return ("import core\nfrom core.analysis.attention import head_scores, strongest_heads\n\n" + _model(model_key) +
-            f"ids = tok.encode({text!r})[:{limit!r}]\n"
-            "logits, cache = model.run_with_cache([ids], names={'pattern'})\n"
+    return (_run(model_key, text, limit, "from core.analysis.attention import head_scores, strongest_heads\n") +
             "scores = head_scores(model, cache)  # [layer, head]: previous, first, same token; induction on a repeat\n"
             "best = strongest_heads(scores)\n"
             "for name, (layer, head, score) in best.items():\n"
@@ -166,10 +158,8 @@ def head_kinds(model_key: str, text: str, limit: int) -> str:
 
 def induction_text(model_key: str, passage: str, limit: int) -> str:
     """What heads do, on your passage: attention from each repeated token to the token after its earlier copy."""
-    return ("import core\nfrom core.analysis.attention import strongest_heads, text_induction_scores\n\n"
-            + _model(model_key) +
-            f"ids = tok.encode({passage!r})[:{limit!r}]\n"
-            "logits, cache = model.run_with_cache([ids], names={'pattern'})\n"
+    return (_run(model_key, passage, limit, "from core.analysis.attention import strongest_heads, "
+                                          "text_induction_scores\n") +
             "on_text = text_induction_scores(cache.stack('pattern')[:, 0], ids)  # [layer, head]\n"
             "induction = strongest_heads({'induction': on_text})['induction']\n"
             "print('layer {} head {}: {:.2f}'.format(*induction))\n")
