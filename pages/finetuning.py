@@ -31,6 +31,7 @@ from playground.run_view import (
     progress,
     results,
     show_reason,
+    visible_runs,
 )
 from playground.tokens_view import masked_example_html
 
@@ -221,14 +222,14 @@ with instruct_tab:
 
 with compare_tab:
     ui.explain(t("finetuning.explain4"))
-    finetuned = [r for r in store.visible(user, instructor) if r.kind in ("instruct", "classify")
-                 and r.state == "finished" and r.files.folder(r.files.BEST) is not None]
-    if not finetuned:
+    visible = visible_runs(store, ("instruct", "classify"), user, instructor)
+    finetuned = [r for r in visible or [] if r.state == "finished" and r.files.folder(r.files.BEST) is not None]
+    if visible is not None and not finetuned:
         st.info(t("finetuning.first"))
-    else:
+    elif finetuned:
         chosen = st.selectbox(t("finetuning.model"), [r.id for r in finetuned], key="finetuning.cmp_run",
                               format_func=lambda i: next(f"{r.name} · {r.id}" for r in finetuned if r.id == i))
-        tuned_key = str(store.get(chosen).folder / "best")
+        tuned_key = str(next(r for r in finetuned if r.id == chosen).folder / "best")
         prompt = st.text_area(t("finetuning.prompt"), format_prompt("Name a fruit that is yellow."), key="finetuning.cmp_prompt")
         with ui.friendly_errors():
             if not prompt.strip():

@@ -14,7 +14,7 @@ from playground.i18n import number, percent, t
 from playground.navigation import VIEWS
 from playground.sampling_controls import classroom_filter, next_logits, prompt_input, sampling_controls
 from playground.stepper import StepTree
-from playground.tokens_view import probability_chips_html
+from playground.tokens_view import ProbabilityChips, probability_chips_html
 
 CANDIDATES = 8
 ALTERNATIVES = 5  # shown when hovering a generated token
@@ -157,23 +157,23 @@ with stage:
         box = st.empty()
         if clicked:
             started, chunk, drawn = time.perf_counter(), None, 0.0
-            pieces, probs_seen, others = [], [], []
+            pieces, probs_seen, others, chips = [], [], [], ProbabilityChips()
             with ui.friendly_errors():
                 for chunk in stream_text(model, prompt_ids, max_new, settings, seed, stops, alternatives=ALTERNATIVES):
                     pieces.append(tok.token_text(chunk.token))
                     probs_seen.append(chunk.prob)
                     others.append(named(tok, chunk.alternatives))
+                    chips.add(pieces[-1], chunk.prob, others[-1])
                     if time.perf_counter() - drawn >= DRAW_EVERY_S:
-                        box.html(probability_chips_html(pieces, probs_seen, others))
+                        box.html(chips.html())
                         drawn = time.perf_counter()
-                box.html(probability_chips_html(pieces, probs_seen, others))
             elapsed = time.perf_counter() - started
             if chunk is not None:
                 st.session_state["generation.run_result"] = (prompt + chunk.text, len(pieces), elapsed, chunk.stopped,
                                                              (pieces, probs_seen, others))
         if "generation.run_result" in st.session_state:
-            text, n, elapsed, stopped, chips = st.session_state["generation.run_result"]
-            box.html(probability_chips_html(*chips))  # hover a token: what else the model would have written
+            text, n, elapsed, stopped, drawn_chips = st.session_state["generation.run_result"]
+            box.html(probability_chips_html(*drawn_chips))  # hover a token: what else the model would have written
             st.code(text, language=None, wrap_lines=True)
             st.caption(t("generation.speed", n=number(n), s=number(elapsed, 2), rate=number(n / max(elapsed, 1e-9)))
                        + (t("generation.stopped", stop=repr(stopped)) if stopped else ""))

@@ -17,9 +17,10 @@ from playground.sampling_controls import next_logits
 LIVE_S = 1  # the projected results refresh this often while the poll is open
 CHECK_S = 2  # a participant's page looks this often for a new or closed poll
 
-hall = get_hall()
 st.title(t("nav.poll"))
 ui.explain(t("poll.explain"))
+with ui.friendly_errors(stop=True):  # a full or read-only runs folder: one sentence, the other pages work on
+    hall = get_hall()
 
 
 def model_distribution(poll):
@@ -77,13 +78,21 @@ def open_poll() -> None:
         st.session_state["poll.error"] = error_text(e)
 
 
+def close_poll(poll_id: int) -> None:
+    st.session_state.pop("poll.error", None)
+    try:
+        hall.close_poll(poll_id)
+    except PlaygroundError as e:
+        st.session_state["poll.error"] = error_text(e)
+
+
 @st.fragment(run_every=LIVE_S)
 def live_results(poll_id: int) -> None:
-    poll = hall.poll(poll_id)
-    if poll.open:
+    with ui.friendly_errors():
+        poll = hall.poll(poll_id)
+        if not poll.open:
+            st.rerun()  # closed elsewhere: the whole page shows the final results
         results_view(poll)
-    else:
-        st.rerun()  # closed elsewhere: the whole page shows the final results
 
 
 def instructor_view() -> None:
@@ -99,7 +108,7 @@ def instructor_view() -> None:
     st.subheader(t("poll.open_title" if poll.open else "poll.closed_title", id=poll.id))
     st.code(poll.prompt, language=None, wrap_lines=True)
     if poll.open:
-        st.button(t("poll.close"), key="poll.close", on_click=hall.close_poll, args=(poll.id,),
+        st.button(t("poll.close"), key="poll.close", on_click=close_poll, args=(poll.id,),
                   icon=":material/stop_circle:")
         live_results(poll.id)
     else:
@@ -119,7 +128,8 @@ def answer_box(poll_id: int) -> None:
             hall.answer(poll_id, user, guess)
         except PlaygroundError as e:
             st.error(error_text(e), icon=":material/warning:")
-    mine = hall.my_answer(poll_id, user)
+    with ui.friendly_errors(stop=True):
+        mine = hall.my_answer(poll_id, user)
     if mine is not None:
         st.success(t("poll.your_guess", guess=f"`{visible_plain(mine)}`"), icon=":material/check:")
 
@@ -127,7 +137,8 @@ def answer_box(poll_id: int) -> None:
 @st.fragment(run_every=CHECK_S)
 def watch(shown: tuple) -> None:
     """Reruns the page when the instructor opens or closes a poll."""
-    poll = hall.latest_poll()
+    with ui.friendly_errors(stop=True):
+        poll = hall.latest_poll()
     if (poll and (poll.id, poll.open)) != shown:
         st.rerun()
 
@@ -147,8 +158,9 @@ def participant_view() -> None:
         results_view(poll)
 
 
-if identity.is_instructor():
-    instructor_view()
-else:
-    participant_view()
+with ui.friendly_errors():
+    if identity.is_instructor():
+        instructor_view()
+    else:
+        participant_view()
 identity.identity_box()

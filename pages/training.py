@@ -149,7 +149,10 @@ def run_label(run) -> str:
 def live_view(run_id: str) -> None:
     """The chosen run, redrawn every second while it is queued or running (its process lives on its own); a run
     that has ended is drawn once and not polled."""
-    active = store.get(run_id).state not in FINAL_STATES
+    run = run_view.get_run(store, run_id)
+    if run is None:
+        return
+    active = run.state not in FINAL_STATES
     st.fragment(_live_body, run_every=1.0 if active else None)(run_id, active)
 
 
@@ -212,10 +215,10 @@ def _live_body(run_id: str, polling: bool) -> None:
 
 
 with runs_tab:
-    runs_list = [r for r in store.visible(user, instructor) if r.kind == "pretrain"]
-    if not runs_list:
+    runs_list = run_view.visible_runs(store, ("pretrain",), user, instructor)
+    if runs_list == []:
         st.info(t("training.no_runs"))
-    else:
+    elif runs_list:
         table = pd.DataFrame([{
             "run": r.name, "id": r.id, "state": t(f"runs.state_{r.state}"),
             "owner": t("runs.you") if r.owner == user else (t("runs.shared") if r.shared else r.owner),

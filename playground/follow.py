@@ -24,9 +24,10 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from core.errors import PlaygroundError
 from playground import identity, keys, loaders, state
 from playground.hall import Lead, get_hall
-from playground.i18n import t
+from playground.i18n import error_text, t
 from playground.navigation import page_file
 
 TICK_S = 1.0  # a follower looks this often
@@ -49,14 +50,23 @@ _read: tuple[float, Lead | None] = (0.0, None)
 
 
 def current_lead() -> Lead | None:
-    """What the instructor shows; read from the hall at most every FRESH_S per server process."""
+    """What the instructor shows; read from the hall at most every FRESH_S per server process. None also when the
+    hall cannot be read (a full or read-only runs folder): following is off, every page works on."""
     global _read
     with _lock:
         when, lead = _read
         if time.monotonic() - when > FRESH_S:
-            lead = get_hall().lead()
+            try:
+                lead = get_hall().lead()
+            except PlaygroundError:
+                lead = None
             _read = (time.monotonic(), lead)
         return lead
+
+
+def _tell_instructor(e: PlaygroundError) -> None:
+    """The audience cannot follow (the hall cannot be written): the instructor is told, the page works on."""
+    st.sidebar.warning(error_text(e), icon=":material/warning:")
 
 
 def published(page: str, params: dict, values: dict) -> None:
@@ -86,13 +96,19 @@ def leading(page: str):
         if view is None and before is not None and before["page"] == page:
             st.session_state[keys.VIEW] = view = before
         values = view["values"] if view is not None and view["page"] == page else {}
-        get_hall().show(page, values, state.current_model_key())
+        try:
+            get_hall().show(page, values, state.current_model_key())
+        except PlaygroundError as e:
+            _tell_instructor(e)
 
 
 def _lead_changed() -> None:
     st.session_state[keys.LEADING] = bool(st.session_state.get(keys.LEAD))
     if not st.session_state[keys.LEADING]:
-        get_hall().stop_leading()
+        try:
+            get_hall().stop_leading()
+        except PlaygroundError as e:
+            _tell_instructor(e)
 
 
 def _opt() -> None:

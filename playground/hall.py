@@ -6,8 +6,9 @@ Why here and not in core: this is app-only state (who follows whom, a class's gu
 reads it, unlike the job queue, which the command lines and training processes share. The class `Hall` uses no
 Streamlit, so tests drive it from several processes; `get_hall()` is the server's one instance.
 
-WAL mode and short transactions: a follower's poll is one read; an instructor's change and a participant's answer
-are one write each. Every text is limited before it is stored.
+WAL mode and short transactions (core.jobs.database, like the job queue's): a follower's poll is one read; an
+instructor's change and a participant's answer are one write each. Every text is limited before it is stored. A full
+or read-only runs folder is one sentence on the poll page; the other pages work on (following is then off).
 
 Left out: several lecture halls on one server (one instructor leads at a time; the last one to turn it on), and
 deleting old polls (they are the class's record; the file stays small: an answer is a few dozen bytes).
@@ -16,15 +17,14 @@ deleting old polls (they are the class's record; the file stays small: an answer
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
 from core.errors import PlaygroundError
+from core.jobs.database import Database
 from playground.runs import RUNS_DIR
 
 GUESS_CHARS = 60  # a guess is a word or two
@@ -68,44 +68,20 @@ class Answer:
 class Hall:
     def __init__(self, root):
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.db_path = self.root / "hall.sqlite3"
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript("""
-                CREATE TABLE IF NOT EXISTS lead (
-                    id INTEGER PRIMARY KEY CHECK (id = 1), active INTEGER NOT NULL, page TEXT NOT NULL,
-                    view TEXT NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL, updated REAL NOT NULL);
-                CREATE TABLE IF NOT EXISTS polls (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT, prompt TEXT NOT NULL, model TEXT NOT NULL,
-                    space INTEGER NOT NULL, opened REAL NOT NULL, closed REAL);
-                CREATE TABLE IF NOT EXISTS answers (
-                    poll INTEGER NOT NULL REFERENCES polls(id), participant TEXT NOT NULL, guess TEXT NOT NULL,
-                    answered REAL NOT NULL, PRIMARY KEY (poll, participant));""")
-
-    @contextmanager
-    def _connect(self):
-        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA busy_timeout=30000")
-        try:
-            yield db
-        finally:
-            db.close()
-
-    @contextmanager
-    def _transaction(self):
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        self.db = Database(self.root / "hall.sqlite3", """
+            CREATE TABLE IF NOT EXISTS lead (
+                id INTEGER PRIMARY KEY CHECK (id = 1), active INTEGER NOT NULL, page TEXT NOT NULL,
+                view TEXT NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL, updated REAL NOT NULL);
+            CREATE TABLE IF NOT EXISTS polls (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, prompt TEXT NOT NULL, model TEXT NOT NULL,
+                space INTEGER NOT NULL, opened REAL NOT NULL, closed REAL);
+            CREATE TABLE IF NOT EXISTS answers (
+                poll INTEGER NOT NULL REFERENCES polls(id), participant TEXT NOT NULL, guess TEXT NOT NULL,
+                answered REAL NOT NULL, PRIMARY KEY (poll, participant));""")
 
     # --- follow the presenter -------------------------------------------------------------------------------
     def lead(self) -> Lead | None:
-        with self._connect() as db:
+        with self.db.connect() as db:
             row = db.execute("SELECT active, page, view, model, version, updated FROM lead WHERE id = 1").fetchone()
         if row is None:
             return None
@@ -119,7 +95,7 @@ class Hall:
         if len(view.encode()) > VIEW_BYTES:
             raise PlaygroundError("This view's settings are too large to share with the audience ({n} bytes).",
                                   n=len(view.encode()))
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             row = db.execute("SELECT active, page, view, model, version FROM lead WHERE id = 1").fetchone()
             if row and row[:4] == (1, page, view, model):
                 return row[4]
@@ -129,7 +105,7 @@ class Hall:
             return version
 
     def stop_leading(self) -> None:
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             db.execute("UPDATE lead SET active = 0, version = version + 1, updated = ? WHERE id = 1", (time.time(),))
 
     # --- guess the next token -------------------------------------------------------------------------------
@@ -141,7 +117,7 @@ class Hall:
             raise PlaygroundError("A poll's prompt may have at most {limit} characters, not {n}.",
                                   limit=PROMPT_CHARS, n=len(prompt))
         now = time.time()
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             db.execute("UPDATE polls SET closed = ? WHERE closed IS NULL", (now,))
             cursor = db.execute("INSERT INTO polls (prompt, model, space, opened) VALUES (?, ?, ?, ?)",
                                 (prompt, model, int(space), now))
@@ -149,18 +125,18 @@ class Hall:
         return self.poll(poll_id)
 
     def close_poll(self, poll_id: int) -> None:
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             db.execute("UPDATE polls SET closed = ? WHERE id = ? AND closed IS NULL", (time.time(), poll_id))
 
     def poll(self, poll_id: int) -> Poll | None:
-        with self._connect() as db:
+        with self.db.connect() as db:
             row = db.execute("SELECT id, prompt, model, space, opened, closed FROM polls WHERE id = ?",
                              (poll_id,)).fetchone()
         return _poll(row) if row else None
 
     def latest_poll(self) -> Poll | None:
         """The poll shown to participants: the open one, else the one closed last."""
-        with self._connect() as db:
+        with self.db.connect() as db:
             row = db.execute("SELECT id, prompt, model, space, opened, closed FROM polls "
                              "ORDER BY closed IS NULL DESC, id DESC LIMIT 1").fetchone()
         return _poll(row) if row else None
@@ -173,7 +149,7 @@ class Hall:
         if len(guess) > GUESS_CHARS:
             raise PlaygroundError("A guess may have at most {limit} characters, not {n}.", limit=GUESS_CHARS,
                                   n=len(guess))
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             row = db.execute("SELECT closed FROM polls WHERE id = ?", (poll_id,)).fetchone()
             if row is None or row[0] is not None:
                 raise PlaygroundError("This poll is closed; your guess was not counted.")
@@ -188,13 +164,13 @@ class Hall:
                        (poll_id, participant, guess, time.time()))
 
     def answers(self, poll_id: int) -> list[Answer]:
-        with self._connect() as db:
+        with self.db.connect() as db:
             rows = db.execute("SELECT participant, guess, answered FROM answers WHERE poll = ? ORDER BY answered",
                               (poll_id,)).fetchall()
         return [Answer(*row) for row in rows]
 
     def my_answer(self, poll_id: int, participant: str) -> str | None:
-        with self._connect() as db:
+        with self.db.connect() as db:
             row = db.execute("SELECT guess FROM answers WHERE poll = ? AND participant = ?",
                              (poll_id, participant)).fetchone()
         return row[0] if row else None

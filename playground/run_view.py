@@ -17,9 +17,19 @@ from playground.i18n import error_text, lazy, message_text, t
 from playground.runs import get_store
 
 
+def visible_runs(store, kinds: tuple[str, ...], user: str, instructor: bool) -> list | None:
+    """This user's visible runs of these kinds; None, with one sentence, when the runs database cannot be read (a
+    read-only runs folder): the page works on."""
+    try:
+        return [r for r in store.visible(user, instructor) if r.kind in kinds]
+    except PlaygroundError as e:
+        st.error(error_text(e), icon=":material/warning:")
+        return None
+
+
 def pick_run(kind: str, user: str, instructor: bool, key: str):
     """A selectbox of this user's visible runs of one kind; None when there are none."""
-    runs = [r for r in get_store().visible(user, instructor) if r.kind == kind]
+    runs = visible_runs(get_store(), (kind,), user, instructor)
     if not runs:
         return None
     by_id = {r.id: r for r in runs}

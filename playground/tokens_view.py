@@ -67,24 +67,38 @@ def window_rows_html(rows: list[tuple[str, list[str]]]) -> str:
     return "<table class='pg-windows'>" + "".join(body) + "</table>"
 
 
-def probability_chips_html(pieces: list[str], probs: list[float | None],
-                           alternatives: list[list[tuple[str, float]] | None] | None = None) -> str:
-    """Tokens coloured by the probability they had when chosen (darker blue = more likely); None = the prompt.
-    With alternatives (per token: its step's likeliest tokens and their probabilities), hovering a token shows
-    what else the model would have written there."""
-    parts = []
-    prompt, probability, likeliest = template("tv.prompt"), template("tv.probability"), template("tv.alternatives")
-    for i, (piece, p) in enumerate(zip(pieces, probs)):
+class ProbabilityChips:
+    """Tokens as chips coloured by the probability they had when chosen (darker blue = more likely), built one
+    token at a time: a streamed text adds its newest token without formatting the earlier ones again."""
+
+    def __init__(self):
+        self.spans: list[str] = []
+        self.words = template("tv.prompt"), template("tv.probability"), template("tv.alternatives")
+
+    def add(self, piece: str, p: float | None, others: list[tuple[str, float]] | None = None) -> None:
+        """p None = a prompt token. others: the step's likeliest tokens and their probabilities, shown on hover
+        (what else the model would have written there)."""
+        prompt, probability, likeliest = self.words
         if p is None:
             style, tip = "background:#eeeeee", prompt
         else:
             style, tip = f"background:rgba(0,114,178,{0.08 + 0.62 * p:.2f})", probability.format(p=percent(p))
-            others = alternatives[i] if alternatives and i < len(alternatives) else None
             if others:
                 tip += "\n" + likeliest.format(list="\n".join(f"{text!r} {percent(q)}" for text, q in others))
-        parts.append(f"<span class='pg-chip' style='{style}' title='{html.escape(tip, quote=True)}'>"
-                     f"{visible(piece)}</span>")
-    return "<div class='pg-chips'>" + "".join(parts) + "</div>"
+        self.spans.append(f"<span class='pg-chip' style='{style}' title='{html.escape(tip, quote=True)}'>"
+                          f"{visible(piece)}</span>")
+
+    def html(self) -> str:
+        return "<div class='pg-chips'>" + "".join(self.spans) + "</div>"
+
+
+def probability_chips_html(pieces: list[str], probs: list[float | None],
+                           alternatives: list[list[tuple[str, float]] | None] | None = None) -> str:
+    """The chips of a whole text at once; alternatives[i] (or None) as in ProbabilityChips.add."""
+    chips = ProbabilityChips()
+    for i, (piece, p) in enumerate(zip(pieces, probs)):
+        chips.add(piece, p, alternatives[i] if alternatives and i < len(alternatives) else None)
+    return chips.html()
 
 
 def masked_example_html(pieces: list[str], targets: list[int], pad_from: int) -> str:

@@ -23,14 +23,14 @@ instructor shared; an instructor sees and stops all. A participant may have at m
 or running and `LLM_PLAYGROUND_DISK_QUOTA_MB` on disk; a run has at most `LLM_PLAYGROUND_MAX_STEPS` steps and
 `LLM_PLAYGROUND_MAX_RUN_MINUTES` of wall time; at most `LLM_PLAYGROUND_MAX_QUEUED` runs wait or run at once. Before a
 run is queued its memory estimate must fit the device and its disk estimate the free space and the quota.
-A full or read-only runs folder gives one PlaygroundError sentence, never a raw sqlite3 or OS error.
+A full or read-only runs folder gives one PlaygroundError sentence (core.jobs.database), never a raw sqlite3 or OS
+error.
 
 Left out: several machines sharing one database (the server's machine holds it; Slurm jobs never open it).
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -38,12 +38,13 @@ import sqlite3
 import sys
 import time
 import uuid
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from core.assets import REPO
 from core.errors import Message, PlaygroundError, message
+from core.jobs.database import Database, storage_errors
 from core.jobs.devices import Device, check_fits_a_gpu, inventory, place, request_kind
 from core.jobs.executors import ExecutorBusy, LocalExecutor, SlurmExecutor, executor_from_env, executor_of
 from core.model.checkpoints import saved_config
@@ -122,57 +123,14 @@ class JobStore:
         self.executor = executor or executor_from_env()
         self.per_user_limit = per_user_limit
         self.limits = limits or Limits.from_env()
-        self.db_path = self.root / "jobs.sqlite3"
-        with self._storage():
-            self.root.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode=WAL")
-            db.execute("""CREATE TABLE IF NOT EXISTS runs (
-                id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
-                config TEXT NOT NULL, state TEXT NOT NULL, device TEXT NOT NULL, created REAL NOT NULL,
-                started REAL, ended REAL, pid INTEGER, reason TEXT NOT NULL DEFAULT '', shared INTEGER NOT NULL DEFAULT 0,
-                job TEXT)""")
+        self.db = Database(self.root / "jobs.sqlite3", """CREATE TABLE IF NOT EXISTS runs (
+            id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+            config TEXT NOT NULL, state TEXT NOT NULL, device TEXT NOT NULL, created REAL NOT NULL,
+            started REAL, ended REAL, pid INTEGER, reason TEXT NOT NULL DEFAULT '', shared INTEGER NOT NULL DEFAULT 0,
+            job TEXT)""")
+        with self.db.connect() as db:
             if "job" not in {c["name"] for c in db.execute("PRAGMA table_info(runs)")}:  # a database from before
                 db.execute("ALTER TABLE runs ADD COLUMN job TEXT")
-
-    @contextmanager
-    def _storage(self):
-        """sqlite3 and OS errors of the runs folder as one sentence a participant understands."""
-        try:
-            yield
-        except (sqlite3.Error, OSError) as e:
-            text = str(e).lower()
-            if getattr(e, "errno", None) == errno.ENOSPC or "full" in text:
-                raise PlaygroundError("The disk of the runs folder is full: no run can start or change until the "
-                                      "operator frees space (runs and their files are kept).") from None
-            if getattr(e, "errno", None) in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text \
-                    or "read-only" in text or "unable to open" in text:
-                raise PlaygroundError("The runs folder cannot be written (read-only): training is unavailable until "
-                                      "the operator fixes it; every other page works.") from None
-            raise PlaygroundError("The runs database cannot be used ({problem}).", problem=str(e)[:120]) from None
-
-    @contextmanager
-    def _connect(self):
-        with self._storage():
-            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            try:
-                yield db
-            finally:
-                db.close()
-
-    @contextmanager
-    def _transaction(self):
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")  # one writer at a time, taken before reading
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                with suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-                raise
 
     def _run(self, row) -> Run:
         """A row as a Run; a row whose stored settings cannot be read keeps its folder (and is failed by tick)."""
@@ -194,12 +152,12 @@ class JobStore:
 
     # --- reading -------------------------------------------------------------------------------------------
     def get(self, run_id: str) -> Run:
-        with self._connect() as db:
+        with self.db.connect() as db:
             return self._row(db, run_id)
 
     def visible(self, user: str, instructor: bool = False) -> list[Run]:
         """The runs this user may see: their own and shared ones (all for an instructor), newest first."""
-        with self._connect() as db:
+        with self.db.connect() as db:
             rows = db.execute("SELECT * FROM runs ORDER BY created DESC").fetchall()
         return [r for r in map(self._run, rows) if instructor or r.owner == user or r.shared]
 
@@ -208,14 +166,14 @@ class JobStore:
         run = self.get(run_id)
         if run.state != "queued":
             return None
-        with self._connect() as db:
+        with self.db.connect() as db:
             ahead = db.execute("SELECT COUNT(*) FROM runs WHERE state = 'queued' AND device = ? AND created < ?",
                                (run.device, run.created)).fetchone()[0]
         return ahead + 1
 
     def disk_used(self, owner: str) -> int:
         """Bytes this participant's runs hold, counting what active runs are still going to write."""
-        with self._connect() as db:
+        with self.db.connect() as db:
             rows = db.execute("SELECT * FROM runs WHERE owner = ?", (owner,)).fetchall()
         used = 0
         for run in map(self._run, rows):
@@ -240,10 +198,10 @@ class JobStore:
             cfg.max_steps = min(cfg.max_steps or self.limits.max_steps, self.limits.max_steps)
         device = self._requested(cfg.device)
         needed = self._disk_estimate(kind, asdict(cfg)) + len(upload or b"")
-        with self._connect() as db:  # early and cheap; the limit is decided again in the transaction below
+        with self.db.connect() as db:  # early and cheap; the limit is decided again in the transaction below
             self._check_room(db, owner, needed)
         try:
-            with self._storage():
+            with storage_errors():
                 folder.mkdir(parents=True)
                 if upload is not None:
                     path = folder / UPLOAD_NAMES[kind]
@@ -254,7 +212,7 @@ class JobStore:
                         cfg.data = str(path)
             if kind == "pretrain":
                 check_corpus(cfg)
-            with self._transaction() as db:
+            with self.db.transaction() as db:
                 self._check_room(db, owner, 0)
                 db.execute("INSERT INTO runs (id, owner, name, kind, config, state, device, created) "
                            "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
@@ -323,7 +281,7 @@ class JobStore:
             raise PlaygroundError("This run belongs to someone else: only its owner or the instructor can change it.")
 
     def cancel(self, run_id: str, user: str, instructor: bool = False) -> None:
-        with self._transaction() as db:  # decided on the state as it is now: a tick cannot start it meanwhile
+        with self.db.transaction() as db:  # decided on the state as it is now: a tick cannot start it meanwhile
             run = self._row(db, run_id)
             self._check_allowed(run, user, instructor)
             if run.state == "queued":
@@ -335,11 +293,11 @@ class JobStore:
                     executor.stop(job_id)
                     self._end(db, run_id, "cancelled", message("cancelled before it started"))
                     return
-                with self._storage():
+                with storage_errors():
                     run.files.request_cancel(user)  # the training loop stops after its current step
 
     def resume(self, run_id: str, user: str, instructor: bool = False) -> None:
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             run = self._row(db, run_id)
             self._check_allowed(run, user, instructor)
             if run.state in ACTIVE:
@@ -352,13 +310,13 @@ class JobStore:
             self._check_room(db, run.owner, 0)
             config = dict(run.config, resume=True)
             device = self._requested(config.get("device", "auto"))  # placed again, maybe on another GPU
-            with self._storage():
+            with storage_errors():
                 run.files.clear_cancel()
             db.execute("UPDATE runs SET state = 'queued', config = ?, device = ?, reason = '', pid = NULL, job = NULL, "
                        "ended = NULL, created = ? WHERE id = ?", (json.dumps(config), device, time.time(), run_id))
 
     def delete(self, run_id: str, user: str, instructor: bool = False) -> None:
-        with self._transaction() as db:  # the folder goes while the lock is held, so no tick starts the run again
+        with self.db.transaction() as db:  # the folder goes while the lock is held, so no tick starts the run again
             run = self._row(db, run_id)
             self._check_allowed(run, user, instructor)
             if run.state == "running":
@@ -370,7 +328,7 @@ class JobStore:
     def share(self, run_id: str, shared: bool, instructor: bool) -> None:
         if not instructor:
             raise PlaygroundError("Only the instructor can share runs with everyone.")
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             self._row(db, run_id)
             db.execute("UPDATE runs SET shared = ? WHERE id = ?", (int(shared), run_id))
 
@@ -378,12 +336,12 @@ class JobStore:
     def tick(self) -> None:
         """Bring states up to date with the jobs, then start queued runs where they fit."""
         LocalExecutor().reap()
-        with self._connect() as db:  # a plain read first: most ticks (every page refresh) have nothing to do
+        with self.db.connect() as db:  # a plain read first: most ticks (every page refresh) have nothing to do
             active = [self._run(r) for r in db.execute("SELECT * FROM runs WHERE state IN ('queued', 'running')")]
         if not any(r.state == "queued" or self.waiting(r) for r in active) and \
                 all(self._outcome(r) is None for r in active):
             return
-        with self._transaction() as db:
+        with self.db.transaction() as db:
             running = []  # (device, memory estimate) of the runs on this machine's devices
             for row in db.execute("SELECT * FROM runs WHERE state = 'running'").fetchall():
                 run = self._run(row)

@@ -106,3 +106,30 @@ def test_a_llama_run_from_the_page():
     run = JobStore(RUNS_DIR).get(at.session_state["training.run_select"])
     model = load_model(run.folder / "best", device="cpu")
     assert (model.arch, model.config.n_kv_head, model.config.d_mlp) == ("llama", 1, 192)
+
+
+def test_pasted_text_is_written_only_on_start_and_is_limited(tmp_path, monkeypatch):
+    from playground import runs
+    monkeypatch.setattr("playground.runs.RUNS_DIR", tmp_path / "runs")
+    runs.get_store.clear()
+    try:
+        at = open_page("training")
+        at.radio(key="training.source").set_value("paste").run()
+        at.text_area(key="training.pasted").set_value("𝔞" * 1_400_000).run()  # 5.6 MB of 4-byte characters
+        assert_clean(at)
+        kept = at.text_area(key="training.pasted").value
+        assert 0 < len(kept.encode()) <= 5 * 2**20  # cut at the upload's limit (5 MB), never more
+        text = "To be, or not to be, that is the question. " * 40
+        at.text_area(key="training.pasted").set_value(text).run()
+        at.selectbox(key="training.preset").set_value("tiny")
+        at.number_input(key="training.steps").set_value(2)
+        at.run()
+        assert_clean(at)
+        assert not list((tmp_path / "runs").glob("*/corpus.txt"))  # typed, not yet started: nothing on disk
+        at.button(key="training.start").click().run()
+        assert_clean(at)
+        written = list((tmp_path / "runs").glob("*/corpus.txt"))
+        assert [p.read_text(encoding="utf-8") for p in written] == [text]
+        at.button(key="training.cancel").click().run()  # two steps; stopped all the same
+    finally:
+        runs.get_store.clear()

@@ -75,13 +75,13 @@ def test_cancel_and_start_racing_never_leave_an_orphan(store):
 def test_delete_is_decided_in_the_transaction_and_the_folder_stays_gone(store, monkeypatch):
     run = store.submit(tiny(steps=3), owner="ada")
     folder = store.get(run.id).folder
-    real_transaction = store._transaction
+    real_transaction = store.db.transaction
 
     def tick_first():  # the worst moment: a tick right before the delete's transaction
-        monkeypatch.setattr(store, "_transaction", real_transaction)
+        monkeypatch.setattr(store.db, "transaction", real_transaction)
         store.tick()
         return real_transaction()
-    monkeypatch.setattr(store, "_transaction", tick_first)
+    monkeypatch.setattr(store.db, "transaction", tick_first)
     with pytest.raises(PlaygroundError, match="Cancel the run before deleting"):
         store.delete(run.id, "ada")  # the tick started it: a running run is not deleted under its process
     assert wait_for(store, run.id, {"finished"}).state == "finished"
@@ -101,7 +101,7 @@ def test_a_deleted_queued_run_never_starts(store):
 
 
 def insert_row(store, run_id, kind="pretrain", config="{}", state="queued"):
-    with store._transaction() as db:
+    with store.db.transaction() as db:
         db.execute("INSERT INTO runs (id, owner, name, kind, config, state, device, created) VALUES "
                    "(?, 'ada', ?, ?, ?, ?, 'cpu', ?)", (run_id, run_id, kind, config, state, time.time() - 100))
 
@@ -129,7 +129,7 @@ def test_a_crash_is_recorded_with_the_error_from_its_log(store):
                                     "RuntimeError: the GPU fell off the bus\n")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    with store._transaction() as db:  # as if it had been started and then crashed without a final status
+    with store.db.transaction() as db:  # as if it had been started and then crashed without a final status
         db.execute("UPDATE runs SET state = 'running', pid = ?, started = ? WHERE id = ?", (dead.pid, time.time(), run.id))
     store.tick()
     failed = store.get(run.id)
@@ -185,7 +185,7 @@ def test_a_run_past_its_limit_is_stopped_by_force(store):
     store.tick()
     pid = store.get(run.id).pid
     store.limits = Limits(max_seconds=0.001)  # as if it had run for hours and its own stop did not come
-    with store._transaction() as db:
+    with store.db.transaction() as db:
         db.execute("UPDATE runs SET started = ? WHERE id = ?", (time.time() - 3600, run.id))
     store.tick()
     stopped = store.get(run.id)

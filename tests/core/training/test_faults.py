@@ -4,11 +4,8 @@ one and are skipped with that reason otherwise)."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from core.jobs.store import JobStore
 from core.model.checkpoints import load_checkpoint
 from core.training.pretrain import TrainConfig, train
 from core.training.runfolder import RunFolder
+from tests.support.disk import remount_read_only, small_tmpfs
 from tests.support.server import ROOT
 
 
@@ -87,27 +85,6 @@ def test_a_torn_last_metrics_line_does_not_stop_resume(tmp_path):
     text = (out / "metrics.jsonl").read_text()
     assert all(json.loads(line) for line in text.splitlines())  # no torn line left
     assert [r["step"] for r in RunFolder(out, write=False).read_metrics("train")] == list(range(1, 21))
-
-
-@contextmanager
-def small_tmpfs(size: str, read_only: bool = False):
-    """A tmpfs of this size at a fresh folder (root only); skips the test where it cannot be mounted."""
-    where = Path("/tmp") / f"llm-playground-fault-{uuid.uuid4().hex[:8]}"
-    where.mkdir()
-    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                                                   capture_output=True).returncode == 0
-    if not mounted:
-        where.rmdir()
-        pytest.skip("mounting a small tmpfs needs root: the full-disk and read-only tests run where that is possible")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
-        shutil.rmtree(where, ignore_errors=True)
-
-
-def remount_read_only(where: Path) -> None:
-    subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True, capture_output=True)
 
 
 def test_a_full_disk_stops_the_run_clearly_and_keeps_the_last_whole_checkpoint():
