@@ -32,7 +32,7 @@ def _load_folder() -> None:
     except PlaygroundError as e:
         st.session_state[keys.LOAD_ERROR] = error_text(e)
         return
-    st.session_state.pop("app.load_error", None)
+    st.session_state.pop(keys.LOAD_ERROR, None)
     state.set_model_key(folder)
     st.session_state[keys.MODEL_SELECT] = folder
 
@@ -41,7 +41,7 @@ def snapshot_box() -> None:
     """Reopen a view from a downloaded snapshot: its page with the same settings."""
     with st.expander(t("app.snapshot")):
         upload = st.file_uploader(t("app.snapshot_file"), type=["json"], key=keys.SNAPSHOT, max_upload_size=1)
-        if upload is None or st.session_state.get("app.snapshot_id") == upload.file_id:
+        if upload is None or st.session_state.get(keys.SNAPSHOT_ID) == upload.file_id:
             return
         st.session_state[keys.SNAPSHOT_ID] = upload.file_id
         try:
@@ -75,8 +75,8 @@ def model_picker() -> None:
                      on_change=_pick)
         with st.expander(t("app.load_folder")):
             st.text_input(t("app.folder_label"), key=keys.FOLDER, help=t("app.folder_help"), max_chars=1000)
-            st.button(t("app.load"), key="app.folder_load", on_click=_load_folder)
-            if st.session_state.get("app.load_error"):
+            st.button(t("app.load"), key=keys.FOLDER_LOAD, on_click=_load_folder)
+            if st.session_state.get(keys.LOAD_ERROR):
                 st.error(st.session_state[keys.LOAD_ERROR], icon=":material/warning:")
         st.radio(t("app.figure_format"), ["png", "svg"], horizontal=True, key=keys.FIGURE_FORMAT)
         snapshot_box()

@@ -146,7 +146,7 @@ def controls(page: str) -> None:
         _show(lead, page)
         with st.sidebar:
             st.info(t("follow.following"), icon=":material/co_present:")
-            st.button(t("follow.stop"), key="follow.stop", on_click=_stop, icon=":material/close:")
+            st.button(t("follow.stop"), key=keys.FOLLOW_STOP, on_click=_stop, icon=":material/close:")
         if page not in LOCK_FREE:
             st.html(LOCK_STYLE)
             st.info(t("follow.locked"), icon=":material/lock:")

@@ -6,6 +6,7 @@ MODEL = "app.model"  # what core.load_model takes
 MODEL_SELECT = "app.model_select"  # the sidebar's model picker
 MODEL_FROM_LINK = "app.model_from_link"  # the link's model was looked at once
 FOLDER = "app.folder"  # the "load a folder" box
+FOLDER_LOAD = "app.folder_load"  # its button
 LOAD_ERROR = "app.load_error"
 FIGURE_FORMAT = "app.figure_format"  # png or svg for figure downloads
 SNAPSHOT = "app.snapshot"  # the snapshot uploader
@@ -28,6 +29,7 @@ FOLLOW = "follow.on"  # a participant's "follow the lecturer" toggle
 FOLLOWING = "follow.following"  # their choice, kept apart from the toggle: a switch of page drops widget values
 FOLLOW_SAVED = "follow.saved"  # the participant's own view (page, widget values, model) while following
 FOLLOW_APPLIED = "follow.applied"  # the lead's version this session shows
+FOLLOW_STOP = "follow.stop"  # a follower's "stop following" button
 POLL_GUESS = "poll.guess"  # the participant's answer box
 
 

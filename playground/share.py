@@ -132,11 +132,11 @@ def publish(params: dict[str, Param], extra: dict | None = None, outputs: dict |
     follow.published(page or _page_name(), params, shared)
     if current_model_key() in bundled_models():
         shared["model"] = current_model_key()
-    if st.session_state.get("app.presenter"):
+    if st.session_state.get(keys.PRESENTER):
         shared["presenter"] = "1"
     if not st.session_state.get(keys.CLASSROOM, True):
         shared["classroom"] = "0"
-    if st.session_state.get("app.lang", "en") != "en":
+    if st.session_state.get(keys.LANG, "en") != "en":
         shared["lang"] = st.session_state[keys.LANG]
     with st.popover(t("share.copy"), icon=":material/link:"):
         base = (st.context.url or "").split("?")[0]

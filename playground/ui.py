@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.errors import PlaygroundError
 from core.training.data import CORPORA
-from playground import examples, loaders, state
+from playground import examples, keys, loaders, state
 from playground.i18n import error_text, language, t
 from playground.navigation import VIEWS
 
@@ -125,7 +125,7 @@ def chart(where, fig, key: str, on_click=None) -> None:
     to the format chosen in the sidebar (PNG or SVG); the image is made in the browser, so it works offline.
     The chart's toolbar has Streamlit's full-screen button (that one figure alone on the screen). on_click: a
     callback run when a point is clicked; it reads the point from clicked(key)."""
-    fmt = st.session_state.get("app.figure_format", "png")
+    fmt = st.session_state.get(keys.FIGURE_FORMAT, "png")
     events = {"on_select": on_click, "selection_mode": "points"} if on_click else {}
     where.plotly_chart(fig, key=key, config={"displaylogo": False, "toImageButtonOptions": {
         "format": fmt, "filename": key.replace(".", "-"), "scale": 2 if fmt == "png" else 1}}, **events)
