@@ -17,12 +17,14 @@ KINDS = ("ablation", "patching", "attribution")
 MAX_TOKENS = 32  # residual patching runs n_layer × tokens copies of the prompt
 READS = ("target", "difference")
 SHARE = {"kind": share.Param("experiments.kind", choices=KINDS),
+         "example": share.Param("experiments.example", choices=tuple(EXPERIMENT_EXAMPLES)),
          "clean": share.Param("experiments.clean"), "corrupted": share.Param("experiments.corrupted"),
          "target": share.Param("experiments.target"), "distractor": share.Param("experiments.distractor"),
          "ablation": share.Param("experiments.ablation", choices=ABLATIONS),
          "reference": share.Param("experiments.reference"),
          "reads": share.Param("experiments.reads", choices=READS)}
 FIELDS = ("clean", "corrupted", "target", "distractor")
+REFERENCE = TOKEN_EXAMPLES["shakespeare"]  # the mean ablation's text until the user writes another
 
 st.title(t("nav.experiments"))
 ui.explain(t("experiments.explain"))
@@ -49,7 +51,7 @@ st.session_state.setdefault("experiments.example", (usable or list(EXPERIMENT_EX
 for name in FIELDS:
     st.session_state.setdefault(f"experiments.{name}",
                                 EXPERIMENT_EXAMPLES[st.session_state["experiments.example"]][name])
-st.session_state.setdefault("experiments.reference", TOKEN_EXAMPLES["shakespeare"])
+st.session_state.setdefault("experiments.reference", REFERENCE)
 
 side.selectbox(t("experiments.example"), list(EXPERIMENT_EXAMPLES), key="experiments.example",
              format_func=lambda k: t(f"experiments.example_{k}"), on_change=fill_example)
@@ -174,4 +176,6 @@ else:
     outputs = {"logit": result["logit"], "heads": result["heads"], "parts": parts}
     code_view.show_code(stage, snippets.experiment(key, kind, len(ids), *asked, minus=minus is not None))
 
-share.publish(SHARE, page=PAGE, outputs=outputs)
+# The default reference is long and any session starts with it: a link carries it only when it was changed.
+share.publish(SHARE, {"reference": None} if st.session_state["experiments.reference"] == REFERENCE else None,
+              page=PAGE, outputs=outputs)

@@ -6,6 +6,7 @@ until Streamlit's running indicator is gone. Screenshots land in .pytest_cache/s
 Skips (and says why) where Debian's chromium or Playwright is missing.
 """
 
+import re
 
 import pytest
 
@@ -164,3 +165,43 @@ def test_generated_tokens_show_their_alternatives_on_hover(server, browser):
     tips = page.locator(".pg-chip[title*='likeliest tokens']")
     assert tips.count() == 1 and tips.first.get_attribute("title").count("%") == 6  # its own and 5 alternatives
     context.close()
+
+
+# The Experiments page's other views: each figure's title, as the session's language writes it, and the trace that
+# draws its values (a heatmap's image, the bars).
+EXPERIMENT_FIGURES = {"patching": [("experiments.resid_title", ".heatmaplayer image"),
+                                   ("experiments.heads_title", ".heatmaplayer image")],
+                      "attribution": [("experiments.dla_heads_title", ".heatmaplayer image"),
+                                      ("experiments.dla_parts_title", ".barlayer .point path")]}
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_experiment_maps_are_drawn_and_show_values_on_hover(server, browser, lang):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = []
+    for kind, expected in EXPERIMENT_FIGURES.items():
+        page.goto(f"{server}/experiments?kind={kind}&lang={lang}", wait_until="domcontentloaded")
+        wait_until_idle(page)
+        charts = page.locator("[data-testid='stMain'] [data-testid='stPlotlyChart']")
+        if page.query_selector("[data-testid='stException']") or charts.count() != len(expected):
+            problems.append(f"{kind}: {charts.count()} figures, not {len(expected)}")
+            continue
+        for chart, (title_key, drawn) in zip(charts.all(), expected):
+            name = f"{kind} {title_key}"
+            title = chart.locator(".gtitle").text_content()
+            if not title.startswith(strings(lang)[title_key].split("{")[0]):  # {what}: the token read
+                problems.append(f"{name}: title {title!r}")
+            if not chart.locator(drawn).count():
+                problems.append(f"{name}: no {drawn}")
+                continue
+            chart.scroll_into_view_if_needed()
+            box = chart.locator(drawn).first.bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.wait_for_timeout(400)
+            label = chart.locator(".hoverlayer .hovertext")
+            hover = label.first.text_content() if label.count() else None
+            if not hover or not re.search(r"\d[.,]\d", hover):  # German plotly writes a decimal comma
+                problems.append(f"{name}: hover label {hover!r}")
+    context.close()
+    assert not problems, problems

@@ -1,5 +1,6 @@
 """The Experiments page: its numbers are core's (ablation, patching, attribution on the bundled model), bad input is
-one sentence, links reopen the view, presenter mode enlarges the maps, and the German page leaves no English."""
+one sentence, links reopen the view (the chosen example; the long reference text only when changed), presenter mode
+enlarges the maps, and the German page leaves no English."""
 
 import json
 import re
@@ -130,6 +131,21 @@ def test_link_reopens_the_view_and_refuses_bad_values():
     assert_clean(at)
     assert at.radio(key="experiments.kind").value == "ablation"
     assert any("kind" in w.value for w in at.warning)
+
+
+def test_a_link_shows_the_chosen_example_and_carries_the_reference_only_when_changed():
+    at = open_page("experiments")
+    at.selectbox(key="experiments.example").set_value("copy").run()
+    at.radio(key="experiments.ablation").set_value("mean").run()
+    link = dict(at.query_params)
+    assert link["example"] == "copy" and "reference" not in link
+    again = open_page("experiments", **link)
+    assert_clean(again)
+    assert again.selectbox(key="experiments.example").value == "copy"
+    assert again.text_input(key="experiments.clean").value == EXPERIMENT_EXAMPLES["copy"]["clean"]
+    assert again.text_area(key="experiments.reference").value == at.text_area(key="experiments.reference").value
+    at.text_area(key="experiments.reference").set_value("To be, or not to be").run()
+    assert dict(at.query_params)["reference"] == "To be, or not to be"
 
 
 def test_presenter_mode_enlarges_the_maps():

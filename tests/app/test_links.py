@@ -44,6 +44,12 @@ CHANGES = {
     "generation/compare": {"generation.view": "compare", "generation.compare_n": 20},
     "anatomy": {"anatomy.text": "To be or not", "anatomy.stage": "mlp", "anatomy.layer": 3},
     "tour": {"tour.text": "O Romeo, Romeo"},
+    "experiments": {"experiments.example": "copy", "experiments.clean": "Good morrow, my lady. Good morrow, my",
+                    "experiments.target": " lady", "experiments.distractor": " lord", "experiments.ablation": "mean",
+                    "experiments.reference": "To be, or not to be, that is the question:"},
+    "experiments/patching": {"experiments.kind": "patching",
+                             "experiments.corrupted": "Good morrow, my lord. Good morrow, my"},
+    "experiments/attribution": {"experiments.kind": "attribution", "experiments.reads": "difference"},
 }
 
 
