@@ -3,7 +3,6 @@ the same blocks with a 2k (bpe-2000) against GPT-2's 50k vocabulary. GPU (`--gpu
 (core.train) on the GPT-2 124M shape, context 1024, bf16: tokens/s and MFU."""
 
 import argparse
-import json
 import tempfile
 import time
 
@@ -12,6 +11,7 @@ import torch
 from bench.common import table
 from core.model.gpt import GPT, GPTConfig, count_parameters
 from core.training.pretrain import TrainConfig, train
+from core.training.runfolder import RunFolder
 
 H100_BF16_FLOPS = 989e12
 
@@ -82,7 +82,7 @@ def gpu_mfu(steps: int = 60, batch_size: int = 16, compile_model: bool = True) -
                           eval_interval=10**6, eval_batches=1, log_interval=10, sample_tokens=1, device="cuda",
                           precision="bf16", compile=compile_model, stride=1)
         status = train(cfg)
-        records = [json.loads(line) for line in open(f"{folder}/metrics.jsonl") if '"lr"' in line]
+        records = RunFolder(folder, write=False).read_metrics("train")
     steady = [r["tokens_per_s"] for r in records if r["step"] > 20]  # after compiling and warm-up
     tps = sum(steady) / len(steady)
     c = cfg.model_config()

@@ -85,7 +85,8 @@ def live(view, run) -> None:
 
 
 def run_progress(run_id: str, polling: bool):
-    """Shared top of both live views: the run's state, progress, loss curves and truncation counts."""
+    """Shared top of both live views: the run's state, progress, loss curves and truncation counts; returns the run
+    and its evaluation records."""
     with ui.friendly_errors():
         store.tick()
     run = get_run(store, run_id)
@@ -105,7 +106,7 @@ def run_progress(run_id: str, polling: bool):
         ui.chart(st, loss_figure(train_rows, evals), key=f"finetuning.loss.{run.id}")
     if status.get("truncated") and any(status["truncated"].values()):
         st.caption(t("finetuning.truncated") + ", ".join(f"{n} {k}" for k, n in status["truncated"].items()))
-    return run, records
+    return run, evals
 
 
 def checked_upload(upload) -> bytes | None:
@@ -141,10 +142,9 @@ with classify_tab:
 
 
 def classification_view(run_id: str, polling: bool) -> None:
-    run, records = run_progress(run_id, polling)
+    run, evals = run_progress(run_id, polling)
     if run is None:
         return
-    evals = [r for r in records if "val_accuracy" in r]
     if evals:
         ui.chart(st, figures.accuracy_curves([r["step"] for r in evals], [r["train_accuracy"] for r in evals],
                                                 [r["val_accuracy"] for r in evals]), key=f"finetuning.acc.{run.id}")
@@ -198,7 +198,7 @@ with instruct_tab:
 
 
 def instruction_view(run_id: str, polling: bool) -> None:
-    run, records = run_progress(run_id, polling)
+    run, _ = run_progress(run_id, polling)
     if run is None:
         return
     res = results(run)
