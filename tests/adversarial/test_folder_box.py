@@ -13,6 +13,7 @@ from core.model.gpt import GPT, GPTConfig
 from core.training.runfolder import RunFolder
 from playground import loaders
 from tests.support.app import assert_clean, open_page
+from tests.support.jobs import tiny
 
 TINY = GPTConfig(vocab_size=50257, context_length=16, n_layer=1, n_head=2, n_embd=8)
 
@@ -23,7 +24,6 @@ def places(tmp_path_factory):
     secret folder elsewhere with a model; links from inside the allowed places to outside."""
     root = tmp_path_factory.mktemp("places")
     store = JobStore(root / "runs")
-    from tests.core.jobs.test_store import tiny
     ids = {}
     for owner, shared in (("ada", False), ("bob", False), ("bob", True)):
         run = store.submit(tiny(steps=3), owner=owner)

@@ -1,19 +1,22 @@
-"""The training pages stay true and light: a live view polls only while its run is queued or running; a finished run
-shows as finished with Delete and downloads enabled (no reload needed); no empty perplexity frame before the first
-evaluation; progress reaches the last step; a new run is the one selected; finetuning's answers are computed once per
-model and input."""
+"""The training pages stay true and light: a live view polls only while its run is queued or running (on the
+training and the finetuning page); a finished run shows as finished with Delete and downloads enabled (no reload
+needed), a finished finetuning run its results; no empty perplexity frame before the first evaluation; progress
+reaches the last step; a new run is the one selected; finetuning's answers (next tokens, responses, classes) are
+computed once per model and input."""
 
 import time
 
 import pytest
 import streamlit
+import torch
 
 from core.jobs.store import JobStore
+from core.model.gpt import GPT, GPTConfig
+from core.training.finetune import FinetuneConfig, GPTClassifier
 from core.training.runfolder import RunFolder
 from playground import run_view, runs
-from tests.core.jobs.test_placement import Recorder
-from tests.core.jobs.test_store import tiny
 from tests.support.app import assert_clean, open_page
+from tests.support.jobs import Recorder, tiny
 
 
 @pytest.fixture
@@ -94,15 +97,53 @@ def test_a_new_run_is_the_one_selected():
         runs.get_store().cancel(run_id, user)
 
 
-def test_finetuning_answers_are_computed_once_per_model_and_input(monkeypatch):
+SPAM = "\n".join(["label\ttext"] + [f"ham\tsee you at lunch {i}" for i in range(30)] +
+                 [f"spam\tWIN a FREE prize now call {i}" for i in range(30)])
+
+
+def test_a_finished_finetuning_run_is_drawn_once_and_shows_its_results(polls):
+    store = runs.get_store()
+    key = "d" * 32
+    cfg = FinetuneConfig(task="classify", epochs=1, batch_size=8, eval_interval=3, log_interval=4, trainable="lora",
+                         lora_rank=2, device="cpu")
+    run = store.submit(cfg, owner=key, name="spam filter", upload=SPAM.encode())  # the page's tick starts it
+    at = as_participant(key, "finetuning")
+    assert_clean(at)
+    assert at.selectbox(key="finetuning.cls_run").value == run.id
+    assert ("classification_view", 2.0) in polls  # queued or running: polled every two seconds
+    deadline = time.time() + 400
+    while store.get(run.id).state not in ("finished", "failed") and time.time() < deadline:
+        time.sleep(1)
+        store.tick()
+    assert store.get(run.id).state == "finished"
+    polls.clear()
+    at.run()
+    assert_clean(at)
+    assert polls == [("classification_view", None)]  # ended: drawn once, no more classifying every two seconds
+    assert at.get("progress")[0].proto.value == 100
+    assert any(m.label == "Test accuracy" for m in at.metric)
+    assert any("**spam**" in m.value for m in at.markdown)  # the try-it answer of the finetuned classifier
+
+
+@pytest.mark.parametrize("cached, computes, inputs", [
+    ("cached_next_tokens", "generate", [("shakespeare", "ROMEO:"), ("shakespeare", "JULIET:")]),
+    ("cached_respond", "respond", [("shakespeare", "Name a fruit.", ""), ("shakespeare", "Name a fruit.", "Yellow.")]),
+    ("cached_classify", "classify", [("spam filter", "WIN a FREE prize"), ("spam filter", "see you at lunch")]),
+])
+def test_finetuning_answers_are_computed_once_per_model_and_input(monkeypatch, cached, computes, inputs):
+    torch.manual_seed(0)
+    classifier = GPTClassifier(GPT(GPTConfig(context_length=16, n_layer=1, n_head=2, n_embd=8)), 2).eval()
+    # what is counted is the classification, so any classifier will do in place of a finetuning run's
+    monkeypatch.setattr(run_view, "classifier", lambda folder: (classifier, ["ham", "spam"]))
     calls = []
-    real = run_view.generate
-    monkeypatch.setattr(run_view, "generate", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
-    run_view.cached_next_tokens.clear()
-    first = run_view.cached_next_tokens("shakespeare", "ROMEO:")
-    again = run_view.cached_next_tokens("shakespeare", "ROMEO:")
+    real = getattr(run_view, computes)
+    monkeypatch.setattr(run_view, computes, lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    answer = getattr(run_view, cached)
+    answer.clear()
+    first = answer(*inputs[0])
+    again = answer(*inputs[0])
     assert first == again and len(calls) == 1
-    run_view.cached_next_tokens("shakespeare", "JULIET:")
+    answer(*inputs[1])
     assert len(calls) == 2
 
 

@@ -6,42 +6,8 @@ import pytest
 
 from core.jobs import store as store_module
 from core.jobs.devices import GIB, USABLE, fake_gpus, gpu_need
-from core.jobs.executors import Started
 from core.jobs.store import JobStore
-from tests.core.jobs.test_store import tiny
-
-
-class Recorder:
-    """An executor that keeps the commands it is given; a job runs until the test ends it."""
-
-    name = "local"
-
-    def __init__(self):
-        self.commands, self.ended = {}, set()
-
-    def start(self, command, env, log, cwd, name=""):
-        job = str(len(self.commands) + 1)
-        self.commands[job] = command
-        return Started(f"{self.name}:{job}", None)
-
-    def alive(self, job_id):
-        return job_id in self.commands and job_id not in self.ended
-
-    def waiting(self, job_id):
-        return False
-
-    def wrote(self, job_id, status):
-        return False
-
-    def end_reason(self, job_id):
-        return None
-
-    def stop(self, job_id):
-        self.ended.add(job_id)
-
-    def device_of(self, job_id):
-        command = self.commands[job_id]
-        return command[command.index("--device") + 1]
+from tests.support.jobs import Recorder, tiny
 
 
 def queue(tmp_path, devices, runs=30, **settings):

@@ -18,13 +18,8 @@ from core.jobs import store as store_module
 from core.jobs.executors import LocalExecutor, kill
 from core.jobs.store import JobStore, Limits
 from core.training.runfolder import RunFolder
-from tests.core.jobs.test_store import read_metrics, tiny, wait_for
+from tests.support.jobs import read_metrics, tiny, wait_for
 from tests.support.server import ROOT
-
-
-@pytest.fixture
-def store(tmp_path):
-    return JobStore(tmp_path / "runs", cpu_slots=1, per_user_limit=2)
 
 
 def alive(pid) -> bool:
@@ -252,7 +247,7 @@ def test_server_limits_from_the_environment(monkeypatch):
 def test_a_run_survives_a_server_restart(tmp_path):
     """The server that started the run goes away; the next one finds the run running and sees it finish."""
     root = tmp_path / "runs"
-    script = ("import sys; from core.jobs.store import JobStore; from tests.core.jobs.test_store import tiny\n"
+    script = ("import sys; from core.jobs.store import JobStore; from tests.support.jobs import tiny\n"
               f"s = JobStore({str(root)!r}); r = s.submit(tiny(steps=25, eval_interval=5), owner='ada'); s.tick()\n"
               "print(r.id)")
     first = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,

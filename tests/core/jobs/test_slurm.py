@@ -15,7 +15,7 @@ from core import PlaygroundError
 from core.jobs.executors import SlurmExecutor, executor_from_env
 from core.jobs.store import JobStore
 from core.training.runfolder import RunFolder
-from tests.core.jobs.test_store import read_metrics, tiny, wait_for
+from tests.support.jobs import read_metrics, tiny, wait_for
 from tests.support.server import ROOT
 from tests.support.slurm import SlurmUnavailable, single_node_slurm
 

@@ -14,36 +14,8 @@ import torch
 from core import PlaygroundError
 from core.jobs.executors import kill
 from core.jobs.store import JobStore
-from core.training.pretrain import TrainConfig
-from core.training.runfolder import RunFolder
+from tests.support.jobs import read_metrics, tiny, wait_for
 from tests.support.server import ROOT
-
-
-def read_metrics(folder, kind=None):
-    return RunFolder(folder, write=False).read_metrics(kind)
-
-
-def tiny(**overrides):
-    base = dict(corpus="the-verdict", n_layer=1, n_head=2, n_embd=16, context_length=16, batch_size=4, steps=30,
-                warmup_steps=2, eval_interval=10, eval_batches=2, log_interval=1, sample_tokens=4, device="cpu",
-                dropout=0.0)
-    return TrainConfig(**{**base, **overrides})
-
-
-def wait_for(store, run_id, states, timeout=90):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        store.tick()
-        run = store.get(run_id)
-        if run.state in states:
-            return run
-        time.sleep(0.3)
-    raise AssertionError(f"run {run_id} stayed {store.get(run_id).state}")
-
-
-@pytest.fixture
-def store(tmp_path):
-    return JobStore(tmp_path / "runs", cpu_slots=1, per_user_limit=2)
 
 
 def test_queue_runs_one_at_a_time_and_finishes(store):
@@ -54,7 +26,7 @@ def test_queue_runs_one_at_a_time_and_finishes(store):
     assert store.queue_position(b.id) == 1
     assert wait_for(store, a.id, {"finished"}).state == "finished"
     assert wait_for(store, b.id, {"finished"}).state == "finished"
-    assert len([r for r in read_metrics(store.get(a.id).folder) if "lr" in r]) == 12
+    assert len(read_metrics(store.get(a.id).folder, "train")) == 12
 
 
 def test_participants_see_and_stop_only_their_own(store):
@@ -106,7 +78,7 @@ def test_killed_process_fails_keeps_metrics_and_resumes_the_same_curve(store):
     assert before, "metrics must survive the crash"
     store.resume(run.id, "ada")
     assert wait_for(store, run.id, {"finished"}).state == "finished"
-    after = [r for r in read_metrics(folder) if "lr" in r]
+    after = read_metrics(folder, "train")
     assert [r["step"] for r in after] == list(range(1, 61))  # one continuous curve, no fork
     checkpoint_step = json.loads((folder / "checkpoint" / "state.json").read_text())["step"]
     assert checkpoint_step == 60
@@ -163,5 +135,5 @@ def test_ddp_on_cpu_with_two_processes(tmp_path):
     from core.model.checkpoints import load_checkpoint
     two, one = load_checkpoint(out / "checkpoint"), load_checkpoint(single / "checkpoint")
     assert not torch.allclose(two.transformer.wte.weight, one.transformer.wte.weight)
-    metrics = [r for r in read_metrics(out) if "lr" in r]
+    metrics = read_metrics(out, "train")
     assert [r["step"] for r in metrics] == list(range(1, 7))

@@ -14,17 +14,11 @@ import torch
 from core import PlaygroundError
 from core.jobs.store import JobStore
 from core.model.checkpoints import load_checkpoint
-from core.training.pretrain import TrainConfig, train
+from core.training.pretrain import train
 from core.training.runfolder import RunFolder
 from tests.support.disk import remount_read_only, small_tmpfs
+from tests.support.jobs import tiny
 from tests.support.server import ROOT
-
-
-def tiny(out, **overrides) -> TrainConfig:
-    base = dict(out_dir=str(out), corpus="the-verdict", n_layer=1, n_head=2, n_embd=16, context_length=16,
-                batch_size=4, steps=20, warmup_steps=2, eval_interval=10, eval_batches=2, log_interval=1,
-                sample_tokens=4, device="cpu", dropout=0.0)
-    return TrainConfig(**{**base, **overrides})
 
 
 def consistent_checkpoint(out: Path) -> int:
@@ -43,7 +37,7 @@ KILLER = """
 import os, signal, sys, torch
 from core.training import runfolder
 from core.training.pretrain import train
-from tests.core.training.test_faults import tiny
+from tests.support.jobs import tiny
 where, out = sys.argv[1], sys.argv[2]
 real_rename, real_save = os.rename, torch.save
 saves = []

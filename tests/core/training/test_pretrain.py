@@ -11,6 +11,7 @@ from core.training.common import lr_at
 from core.training.options import build_parser, to_argv
 from core.training.pretrain import TrainConfig, train
 from core.training.runfolder import RunFolder
+from tests.support.jobs import read_metrics
 
 
 def tiny(tmp_path, **overrides):
@@ -20,21 +21,16 @@ def tiny(tmp_path, **overrides):
     return TrainConfig(**{**base, **overrides})
 
 
-def read_metrics(folder, kind=None):
-    return RunFolder(folder, write=False).read_metrics(kind)
-
-
 def test_tiny_run_end_to_end(tmp_path):
     cfg = tiny(tmp_path)
     status = train(cfg)
     assert status["state"] == "finished"
     run = tmp_path / "run"
-    records = read_metrics(run)
-    steps = [r["step"] for r in records if "train_loss" in r and "val_loss" not in r]
-    assert steps == list(range(1, 13))
-    evals = [r for r in records if "val_loss" in r]
+    steps = read_metrics(run, "train")
+    assert [r["step"] for r in steps] == list(range(1, 13))
+    evals = read_metrics(run, "eval")
     assert [r["step"] for r in evals] == [6, 12] and all(isinstance(r["sample"], str) for r in evals)
-    assert records[-2]["train_loss"] < records[0]["train_loss"]  # it learns
+    assert steps[-1]["train_loss"] < steps[0]["train_loss"]  # it learns
     assert json.loads((run / "status.json").read_text())["state"] == "finished"
     model = load_model(run / "checkpoint", device="cpu")
     assert model.config.n_embd == 16
@@ -85,8 +81,8 @@ def test_resume_continues_the_same_curve(tmp_path):
     assert train(first_half, should_stop=stop_after_six)["state"] == "cancelled"
     resumed = tiny(tmp_path / "b", steps=12, resume=True)
     assert train(resumed)["state"] == "finished"
-    a = [r["train_loss"] for r in read_metrics(tmp_path / "a" / "run") if "lr" in r]
-    b = [r["train_loss"] for r in read_metrics(tmp_path / "b" / "run") if "lr" in r]
+    a = [r["train_loss"] for r in read_metrics(tmp_path / "a" / "run", "train")]
+    b = [r["train_loss"] for r in read_metrics(tmp_path / "b" / "run", "train")]
     assert len(a) == len(b) == 12
     assert a == pytest.approx(b, rel=1e-4, abs=1e-4)
 
