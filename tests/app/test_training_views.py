@@ -40,7 +40,10 @@ def as_participant(key: str, page: str = "training"):
     return at
 
 
-def test_a_finished_run_is_drawn_once_and_shows_its_buttons(polls):
+def test_a_finished_run_is_drawn_once_and_shows_its_buttons(polls, monkeypatch):
+    made = []  # the checkpoint zip and the metrics CSV are made when clicked, never on a rerun
+    for name in ("checkpoint_zip", "metrics_csv"):
+        monkeypatch.setattr(runs, name, lambda folder, name=name: made.append(name) or b"")
     store = runs.get_store()
     key = "a" * 32
     run = store.submit(tiny(steps=6, eval_interval=3), owner=key, name="six steps")
@@ -64,6 +67,8 @@ def test_a_finished_run_is_drawn_once_and_shows_its_buttons(polls):
     assert not at.button(key="training.delete").disabled and at.button(key="training.cancel").disabled
     zip_button = next(d for d in at.get("download_button") if d.key == "training.zip")
     assert not zip_button.proto.disabled  # the checkpoint zip, made only when clicked
+    at.run()
+    assert made == []
 
 
 def test_no_perplexity_frame_before_the_first_evaluation():
