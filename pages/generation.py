@@ -68,6 +68,36 @@ def likeliest_of(probs) -> list[tuple[int, float]]:
     return [(i, float(probs[i])) for i in torch.argsort(probs, descending=True)[:ALTERNATIVES].tolist() if probs[i] > 0]
 
 
+@st.fragment
+def generated_text(prompt: str, prompt_ids: list[int], settings, seed, max_new: int, stops: list[str]) -> None:
+    """The Generate button and its text. A click reruns only this part (the controls above are not built again
+    before the first token), and the text streams in, each token coloured by its probability."""
+    clicked = st.button(t("generation.generate"), key="generation.run", type="primary")
+    box = st.empty()
+    if clicked:
+        started, chunk, drawn = time.perf_counter(), None, 0.0
+        pieces, probs_seen, others, chips = [], [], [], ProbabilityChips()
+        with ui.friendly_errors():
+            for chunk in stream_text(model, prompt_ids, max_new, settings, seed, stops, alternatives=ALTERNATIVES):
+                pieces.append(tok.token_text(chunk.token))
+                probs_seen.append(chunk.prob)
+                others.append(named(tok, chunk.alternatives))
+                chips.add(pieces[-1], chunk.prob, others[-1])
+                if time.perf_counter() - drawn >= DRAW_EVERY_S:
+                    box.html(chips.html())
+                    drawn = time.perf_counter()
+        elapsed = time.perf_counter() - started
+        if chunk is not None:
+            st.session_state["generation.run_result"] = (prompt + chunk.text, len(pieces), elapsed, chunk.stopped,
+                                                         (pieces, probs_seen, others))
+    if "generation.run_result" in st.session_state:
+        text, n, elapsed, stopped, drawn_chips = st.session_state["generation.run_result"]
+        box.html(probability_chips_html(*drawn_chips))  # hover a token: what else the model would have written
+        st.code(text, language=None, wrap_lines=True)
+        st.caption(t("generation.speed", n=number(n), s=number(elapsed, 2), rate=number(n / max(elapsed, 1e-9)))
+                   + (t("generation.stopped", stop=repr(stopped)) if stopped else ""))
+
+
 key = (state.current_model_key(), tuple(prompt_ids))
 if st.session_state.get("generation.tree_key") != key:
     linked = st.session_state.get("generation.path", "") if "generation.tree" not in st.session_state else ""
@@ -153,30 +183,7 @@ with stage:
         # No stop by default: a blank line ends a Shakespeare speech after a few tokens; the placeholder shows the form.
         stops_raw = r2.text_input(t("generation.stops"), "", key="generation.stops", placeholder="\\n\\n")
         stops = [s.replace("\\n", "\n") for s in stops_raw.split(",") if s]
-        clicked = st.button(t("generation.generate"), key="generation.run", type="primary")
-        box = st.empty()
-        if clicked:
-            started, chunk, drawn = time.perf_counter(), None, 0.0
-            pieces, probs_seen, others, chips = [], [], [], ProbabilityChips()
-            with ui.friendly_errors():
-                for chunk in stream_text(model, prompt_ids, max_new, settings, seed, stops, alternatives=ALTERNATIVES):
-                    pieces.append(tok.token_text(chunk.token))
-                    probs_seen.append(chunk.prob)
-                    others.append(named(tok, chunk.alternatives))
-                    chips.add(pieces[-1], chunk.prob, others[-1])
-                    if time.perf_counter() - drawn >= DRAW_EVERY_S:
-                        box.html(chips.html())
-                        drawn = time.perf_counter()
-            elapsed = time.perf_counter() - started
-            if chunk is not None:
-                st.session_state["generation.run_result"] = (prompt + chunk.text, len(pieces), elapsed, chunk.stopped,
-                                                             (pieces, probs_seen, others))
-        if "generation.run_result" in st.session_state:
-            text, n, elapsed, stopped, drawn_chips = st.session_state["generation.run_result"]
-            box.html(probability_chips_html(*drawn_chips))  # hover a token: what else the model would have written
-            st.code(text, language=None, wrap_lines=True)
-            st.caption(t("generation.speed", n=number(n), s=number(elapsed, 2), rate=number(n / max(elapsed, 1e-9)))
-                       + (t("generation.stopped", stop=repr(stopped)) if stopped else ""))
+        generated_text(prompt, prompt_ids, settings, seed, max_new, stops)
         code_view.show_code(st, snippets.generation(state.current_model_key(), prompt, settings, seed, max_new, stops))
 
     else:  # compare strategies

@@ -282,7 +282,9 @@ def scatter_projection(coords, labels: list[str], groups: list[str], title: str,
                                              z=[coords[i][2] for i in idx], **common))
         else:
             traces.append(trace("scatter", x=[coords[i][0] for i in idx], y=[coords[i][1] for i in idx], **common))
-    scene = {"scene": {f"{a}axis": {"title": {"text": name}} for a, name in zip("xyz", axis_titles)}} if dims == 3 else {}
+    # 3D: no tick numbers (a principal axis has no unit and an arbitrary sign; in presenter size they cover the points)
+    scene = {"scene": {f"{a}axis": {"title": {"text": name}, "showticklabels": False}
+                       for a, name in zip("xyz", axis_titles)}} if dims == 3 else {}
     return figure(traces, title, axis_titles[0], axis_titles[1], 600, **scene)
 
 

@@ -167,6 +167,22 @@ def test_generated_tokens_show_their_alternatives_on_hover(server, browser):
     context.close()
 
 
+def test_a_streamed_generation_ends_with_its_text_and_speed(server, browser):
+    """Generate reruns only its part of the page (a fragment): the text streams in, then shows with its speed."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server}/generation?view=run&max_new=40&seed=3", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    page.get_by_role("button", name=strings("en")["generation.generate"], exact=True).click()
+    page.wait_for_timeout(500)
+    wait_until_idle(page)
+    assert not page.query_selector("[data-testid='stException']")
+    assert page.locator(".pg-chip[title*='likeliest tokens']").count() == 40
+    caption = page.locator("[data-testid='stCaptionContainer']").filter(has_text="tokens/s").last.inner_text()
+    assert caption.startswith("40 tokens in")
+    context.close()
+
+
 # The Experiments page's other views: each figure's title, as the session's language writes it, and the trace that
 # draws its values (a heatmap's image, the bars).
 EXPERIMENT_FIGURES = {"patching": [("experiments.resid_title", ".heatmaplayer image"),
