@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from core.errors import PlaygroundError
+from core.model.base import require_numbers
 
 CHUNK_TOKENS = 8192  # tokens per batched forward pass: bounds memory for long prompts and many edits
 ABLATIONS = ("zero", "mean")
@@ -71,7 +72,7 @@ def _replacer(rows):
 def _last_logits(model, ids: list[int], names=None):
     """Logits at the last position [vocab] through the same (hooked) path as the edited copies, and a cache."""
     logits, cache = model.run_with_hooks([ids], [], return_cache=True, names=names or set(), positions=-1)
-    return logits[0].float(), cache
+    return require_numbers(logits[0].float()), cache
 
 
 @dataclass

@@ -21,6 +21,7 @@ import torch
 
 from core.errors import PlaygroundError
 from core.inference.classroom import ClassroomFilter
+from core.model.base import require_numbers
 
 NEG_INF = float("-inf")
 
@@ -184,9 +185,7 @@ STAGES = ("raw", "bias", "classroom", "penalties", "temperature", "top_k", "top_
 
 def pipeline_stages(logits: torch.Tensor, settings: SamplingSettings, context_ids=()) -> dict[str, torch.Tensor]:
     """Every stage's logits, in order (keys of STAGES), for showing what each one did."""
-    if torch.isnan(logits).any():  # a model whose weights hold NaN: nothing below would mean anything
-        raise PlaygroundError("The model's logits are not numbers (NaN): its weights are damaged; choose another model.")
-    stages = {"raw": logits}
+    stages = {"raw": require_numbers(logits)}
     stages["bias"] = apply_logit_bias(stages["raw"], settings.logit_bias)
     stages["classroom"] = apply_classroom_filter(stages["bias"], settings.classroom, context_ids)
     stages["penalties"] = apply_penalties(

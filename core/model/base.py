@@ -63,6 +63,14 @@ class KVCache:
         return kb[:, :, :end], vb[:, :, :end]
 
 
+def require_numbers(logits: torch.Tensor) -> torch.Tensor:
+    """The logits, or one sentence when they hold NaN (a model whose weights are damaged: nothing computed from
+    them would mean anything)."""
+    if torch.isnan(logits).any():
+        raise PlaygroundError("The model's logits are not numbers (NaN): its weights are damaged; choose another model.")
+    return logits
+
+
 def causal_mask(T: int, S: int, device) -> torch.Tensor:
     """True where query i (the last T of S positions) may look at key j."""
     return torch.ones(T, S, dtype=torch.bool, device=device).tril(diagonal=S - T)
