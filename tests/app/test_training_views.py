@@ -4,7 +4,6 @@ needed), a finished finetuning run its results; no empty perplexity frame before
 reaches the last step; a new run is the one selected; finetuning's answers (next tokens, responses, classes) are
 computed once per model and input."""
 
-import time
 
 import pytest
 import streamlit
@@ -16,7 +15,7 @@ from core.training.finetune import FinetuneConfig, GPTClassifier
 from core.training.runfolder import RunFolder
 from playground import run_view, runs
 from tests.support.app import assert_clean, open_page
-from tests.support.jobs import Recorder, tiny
+from tests.support.jobs import Recorder, tiny, wait_for
 
 
 @pytest.fixture
@@ -52,11 +51,7 @@ def test_a_finished_run_is_drawn_once_and_shows_its_buttons(polls, monkeypatch):
     assert_clean(at)
     assert at.selectbox(key="training.run_select").value == run.id
     assert ("_live_body", 1.0) in polls  # queued or running: polled every second
-    deadline = time.time() + 400
-    while store.get(run.id).state not in ("finished", "failed") and time.time() < deadline:
-        time.sleep(1)
-        store.tick()
-    assert store.get(run.id).state == "finished"
+    assert wait_for(store, run.id, {"finished", "failed"}, timeout=400).state == "finished"  # a loaded 2-core machine
     polls.clear()
     at.run()
     assert_clean(at)
@@ -116,11 +111,7 @@ def test_a_finished_finetuning_run_is_drawn_once_and_shows_its_results(polls):
     assert_clean(at)
     assert at.selectbox(key="finetuning.cls_run").value == run.id
     assert ("classification_view", 2.0) in polls  # queued or running: polled every two seconds
-    deadline = time.time() + 400
-    while store.get(run.id).state not in ("finished", "failed") and time.time() < deadline:
-        time.sleep(1)
-        store.tick()
-    assert store.get(run.id).state == "finished"
+    assert wait_for(store, run.id, {"finished", "failed"}, timeout=400).state == "finished"  # a loaded 2-core machine
     polls.clear()
     at.run()
     assert_clean(at)
