@@ -74,6 +74,7 @@ def generated_text(prompt: str, prompt_ids: list[int], settings, seed, max_new: 
     before the first token), and the text streams in, each token coloured by its probability."""
     clicked = st.button(t("generation.generate"), key="generation.run", type="primary")
     box = st.empty()
+    chips = None
     if clicked:
         started, chunk, drawn = time.perf_counter(), None, 0.0
         pieces, probs_seen, others, chips = [], [], [], ProbabilityChips()
@@ -87,12 +88,15 @@ def generated_text(prompt: str, prompt_ids: list[int], settings, seed, max_new: 
                     box.html(chips.html())
                     drawn = time.perf_counter()
         elapsed = time.perf_counter() - started
-        if chunk is not None:
+        if chunk is None:
+            chips = None  # nothing new: the last result stays
+        else:
             st.session_state["generation.run_result"] = (prompt + chunk.text, len(pieces), elapsed, chunk.stopped,
                                                          (pieces, probs_seen, others))
     if "generation.run_result" in st.session_state:
         text, n, elapsed, stopped, drawn_chips = st.session_state["generation.run_result"]
-        box.html(probability_chips_html(*drawn_chips))  # hover a token: what else the model would have written
+        # Hover a token: what else the model would have written. Built again only on later runs (another language).
+        box.html(chips.html() if chips is not None else probability_chips_html(*drawn_chips))
         st.code(text, language=None, wrap_lines=True)
         st.caption(t("generation.speed", n=number(n), s=number(elapsed, 2), rate=number(n / max(elapsed, 1e-9)))
                    + (t("generation.stopped", stop=repr(stopped)) if stopped else ""))

@@ -69,21 +69,19 @@ def results_view(poll) -> None:
                        key="poll.csv", icon=":material/download:")
 
 
+def change_hall(action, *args) -> None:
+    """An instructor's button changes the hall; what stops it (an empty prompt, a full disk) is kept as one
+    sentence for the page to show under the buttons."""
+    st.session_state.pop("poll.error", None)
+    try:
+        action(*args)
+    except PlaygroundError as e:
+        st.session_state["poll.error"] = error_text(e)
+
+
 def open_poll() -> None:
     prompt = st.session_state.get("poll.prompt", "")
-    st.session_state.pop("poll.error", None)
-    try:
-        hall.open_poll(prompt, state.current_model_key(), space_before_guesses(prompt))
-    except PlaygroundError as e:
-        st.session_state["poll.error"] = error_text(e)
-
-
-def close_poll(poll_id: int) -> None:
-    st.session_state.pop("poll.error", None)
-    try:
-        hall.close_poll(poll_id)
-    except PlaygroundError as e:
-        st.session_state["poll.error"] = error_text(e)
+    change_hall(hall.open_poll, prompt, state.current_model_key(), space_before_guesses(prompt))
 
 
 @st.fragment(run_every=LIVE_S)
@@ -108,7 +106,7 @@ def instructor_view() -> None:
     st.subheader(t("poll.open_title" if poll.open else "poll.closed_title", id=poll.id))
     st.code(poll.prompt, language=None, wrap_lines=True)
     if poll.open:
-        st.button(t("poll.close"), key="poll.close", on_click=close_poll, args=(poll.id,),
+        st.button(t("poll.close"), key="poll.close", on_click=change_hall, args=(hall.close_poll, poll.id),
                   icon=":material/stop_circle:")
         live_results(poll.id)
     else:
