@@ -17,6 +17,7 @@ import core
 from bench.common import machine, table, timeit
 from core.analysis.interventions import Replace, ablate_heads, direct_logit_attribution, patch_heads, patch_residual
 from core.model.checkpoints import DEFAULT_MODELS
+from core.training.data import corpus_file
 from playground import experiment_figures, keys
 
 TOKENS = 16
@@ -54,7 +55,7 @@ def measure(name: str) -> None:
     clean, corrupted = tok.encode(clean_text), tok.encode(corrupted_text)
     (target,), (distractor,) = tok.encode(target_text), tok.encode(distractor_text)
     c = model.config
-    reference = tok.encode(open("core/assets/corpora/tinyshakespeare.txt").read()[:1200])[:min(256, c.context_length)]
+    reference = tok.encode(corpus_file("tinyshakespeare").read_text(encoding="utf-8")[:1200])[:min(256, c.context_length)]
     layers, heads = [str(i) for i in range(c.n_layer)], [str(i) for i in range(c.n_head)]
 
     def ablation(kind="zero"):

@@ -7,12 +7,13 @@ import core
 from bench.common import table, timeit
 from core.analysis.attention import head_steps
 from core.inference.sampling import STAGES, SamplingSettings, distribution_from_stages, pipeline_stages
+from core.training.data import corpus_file
 from playground import figures
 
 
 def main() -> None:
     model = core.load_model(core.DEFAULT_MODEL, device="cpu")
-    text = open("core/assets/corpora/tinyshakespeare.txt").read()[2000:2400]
+    text = corpus_file("tinyshakespeare").read_text(encoding="utf-8")[2000:2400]
     ids = model.tokenizer.encode(text)[:64]
     pieces = model.tokenizer.pieces(ids)
     c = model.config
