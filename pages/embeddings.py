@@ -15,6 +15,8 @@ ANALOGIES = {  # id: (a, b, c, the expected answer); shown as t("embeddings.anal
     "father": (" father", " man", " woman", " mother"),
     "paris": (" Paris", " France", " Italy", " Rome"),
 }
+PCA_TABS = ("2D", "3D")  # the projection's tabs; a tab's label is its value in a link
+PCA_3D_BUILT = "embeddings.pca_3d_built"  # this session has opened the 3D tab once: its chart stays in the page
 
 
 @st.cache_data(show_spinner=lazy("spin.corpus"), max_entries=8)
@@ -31,7 +33,7 @@ config = model.config
 SHARE = share.params(
     share.Param("embeddings.text"), share.Param("embeddings.view", choices=tuple(VIEWS[PAGE])),
     share.Param("embeddings.dims", int, 8, config.n_embd),
-    share.Param("embeddings.pca_dims", int, choices=(2, 3)), share.Param("embeddings.pca_corpus", choices=tuple(CORPORA)),
+    share.Param("embeddings.pca_dims", choices=PCA_TABS), share.Param("embeddings.pca_corpus", choices=tuple(CORPORA)),
     share.Param("embeddings.pca_n", int, 0, 300), share.Param("embeddings.word"),
     share.Param("embeddings.analogy_preset", choices=tuple(ANALOGIES)), share.Param("embeddings.a"),
     share.Param("embeddings.b"), share.Param("embeddings.c"), share.Param("embeddings.sim_layer", int, 0, config.n_layer - 1),
@@ -72,22 +74,30 @@ with stage:
 
     elif view == "projection":
         ui.explain(t("embeddings.pca_explain", d=config.n_embd), side)
-        p1, p2, p3 = ui.controls_row(side, 3)
-        n_dims_plot = p1.radio(t("embeddings.dimensions"), [2, 3], horizontal=True, key="embeddings.pca_dims")
-        corpus = p2.selectbox(t("embeddings.frequent_of"), list(CORPORA), key="embeddings.pca_corpus",
+        p1, p2 = ui.controls_row(side, 2)
+        corpus = p1.selectbox(t("embeddings.frequent_of"), list(CORPORA), key="embeddings.pca_corpus",
                               format_func=ui.corpus_title)
-        n_freq = p3.slider(t("embeddings.how_many"), 0, 300, 100, 10, key="embeddings.pca_n")
+        n_freq = p2.slider(t("embeddings.how_many"), 0, 300, 100, 10, key="embeddings.pca_n")
         frequent = corpus_frequent_ids(corpus, tok.key, n_freq) if n_freq else []
         frequent = [i for i in frequent if i < config.vocab_size and i not in ids]
         point_ids = list(dict.fromkeys(ids)) + frequent
-        with ui.friendly_errors():
-            coords, explained = pca(wte[point_ids], n_dims_plot)
-            groups = [t("fig.your_text")] * len(dict.fromkeys(ids)) + [t("fig.frequent")] * len(frequent)
-            axis = [t("embeddings.pc_axis", n=i + 1, share=percent(float(e), 0)) for i, e in enumerate(explained)]
-            ui.chart(st, figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups,
-                                                    t("embeddings.pca_title"), axis), key="embeddings.pca_chart")
-            code_view.show_code(st, snippets.projection(state.current_model_key(), text, len(ids), corpus, n_freq,
-                                                        n_dims_plot))
+        groups = [t("fig.your_text")] * len(dict.fromkeys(ids)) + [t("fig.frequent")] * len(frequent)
+        # 2D and 3D as tabs: once drawn, the 3D chart stays in the page, so switching back and forth is
+        # instant (building a WebGL scene takes the browser about a second; updating one, a tenth of that).
+        # The 3D chart is built the first time its tab is opened, not on every visit of this view.
+        flat, deep = st.tabs(list(PCA_TABS), key="embeddings.pca_dims", on_change="rerun")
+        if deep.open:
+            st.session_state[PCA_3D_BUILT] = True
+        for tab, dims_plot in ((flat, 2), (deep, 3)):
+            if dims_plot == 3 and not st.session_state.get(PCA_3D_BUILT):
+                continue
+            with tab, ui.friendly_errors():
+                coords, explained = pca(wte[point_ids], dims_plot)
+                axis = [t("embeddings.pc_axis", n=i + 1, share=percent(float(e), 0)) for i, e in enumerate(explained)]
+                ui.chart(st, figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups,
+                                                        t("embeddings.pca_title"), axis), key=f"embeddings.pca_chart{dims_plot}")
+                code_view.show_code(st, snippets.projection(state.current_model_key(), text, len(ids), corpus, n_freq,
+                                                            dims_plot))
 
     elif view == "neighbours":
         ui.explain(t("embeddings.explain4"), side)

@@ -97,8 +97,9 @@ html { font-size: 22px; }
 [data-testid="stDecoration"], footer { display: none; }
 /* The header and its toolbar stay for the one button that reopens the collapsed sidebar (where presenter mode is
    switched off), without taking room: transparent, over the page's left margin. */
-[data-testid="stHeader"] { background: transparent; height: 2.6rem; pointer-events: none; }
-[data-testid="stHeader"] button { pointer-events: auto; }
+[data-testid="stHeader"] { background: transparent; height: 2.6rem; }
+[data-testid="stHeader"], [data-testid="stHeader"] * { pointer-events: none; }  /* the toolbar would catch clicks */
+[data-testid="stHeader"] button, [data-testid="stHeader"] button * { pointer-events: auto; }
 [data-testid="stMainBlockContainer"] { max-width: 100%; padding: 0.3rem 1rem 3rem 2.8rem; }
 [data-testid="stMain"] h1 { font-size: 1.6rem; padding: 0 0 0.2rem 0; }
 [data-testid="stMain"] h2 { font-size: 1.35rem; padding: 0.3rem 0; }
@@ -131,6 +132,32 @@ STYLE = """
 """
 
 
+def plotly_chunk() -> str | None:
+    """The file name of Streamlit's chart library in its frontend build (hashed per Streamlit version), if any."""
+    found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js"))
+    return found[0].name if found else None
+
+
+def warm_figures() -> None:
+    """Once per session, while the first page is read: load the browser's chart library (4.7 MB of JavaScript,
+    about a second to parse on a slow machine), which Streamlit otherwise loads only when the first figure of
+    the session appears, so that the first page with figures opens as fast as the later ones. Idle time only:
+    it never delays the page being drawn. The same URL as Streamlit's own import, so it is the same module."""
+    chunk = plotly_chunk()
+    if chunk is None or st.session_state.get(keys.FIGURES_WARMED):
+        return
+    st.session_state[keys.FIGURES_WARMED] = True
+    st.sidebar.html(f"""<script>
+(() => {{
+  const main = document.querySelector('script[type=module][src*="/static/js/index."]');
+  if (window.__pgFigures || !main) return;
+  window.__pgFigures = true;
+  const load = () => import(new URL("./{chunk}", main.src).href).catch(() => {{}});
+  window.requestIdleCallback ? requestIdleCallback(load, {{timeout: 3000}}) : setTimeout(load, 500);
+}})();
+</script>""", unsafe_allow_javascript=True)
+
+
 def main() -> None:
     if keys.PRESENTER not in st.session_state:
         st.session_state[keys.PRESENTER] = st.query_params.get("presenter") == "1"
@@ -159,6 +186,7 @@ def main() -> None:
         st.query_params.pop("presenter", None)
     with follow.leading(page.url_path or "home"):
         page.run()
+    warm_figures()
 
 
 main()

@@ -12,6 +12,7 @@ FIGURE_FORMAT = "app.figure_format"  # png or svg for figure downloads
 SNAPSHOT = "app.snapshot"  # the snapshot uploader
 SNAPSHOT_ID = "app.snapshot_id"  # the upload already applied
 PRESENTER = "app.presenter"
+FIGURES_WARMED = "app.figures_warmed"  # the browser was asked once to load the chart library (app.warm_figures)
 CLASSROOM = "app.classroom"  # the classroom filter on samples and generations (on unless switched off)
 USER = "user.id"  # the participant key (kept in a cookie of the browser, never in a URL)
 INSTRUCTOR = "user.instructor"

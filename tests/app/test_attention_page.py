@@ -1,6 +1,6 @@
 """Attention and embeddings: the step-by-step head equals the cache; scores; the two pages."""
 
-
+import json
 
 from tests.support.app import APP, assert_clean, open_page
 
@@ -52,7 +52,10 @@ def test_embeddings_page():
     at = open_page("embeddings")
     assert_clean(at)
     at.segmented_control(key="embeddings.view").set_value("projection").run()
-    at.radio(key="embeddings.pca_dims").set_value(3).run()
+    at.session_state["embeddings.pca_dims"] = "3D"
+    at.run()
+    assert_clean(at)
+    assert [json.loads(c.proto.spec)["data"][0]["type"] for c in at.get("plotly_chart")] == ["scatter", "scatter3d"]
     at.segmented_control(key="embeddings.view").set_value("neighbours").run()
     at.text_input(key="embeddings.word").set_value(" Königin").run()
     assert_clean(at)

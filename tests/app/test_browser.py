@@ -154,6 +154,38 @@ def test_clicks_open_what_they_point_at(server, browser):
     context.close()
 
 
+SCENE = "[data-testid='stMain'] [data-testid='stPlotlyChart'] .gl-container canvas"  # a 3D chart's WebGL scene
+
+
+def test_the_chart_library_loads_early_and_the_3d_scene_is_built_once(server, browser):
+    """What makes figures fast in the browser (bench/bench_browser.py measures it): the chart library is loaded
+    while the first page, which has no figure, is read; the PCA's 3D scene is built when its tab is first
+    opened and then kept, so 2D ↔ 3D does not rebuild it; the link keeps the tab."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(server, wait_until="domcontentloaded")
+    wait_until_idle(page)
+    assert page.locator("[data-testid='stPlotlyChart']").count() == 0
+    page.wait_for_function("() => performance.getEntriesByType('resource').some(e => e.name.includes('/PlotlyChart.'))",
+                           timeout=15_000)
+    page.goto(f"{server}/embeddings?view=projection", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    tabs = page.locator("[data-testid='stMain']").get_by_role("tab")
+    assert tabs.all_inner_texts() == ["2D", "3D"]
+    assert page.locator(SCENE).count() == 0  # not built before it is asked for
+    for label in ("3D", "2D", "3D"):
+        tabs.filter(has_text=label).first.click()
+        page.wait_for_timeout(300)
+        wait_until_idle(page)
+        if label == "3D" and not page.evaluate(f"() => document.querySelector({SCENE!r}).dataset.first"):
+            page.evaluate(f"() => {{ document.querySelector({SCENE!r}).dataset.first = 'yes'; }}")
+    assert page.locator(SCENE).count() == 1
+    assert page.evaluate(f"() => document.querySelector({SCENE!r}).dataset.first") == "yes"  # the same scene
+    assert "pca_dims=3D" in page.url
+    assert not page.query_selector("[data-testid='stException']")
+    context.close()
+
+
 def test_generated_tokens_show_their_alternatives_on_hover(server, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()

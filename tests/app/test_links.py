@@ -22,7 +22,7 @@ CHANGES = {
                    "tokens.bpe_step": 20, "tokens.bpe_word": " verdict"},
     "tokens/windows": {"tokens.view": "windows", "tokens.window_context": 6, "tokens.window_stride": 3},
     "embeddings": {"embeddings.text": "The queen spoke.", "embeddings.dims": 16},
-    "embeddings/projection": {"embeddings.view": "projection", "embeddings.pca_dims": 3,
+    "embeddings/projection": {"embeddings.view": "projection", "embeddings.pca_dims": "3D",
                               "embeddings.pca_corpus": "the-verdict", "embeddings.pca_n": 50},
     "embeddings/neighbours": {"embeddings.view": "neighbours", "embeddings.word": " queen",
                               "embeddings.analogy_preset": "paris", "embeddings.c": " Spain"},
@@ -56,9 +56,13 @@ CHANGES = {
 LINK_NAMES = {"tour.jump": "step"}  # the tour's step chooser is the link's step
 
 
+# Tabs that keep their state (st.tabs with a key): not widgets to AppTest, so read and set through the session.
+TABS = ("embeddings.pca_dims",)
+
+
 def page_widgets(at, page: str) -> dict:
     """Every control of the page (its key has the page's prefix) and its value."""
-    found = {}
+    found = {key: at.session_state[key] for key in TABS if key.startswith(f"{page}.") and key in at.session_state}
     for kind in KINDS:
         for widget in getattr(at, kind):
             if widget.key and widget.key.startswith(f"{page}."):
@@ -67,6 +71,11 @@ def page_widgets(at, page: str) -> dict:
 
 
 def set_widget(at, key: str, value) -> None:
+    if key in TABS:
+        at.session_state[key] = value
+        at.run()
+        assert_clean(at)
+        return
     for kind in KINDS:
         for widget in getattr(at, kind):
             if widget.key == key:

@@ -319,12 +319,17 @@ def test_embedding_programs_give_the_pages_vectors_projection_similarity_and_pos
     at.session_state["embeddings.view"] = "projection"
     at.run()
     at.slider(key="embeddings.pca_n").set_value(40).run()
-    at.radio(key="embeddings.pca_dims").set_value(3).run()
+    at.session_state["embeddings.pca_dims"] = "3D"  # the 3D tab opened: both tabs' charts are in the page now
+    at.run()
     assert_clean(at)
-    points = run(program(at, "points"), "points")
-    shown = [(name, [x, y, z]) for group in drawn(at, "embeddings.pca_chart")[0]["data"]  # your text, then frequent
-             for name, x, y, z in zip(group["customdata"], *(numbers(group[a]) for a in "xyz"))]
-    assert [(figures.visible_plain(token), xyz) for token, xyz in points] == shown and len(points) > 40
+    programs = [c.value for e in at.expander if e.label == "Show the code" for c in e.code if "\npoints = " in c.value]
+    charts = drawn(at, "embeddings.pca_chart")
+    assert len(programs) == len(charts) == 2
+    for code, chart, axes in zip(programs, charts, ("xy", "xyz")):  # the 2D tab, then the 3D tab
+        points = run(code, "points")
+        shown = [(name, list(xyz)) for group in chart["data"]  # your text, then frequent
+                 for name, *xyz in zip(group["customdata"], *(numbers(group[a]) for a in axes))]
+        assert [(figures.visible_plain(token), xyz) for token, xyz in points] == shown and len(points) > 40
 
     at.session_state["embeddings.view"] = "similarity"
     at.run()
