@@ -103,6 +103,14 @@ def test_presenter_mode_shows_the_figure_on_the_first_screen(server, browser, la
             problems.append(f"{name}: sidebar open")
         if not page.locator("[data-testid='stExpandSidebarButton']").first.is_visible():
             problems.append(f"{name}: no way back to the sidebar")
+    # The transparent header lets clicks through to the page under it (its toolbar used to catch them), all but
+    # its button, which reopens the sidebar.
+    if page.evaluate("() => !!document.elementFromPoint(640, 20)?.closest('[data-testid=stHeader]')"):
+        problems.append("the header catches clicks meant for the page")
+    page.locator("[data-testid='stExpandSidebarButton']").first.click()
+    page.wait_for_timeout(500)
+    if page.locator("[data-testid='stSidebar']").first.get_attribute("data-collapsed") == "true":
+        problems.append("the header's button does not reopen the sidebar")
     context.close()
     assert not problems, problems
 
