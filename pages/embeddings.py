@@ -16,7 +16,7 @@ ANALOGIES = {  # id: (a, b, c, the expected answer); shown as t("embeddings.anal
     "paris": (" Paris", " France", " Italy", " Rome"),
 }
 PCA_TABS = ("2D", "3D")  # the projection's tabs; a tab's label is its value in a link
-PCA_3D_BUILT = "embeddings.pca_3d_built"  # this session has opened the 3D tab once: its chart stays in the page
+PCA_3D_BUILT = "embeddings.pca_3d_built"  # the 3D tab was opened in this stay in the view: its chart stays
 
 
 @st.cache_data(show_spinner=lazy("spin.corpus"), max_entries=8)
@@ -52,6 +52,8 @@ labels = figures.token_labels(pieces)
 
 with side:
     view = ui.view(PAGE)
+if view != "projection":  # another view replaces the projection's charts: 3D is built again when asked for
+    st.session_state.pop(PCA_3D_BUILT, None)
 
 with stage:
     if view == "vectors":
@@ -84,7 +86,7 @@ with stage:
         groups = [t("fig.your_text")] * len(dict.fromkeys(ids)) + [t("fig.frequent")] * len(frequent)
         # 2D and 3D as tabs: once drawn, the 3D chart stays in the page, so switching back and forth is
         # instant (building a WebGL scene takes the browser about a second; updating one, a tenth of that).
-        # The 3D chart is built the first time its tab is opened, not on every visit of this view.
+        # The 3D chart is built the first time its tab is opened, not with every opening of this view.
         flat, deep = st.tabs(list(PCA_TABS), key="embeddings.pca_dims", on_change="rerun")
         if deep.open:
             st.session_state[PCA_3D_BUILT] = True
@@ -92,6 +94,8 @@ with stage:
             if dims_plot == 3 and not st.session_state.get(PCA_3D_BUILT):
                 continue
             with tab, ui.friendly_errors():
+                if dims_plot == 3:  # shown at once, while the browser is still building the scene
+                    st.caption(t("embeddings.pca_3d_hint"))
                 coords, explained = pca(wte[point_ids], dims_plot)
                 axis = [t("embeddings.pc_axis", n=i + 1, share=percent(float(e), 0)) for i, e in enumerate(explained)]
                 ui.chart(st, figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups,

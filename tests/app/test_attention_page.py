@@ -56,6 +56,7 @@ def test_embeddings_page():
     at.run()
     assert_clean(at)
     assert [json.loads(c.proto.spec)["data"][0]["type"] for c in at.get("plotly_chart")] == ["scatter", "scatter3d"]
+    assert any("first 3D view" in c.value for c in at.caption)  # said before the slow part, in the browser
     at.segmented_control(key="embeddings.view").set_value("neighbours").run()
     at.text_input(key="embeddings.word").set_value(" Königin").run()
     assert_clean(at)
