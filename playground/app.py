@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import streamlit as st
@@ -132,6 +133,7 @@ STYLE = """
 """
 
 
+@functools.cache  # the installed frontend does not change while the server runs
 def plotly_chunk() -> str | None:
     """The file name of Streamlit's chart library in its frontend build (hashed per Streamlit version), if any."""
     found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js"))
@@ -143,8 +145,7 @@ def warm_figures() -> None:
     about a second to parse on a slow machine), which Streamlit otherwise loads only when the first figure of
     the session appears, so that the first page with figures opens as fast as the later ones. Idle time only:
     it never delays the page being drawn. The same URL as Streamlit's own import, so it is the same module."""
-    chunk = plotly_chunk()
-    if chunk is None or st.session_state.get(keys.FIGURES_WARMED):
+    if st.session_state.get(keys.FIGURES_WARMED) or (chunk := plotly_chunk()) is None:
         return
     st.session_state[keys.FIGURES_WARMED] = True
     st.sidebar.html(f"""<script>
