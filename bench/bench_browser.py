@@ -166,6 +166,92 @@ def core_generate_timer(prompt: str, n: int):
     return rate
 
 
+def attention_rows(page, url: str, en: dict, repeat: int) -> list:
+    """Attention: layer and head (the captured run is cached), then own text (a new run)."""
+    rows = []
+    page.goto(f"{url}/attention")
+    idle(page)
+    layer, head = [], []
+    for i in range(repeat):
+        layer.append(pick(page, en["attention.layer"], str((i + 1) % 6)))
+        head.append(pick(page, en["attention.head"], str((i + 1) % 4)))
+    rows.append(summary("Attention: other layer", layer, "≤ 300"))
+    rows.append(summary("Attention: other head", head, "≤ 300"))
+    texts = [f"The {w} sat on the mat and looked at the {w} again." for w in
+             ("cat", "dog", "king", "queen", "bird", "horse", "fool", "lord")][:repeat]
+    rows.append(summary("Attention: own text (new run)", [type_text(page, en["tokens.text"], s) for s in texts],
+                        "≤ 500"))
+    return rows
+
+
+def embeddings_rows(page, url: str, en: dict, repeat: int) -> list:
+    """Embeddings: a slider of the vectors view, switching views, the projection's 2D/3D tabs, the similarity
+    layer."""
+    rows = []
+    page.goto(f"{url}/embeddings")
+    idle(page)
+    runs = []
+    open_view(page, en["embeddings.tab_vectors"])
+    for i in range(repeat):
+        runs.append(press_slider(page, en["embeddings.dims_shown"], "ArrowRight" if i % 2 == 0 else "ArrowLeft"))
+    rows.append(summary("Embeddings: dimensions slider", runs, "≤ 500"))
+    # The first opening of the projection view in this server encodes the corpus once (cached after it).
+    rows.append(summary("Embeddings: projection view, the server's first",
+                        [open_view(page, en["embeddings.tab_projection"])], "≤ 500"))
+    runs = [open_view(page, en[f"embeddings.tab_{view}"]) for _ in range(repeat)
+            for view in ("vectors", "projection")]
+    rows.append(summary("Embeddings: other view (vectors ↔ projection)", runs, "≤ 500"))
+    # The first 3D builds its WebGL scene; after it, both tabs' charts stay in the page.
+    runs = [click_tab(page, "3D" if i % 2 == 0 else "2D") for i in range(repeat + 1)]
+    rows.append(summary("Embeddings: PCA first 3D", runs[:1], "≤ 500"))
+    rows.append(summary("Embeddings: PCA 2D/3D after", runs[1:], "≤ 500"))
+    open_view(page, en["embeddings.tab_similarity"])
+    runs = [press_slider(page, en["embeddings.resid_after"], "ArrowLeft" if i % 2 == 0 else "ArrowRight")
+            for i in range(repeat)]
+    rows.append(summary("Embeddings: similarity layer", runs, "≤ 500"))
+    return rows
+
+
+def visit_rows(context, url: str, page_names: list[str]) -> list:
+    """First visit of each page in a fresh session of the warm app, through the sidebar's navigation."""
+    rows = []
+    fresh = context.new_page()
+    fresh.goto(url)
+    idle(fresh)
+    visits = {}
+    for name in page_names[1:]:
+        arm(fresh)
+        fresh.locator(f"[data-testid='stSidebarNav'] a[href$='/{name}']").first.click()
+        visits[name] = settle(fresh)
+    fresh.close()
+    for name, r in visits.items():
+        rows.append(summary(f"first visit: {name}", [r], "≤ 1500"))
+    return rows
+
+
+def streaming_runs(page, url: str, en: dict, repeat: int, tokens: int) -> list[dict]:
+    """Streaming generation in the page, each run paired with core.generate's (same prompt and settings)."""
+    page.goto(f"{url}/generation")
+    idle(page)
+    open_view(page, en["generation.tab_run"])
+    page.get_by_label(en["generation.stops"], exact=True).fill("")
+    page.get_by_label(en["generation.stops"], exact=True).press("Enter")
+    idle(page)
+    prompt = page.get_by_label(en["sampling.prompt"], exact=True).input_value()
+    core_rate = core_generate_timer(prompt, tokens)
+    streams = []
+    # Each page run is paired with a core.generate run right after it: a shared machine's speed drifts by
+    # 10-20 % within minutes, more than the difference measured.
+    for _ in range(max(3, repeat)):
+        arm(page)
+        page.get_by_role("button", name=en["generation.generate"], exact=True).click()
+        r = settle(page)
+        caption = page.locator("[data-testid='stCaptionContainer']").filter(has_text="tokens/s").last.inner_text()
+        n = int(caption.split()[0].replace(",", ""))
+        streams.append({**r, "n": n, "rate": n / (r["total"] / 1000), "caption": caption, "core": core_rate()})
+    return streams
+
+
 PARTS = ("attention", "embeddings", "visits", "streaming")
 
 
@@ -200,78 +286,13 @@ def main() -> None:
             print(f"warm-up {name}: {time.time() - started:.1f} s", file=sys.stderr, flush=True)
 
         if "attention" in parts:
-            # Attention: layer and head (the captured run is cached), then own text (a new run).
-            page.goto(f"{url}/attention")
-            idle(page)
-            layer, head = [], []
-            for i in range(args.repeat):
-                layer.append(pick(page, en["attention.layer"], str((i + 1) % 6)))
-                head.append(pick(page, en["attention.head"], str((i + 1) % 4)))
-            rows.append(summary("Attention: other layer", layer, "≤ 300"))
-            rows.append(summary("Attention: other head", head, "≤ 300"))
-            texts = [f"The {w} sat on the mat and looked at the {w} again." for w in
-                     ("cat", "dog", "king", "queen", "bird", "horse", "fool", "lord")][: args.repeat]
-            rows.append(summary("Attention: own text (new run)", [type_text(page, en["tokens.text"], s) for s in texts],
-                                "≤ 500"))
-
+            rows += attention_rows(page, url, en, args.repeat)
         if "embeddings" in parts:
-            # Embeddings: a slider of the vectors view, the projection's 2D/3D switch, the similarity layer.
-            page.goto(f"{url}/embeddings")
-            idle(page)
-            runs = []
-            open_view(page, en["embeddings.tab_vectors"])
-            for i in range(args.repeat):
-                runs.append(press_slider(page, en["embeddings.dims_shown"], "ArrowRight" if i % 2 == 0 else "ArrowLeft"))
-            rows.append(summary("Embeddings: dimensions slider", runs, "≤ 500"))
-            # The first opening of the projection view in this server encodes the corpus once (cached after it).
-            rows.append(summary("Embeddings: projection view, the server's first",
-                                [open_view(page, en["embeddings.tab_projection"])], "≤ 500"))
-            runs = [open_view(page, en[f"embeddings.tab_{view}"]) for _ in range(args.repeat)
-                    for view in ("vectors", "projection")]
-            rows.append(summary("Embeddings: other view (vectors ↔ projection)", runs, "≤ 500"))
-            # The first 3D builds its WebGL scene; after it, both tabs' charts stay in the page.
-            runs = [click_tab(page, "3D" if i % 2 == 0 else "2D") for i in range(args.repeat + 1)]
-            rows.append(summary("Embeddings: PCA first 3D", runs[:1], "≤ 500"))
-            rows.append(summary("Embeddings: PCA 2D/3D after", runs[1:], "≤ 500"))
-            open_view(page, en["embeddings.tab_similarity"])
-            runs = [press_slider(page, en["embeddings.resid_after"], "ArrowLeft" if i % 2 == 0 else "ArrowRight")
-                    for i in range(args.repeat)]
-            rows.append(summary("Embeddings: similarity layer", runs, "≤ 500"))
-
+            rows += embeddings_rows(page, url, en, args.repeat)
         if "visits" in parts:
-            # First visit of each page in a fresh session of the warm app, through the sidebar's navigation.
-            fresh = context.new_page()
-            fresh.goto(url)
-            idle(fresh)
-            visits = {}
-            for name in PAGE_NAMES[1:]:
-                arm(fresh)
-                fresh.locator(f"[data-testid='stSidebarNav'] a[href$='/{name}']").first.click()
-                visits[name] = settle(fresh)
-            fresh.close()
-            for name, r in visits.items():
-                rows.append(summary(f"first visit: {name}", [r], "≤ 1500"))
-
+            rows += visit_rows(context, url, PAGE_NAMES)
         if "streaming" in parts:
-            # Streaming generation in the page, against core.generate with the same prompt and settings.
-            page.goto(f"{url}/generation")
-            idle(page)
-            open_view(page, en["generation.tab_run"])
-            page.get_by_label(en["generation.stops"], exact=True).fill("")
-            page.get_by_label(en["generation.stops"], exact=True).press("Enter")
-            idle(page)
-            prompt = page.get_by_label(en["sampling.prompt"], exact=True).input_value()
-            core_rate = core_generate_timer(prompt, args.tokens)
-            streams = []
-            # Each page run is paired with a core.generate run right after it: a shared machine's speed drifts by
-            # 10-20 % within minutes, more than the difference measured.
-            for _ in range(max(3, args.repeat)):
-                arm(page)
-                page.get_by_role("button", name=en["generation.generate"], exact=True).click()
-                r = settle(page)
-                caption = page.locator("[data-testid='stCaptionContainer']").filter(has_text="tokens/s").last.inner_text()
-                n = int(caption.split()[0].replace(",", ""))
-                streams.append({**r, "n": n, "rate": n / (r["total"] / 1000), "caption": caption, "core": core_rate()})
+            streams = streaming_runs(page, url, en, args.repeat, args.tokens)
         browser.close()
 
     print(f"# Browser reactions on {machine()}; Chromium {CHROMIUM}, 1280×720, {args.repeat} repeats, "
