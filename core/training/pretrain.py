@@ -5,8 +5,9 @@ positions, RMSNorm, SwiGLU, grouped-query attention with --n-kv-head; core.model
 
 A run lives in one folder (core.training.runfolder owns its files; the job queue and the app read it while
 it grows). Sliding-window batches over one corpus or several joined with + (the last val_fraction of each
-one's characters held out), optionally with repeated passages mixed in (`--repeats`), AdamW with weight decay
-on matrices only, linear warmup then cosine decay, gradient clipping, bf16 autocast on CUDA and fp32 on CPU.
+one's characters held out), optionally with repeated passages mixed in (`--repeats`) and short windows
+first (`--short-context`), AdamW with weight decay on matrices only, linear warmup then cosine decay,
+gradient clipping, bf16 autocast on CUDA and fp32 on CPU.
 The tokenizer is a shipped encoding, one trained on the training part of the corpus (`--tokenizer bpe-2000`,
 saved beside the run and in every checkpoint) or a trained one from a folder. When the run ends, the best
 checkpoint's card gets its bits per character on each held-out part and its head scores.
@@ -73,6 +74,10 @@ class TrainConfig:
     batch_size: int = _f(16, "windows per step (per process under torchrun)")
     stride: int = _f(1, "tokens between the starts of neighbouring windows")
     repeats: float = _f(0.0, "fraction of training windows that are a passage followed by the same passage again")
+    short_context: int = _f(0, "tokens per training window during the first short_steps steps (0 = the full "
+                               "context throughout): on short windows a copied passage is close and attention spreads "
+                               "over few tokens, so a small model grows an induction head far sooner")
+    short_steps: int = _f(0, "steps trained on short_context windows before the full context")
     val_fraction: float = _f(0.1, "last part of the corpus held out for validation")
     steps: int = _f(500, "optimizer steps in total")
     lr: float = _f(1e-3, "peak learning rate")
@@ -134,6 +139,11 @@ class TrainConfig:
         if not 0.0 <= self.repeats <= 1.0:
             raise PlaygroundError("Impossible training setting: repeats must be between 0 and 1, not {value}.",
                                   value=self.repeats)
+        if self.short_steps < 0 or self.short_context < 0 or (self.short_steps and not (
+                4 <= self.short_context < self.context_length)):
+            raise PlaygroundError("Impossible training setting: short windows need at least 4 tokens and fewer than "
+                                  "the context length ({context}), and short steps cannot be negative.",
+                                  context=self.context_length)
         if self.arch not in ARCHS:
             raise PlaygroundError("Unknown model architecture '{arch}'; choose one of {options}.", arch=self.arch,
                                   options=", ".join(ARCHS))
@@ -310,6 +320,8 @@ def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_st
     model = _model_for_run(cfg, tokenizer, start)
     context = min(cfg.context_length, model.config.context_length)
     train_windows = TokenWindows(train_ids, context, cfg.stride, label="training part of the corpus")
+    short_windows = (TokenWindows(train_ids, cfg.short_context, cfg.stride, label="training part of the corpus")
+                     if cfg.short_steps else None)
     val_windows = TokenWindows(val_ids, context, context, label="validation part of the corpus")
     model.to(device).train()
     optimizer = configure_optimizer(model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2), device)
@@ -350,7 +362,8 @@ def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_st
         for group in optimizer.param_groups:
             group["lr"] = lr
         generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * 101 + rank)
-        x, y = train_windows.random_batch(cfg.batch_size, generator, cfg.repeats)
+        windows = short_windows if step < cfg.short_steps else train_windows
+        x, y = windows.random_batch(cfg.batch_size, generator, cfg.repeats)
         if device.type == "cuda":
             x, y = x.pin_memory(), y.pin_memory()  # so the copy below really overlaps with the GPU's work
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)

@@ -185,6 +185,28 @@ def test_repeated_passages_in_batches():
     assert all(repeated_passage(row) is None for row in x.tolist())
 
 
+def test_short_windows_first(tmp_path, monkeypatch):
+    """--short-context N --short-steps S: the first S steps train on N-token windows, the rest on the full context;
+    the card's command says so, and impossible short windows are refused with one sentence."""
+    from core.training.data import TokenWindows
+    widths = []
+    real = TokenWindows.random_batch
+
+    def recorded(self, batch_size, generator, repeats=0.0):
+        x, y = real(self, batch_size, generator, repeats)
+        widths.append(x.shape[1])
+        return x, y
+    monkeypatch.setattr(TokenWindows, "random_batch", recorded)
+    cfg = tiny(tmp_path, arch="llama", short_context=8, short_steps=3, steps=6, eval_interval=6, repeats=1.0)
+    assert train(cfg)["state"] == "finished"
+    assert widths[:6] == [8, 8, 8, 16, 16, 16] and set(widths[6:]) == {16}  # then the loss estimates
+    card = json.loads((tmp_path / "run" / "best" / "card.json").read_text())
+    assert "--short-context 8 --short-steps 3" in card["command"]
+    for bad in (dict(short_context=16, short_steps=3), dict(short_context=2, short_steps=3), dict(short_steps=-1)):
+        with pytest.raises(PlaygroundError, match="short windows need at least 4 tokens"):
+            tiny(tmp_path, **bad).validate()
+
+
 # --- the Llama family --------------------------------------------------------------------------------------
 def test_a_llama_trains_exports_and_opens_in_transformers(tmp_path):
     """--arch llama: RoPE, RMSNorm, SwiGLU, grouped-query attention, trained by the same loop with a learned
