@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from core.analysis.attention import head_steps, induction_targets, strongest_heads, text_induction_scores
-from playground import activations, code_view, figures, llama_views, share, snippets, state, ui
+from playground import activations, code_view, figures, llama_views, loaders, share, snippets, state, ui
 from playground.i18n import number, t
 from playground.navigation import VIEWS
 
@@ -19,6 +19,11 @@ def open_head(layer: int, head: int) -> None:
     """Before the rerun draws the pickers: they show the head, and the page shows it alone."""
     st.session_state["attention.layer"], st.session_state["attention.head"] = layer, head
     st.session_state["attention.view"] = "one"
+
+
+def open_model_head(key: str, layer: int, head: int) -> None:
+    state.set_model_key(key)
+    open_head(layer, head)
 
 
 st.title(t("nav.attention"))
@@ -192,6 +197,11 @@ with stage:
                 else:
                     st.caption(t("attention.no_head", threshold=number(BEHAVIOUR, 1), best=number(best[0], 2),
                                  layer=best[1], head=best[2]))
+                    for other, lay, h, v in loaders.bundled_heads(name, BEHAVIOUR):
+                        if other != state.current_model_key():
+                            st.button(t("attention.other_model", model=other, layer=lay, head=h, score=number(v, 2)),
+                                      key=f"attention.other.{name}.{other}", on_click=open_model_head,
+                                      args=(other, lay, h), width="stretch")
         code_view.show_code(st, snippets.head_kinds(state.current_model_key(), text, len(ids)))
 
         st.markdown(t("attention.induction_demo"))

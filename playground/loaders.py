@@ -99,6 +99,18 @@ def get_card(key: str) -> dict:
     return read_card(path) if path.is_dir() else {}
 
 
+@st.cache_data(show_spinner=False)
+def bundled_heads(behaviour: str, threshold: float) -> list[tuple[str, int, int, float]]:
+    """(model, layer, head, score) for each bundled model whose card names a head with this behaviour at or above
+    threshold: where a model shows none, the page can open one that does."""
+    found = []
+    for name in bundled_models():
+        best = get_card(name).get("head_scores", {}).get(behaviour)
+        if best and best["score"] >= threshold:
+            found.append((name, best["layer"], best["head"], best["score"]))
+    return found
+
+
 def device_label() -> str:
     device = default_device()
     if device.type == "cuda":

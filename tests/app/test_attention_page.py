@@ -85,6 +85,31 @@ def test_one_click_opens_the_head_the_scores_pick(bundled):
         assert at.segmented_control(key="attention.view").value == "one"  # the head alone, large
 
 
+def test_a_model_without_the_behaviour_offers_the_bundled_model_that_has_it():
+    """The default English model has no induction head; "What heads do" says so and, one click, opens the bundled
+    Llama at the induction head its card names, measured there by the same scores."""
+    import core
+    from core.analysis.attention import induction_scores
+    from core.model.checkpoints import MODELS_DIR
+    from playground import keys
+    at = open_page("attention")
+    at.segmented_control(key="attention.view").set_value("kinds").run()
+    assert any("so none shows this behaviour clearly" in c.value for c in at.caption)
+    card = json.loads((MODELS_DIR / "shakespeare-faust-llama" / "card.json").read_text())["head_scores"]["induction"]
+    button = at.button(key="attention.other.induction.shakespeare-faust-llama")
+    assert f"layer {card['layer']}, head {card['head']}" in button.label
+    button.click().run()
+    assert_clean(at)
+    assert at.session_state[keys.MODEL] == "shakespeare-faust-llama"
+    assert (at.selectbox(key="attention.layer").value, at.selectbox(key="attention.head").value) == (
+        card["layer"], card["head"])
+    assert at.segmented_control(key="attention.view").value == "one"
+    scores = induction_scores(core.load_model("shakespeare-faust-llama", device="cpu"))
+    assert scores[card["layer"], card["head"]] >= 0.4  # what the button promised holds on the weights
+    at.segmented_control(key="attention.view").set_value("kinds").run()
+    assert not [b for b in at.button if b.key and b.key.startswith("attention.other.induction")]  # it has one
+
+
 def test_induction_demo_on_a_passage_the_user_edits(bundled):
     from core.analysis.attention import strongest_heads, text_induction_scores
     at = open_page("attention")

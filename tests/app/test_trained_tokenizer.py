@@ -84,8 +84,8 @@ def test_the_bundled_bilingual_model_on_every_page(url, lang):
 
 def test_the_bundled_llamas_card_says_what_it_measures():
     """The card's figures are what core measures on the bundled weights now: its previous-token head (at least the
-    0.5 the Attention page calls a behaviour), no induction head (as the card says), bits per character on the
-    held-out Shakespeare and Faust."""
+    0.5 the Attention page calls a behaviour) and its induction head (at least 0.4, in a later layer), bits per
+    character on the held-out Shakespeare and Faust."""
     import json
 
     import core
@@ -104,8 +104,8 @@ def test_the_bundled_llamas_card_says_what_it_measures():
         layer, head, score = best[name]
         claimed = card["head_scores"][name]
         assert (layer, head) == (claimed["layer"], claimed["head"]) and score == pytest.approx(claimed["score"], abs=2e-4)
-    assert best["previous_token"][2] >= 0.5 and best["induction"][2] < 0.4  # the second the card admits:
-    assert "does not reach yet: an induction head" in card["notes"]
+    assert best["previous_token"][2] >= 0.5 and best["induction"][2] >= 0.4
+    assert best["previous_token"][0] < best["induction"][0]  # the head an induction head reads sits below it
     for corpus in ("tinyshakespeare", "goethe-faust-1"):
         measured = bits_per_character(model, split_text(load_corpus(corpus))[1])["bits_per_character"]
         assert measured == pytest.approx(card["bits_per_character"][corpus], abs=2e-4)
