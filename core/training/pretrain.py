@@ -320,8 +320,8 @@ def _train(cfg, files: RunFolder, device, rank, world, ddp, on_record, should_st
     model = _model_for_run(cfg, tokenizer, start)
     context = min(cfg.context_length, model.config.context_length)
     train_windows = TokenWindows(train_ids, context, cfg.stride, label="training part of the corpus")
-    short_windows = (TokenWindows(train_ids, cfg.short_context, cfg.stride, label="training part of the corpus")
-                     if cfg.short_steps else None)
+    short_windows = (TokenWindows(train_ids, min(cfg.short_context, context), cfg.stride,
+                                  label="training part of the corpus") if cfg.short_steps else None)
     val_windows = TokenWindows(val_ids, context, context, label="validation part of the corpus")
     model.to(device).train()
     optimizer = configure_optimizer(model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2), device)
