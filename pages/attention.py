@@ -199,9 +199,9 @@ with stage:
                                  layer=best[1], head=best[2]))
                     for other, lay, h, v in loaders.bundled_heads(name, BEHAVIOUR):
                         if other != state.current_model_key():
-                            st.button(t("attention.other_model", model=other, layer=lay, head=h, score=number(v, 2)),
-                                      key=f"attention.other.{name}.{other}", on_click=open_model_head,
-                                      args=(other, lay, h), width="stretch")
+                            st.caption(t("attention.other_model", model=other, layer=lay, head=h, score=number(v, 2)))
+                            st.button(t("attention.open_other", model=other), key=f"attention.other.{name}.{other}",
+                                      on_click=open_model_head, args=(other, lay, h), width="stretch")
         code_view.show_code(st, snippets.head_kinds(state.current_model_key(), text, len(ids)))
 
         st.markdown(t("attention.induction_demo"))
