@@ -121,8 +121,8 @@ classify_tab, instruct_tab, compare_tab = st.tabs([t("finetuning.tab_cls"), t("f
 
 with classify_tab:
     ui.explain(t("finetuning.explain2"))
-    upload = st.file_uploader(t("finetuning.upload_cls"),
-                              type=["tsv", "csv", "txt"], key="finetuning.cls_upload", max_upload_size=5)
+    upload = ui.file_uploader(st, t("finetuning.upload_cls"), key="finetuning.cls_upload", types=["tsv", "csv", "txt"],
+                              max_mb=5)
     with ui.friendly_errors():
         raw = checked_upload(upload)
         if raw is not None:
@@ -132,7 +132,7 @@ with classify_tab:
         train_rows, val_rows, test_rows = balanced_split(rows)
         counts = pd.Series([classes[r.label] for r in rows]).value_counts()
         st.markdown(t("finetuning.data", n=number(len(rows)), counts=", ".join(f"{c}: {number(n)}" for c, n in counts.items()),
-                      train=len(train_rows), val=len(val_rows), test=len(test_rows)))
+                      train=number(len(train_rows)), val=number(len(val_rows)), test=number(len(test_rows))))
         ui.table(st, [{"label": classes[r.label], "text": r.text} for r in train_rows[:6]])
         options = training_options("finetuning.cls", 5, "classify")
         if st.button(t("finetuning.start_cls"), key="finetuning.cls_start", type="primary"):
@@ -175,8 +175,7 @@ with classify_tab:
 
 with instruct_tab:
     ui.explain(t("finetuning.explain3"))
-    upload = st.file_uploader(t("finetuning.upload_ins"),
-                              type=["json"], key="finetuning.ins_upload", max_upload_size=5)
+    upload = ui.file_uploader(st, t("finetuning.upload_ins"), key="finetuning.ins_upload", types=["json"], max_mb=5)
     with ui.friendly_errors():
         raw = checked_upload(upload)
         records_in = read_instructions(raw, upload.name) if raw is not None else load_instructions()

@@ -64,7 +64,7 @@ with side:
     left, right = ui.controls_row(st, 2)
     left.selectbox(t("tokens.example"), list(TOKEN_EXAMPLES), key="tokens.example", on_change=use_example,
                    format_func=lambda example: t(f"tokex.{example}"))
-    upload = right.file_uploader(t("tokens.upload"), type=["txt"], key="tokens.upload", max_upload_size=2)
+    upload = ui.file_uploader(right, t("tokens.upload"), key="tokens.upload", types=["txt"], max_mb=2)
     if upload is not None and st.session_state.get("tokens.upload_id") != upload.file_id:
         st.session_state["tokens.upload_id"] = upload.file_id
         try:

@@ -14,7 +14,7 @@ from core.training.estimates import check_memory, eta_seconds, measure_in_subpro
 from core.training.pretrain import TrainConfig
 from core.training.runfolder import FINAL_STATES
 from playground import figures, identity, run_view, runs, ui
-from playground.i18n import number, t
+from playground.i18n import number, percent, t
 from playground.sampling_controls import shown_text
 
 PRESETS = {  # id: (layers, heads, width, context); shown as t("training.preset_<id>")
@@ -46,8 +46,8 @@ with new_tab:
         corpus = st.selectbox(t("training.corpus"), list(CORPORA), format_func=ui.corpus_title, key="training.corpus")
         corpus_label = CORPORA[corpus].title
     elif source == "upload":
-        upload = st.file_uploader(t("training.upload"), type=["txt"], key="training.upload",
-                                  max_upload_size=UPLOAD_LIMIT // 2**20)
+        upload = ui.file_uploader(st, t("training.upload"), key="training.upload", types=["txt"],
+                                  max_mb=UPLOAD_LIMIT // 2**20)
         if upload is not None:
             with ui.friendly_errors():
                 check_size(upload.size, upload.name, UPLOAD_LIMIT)
@@ -121,13 +121,13 @@ with new_tab:
         e1, e2, e3 = st.columns(3)
         e1.metric(t("training.parameters"), f"{count_parameters(model_config):,}")
         run_device = pick_device(device)
-        e2.metric(t("training.memory"), f"{memory_estimate_bytes(model_config, int(batch)) / 2**30:.2f} GiB")
+        e2.metric(t("training.memory"), f"{number(memory_estimate_bytes(model_config, int(batch)) / 2**30, 2)} GiB")
         check_memory(model_config, int(batch), run_device)  # a run that cannot fit is refused here, before Start
         cfg = candidate  # only settings that passed the checks can be started
         key = ("training.speed", str(model_config), int(batch), str(run_device))
         if st.session_state.get("training.speed_key") == key:
             per_step = st.session_state["training.speed"]
-            e3.metric(t("training.time"), f"{per_step * int(steps) / 60:.1f} min",
+            e3.metric(t("training.time"), f"{number(per_step * int(steps) / 60, 1)} min",
                       help=t("training.per_step_help", ms=f"{per_step * 1000:.0f}"))
         elif e3.button(t("training.measure"), key="training.measure", help=t("training.measure_help")):
             with st.spinner(t("training.timing")):  # in its own short-lived process, never in this server
@@ -174,14 +174,14 @@ def _live_body(run_id: str, polling: bool) -> None:
     s1.metric(t("training.state"), t(f"runs.state_{run.state}"))
     s2.metric(t("training.step"), f"{step:,} / {total:,}")
     eta = eta_seconds(step, total, elapsed) if run.state == "running" else None
-    s3.metric(t("training.eta"), f"{eta / 60:.1f} min" if eta is not None else "–")
-    s4.metric(t("training.val_loss"), f"{evals[-1]['val_loss']:.3f}" if evals else "–")
+    s3.metric(t("training.eta"), f"{number(eta / 60, 1)} min" if eta is not None else "–")
+    s4.metric(t("training.val_loss"), number(evals[-1]['val_loss'], 3) if evals else "–")
     s5.metric(t("training.tps"), f"{train_rows[-1]['tokens_per_s']:,.0f}" if train_rows else "–")
     if run.state == "queued":
         st.info(t("training.queued", n=store.queue_position(run_id), device=run.device))
     elif run.state == "running" and store.waiting(run):
         st.info(t("training.cluster_queue"))
-    st.progress(min(1.0, step / total), text=f"{step / total:.0%}")
+    st.progress(min(1.0, step / total), text=percent(step / total, 0))
     run_view.show_reason(run)
     if train_rows:
         steps_x = [r["step"] for r in train_rows]

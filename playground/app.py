@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import PlaygroundError
-from playground import follow, i18n, identity, keys, loaders, share, state
+from playground import follow, i18n, identity, keys, loaders, share, state, ui
 from playground.i18n import error_text, t
 from playground.navigation import PAGE_NAMES, PAGES, page_file
 
@@ -41,7 +41,7 @@ def _load_folder() -> None:
 def snapshot_box() -> None:
     """Reopen a view from a downloaded snapshot: its page with the same settings."""
     with st.expander(t("app.snapshot")):
-        upload = st.file_uploader(t("app.snapshot_file"), type=["json"], key=keys.SNAPSHOT, max_upload_size=1)
+        upload = ui.file_uploader(st, t("app.snapshot_file"), key=keys.SNAPSHOT, types=["json"], max_mb=1)
         if upload is None or st.session_state.get(keys.SNAPSHOT_ID) == upload.file_id:
             return
         st.session_state[keys.SNAPSHOT_ID] = upload.file_id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from contextlib import contextmanager
 
 import pandas as pd
@@ -10,7 +12,7 @@ import streamlit as st
 from core.errors import PlaygroundError
 from core.training.data import CORPORA
 from playground import examples, keys, loaders, state
-from playground.i18n import error_text, language, t
+from playground.i18n import error_text, language, number, t
 from playground.navigation import VIEWS
 
 
@@ -43,6 +45,21 @@ def slider(where, label: str, lo: int, hi: int, value: int, key: str, **kwargs) 
         where.caption(f"{label}: {lo}")
         return lo
     return where.slider(label, lo, hi, min(max(value, lo), hi), key=key, **kwargs)
+
+
+def file_uploader(where, label: str, key: str, types: list[str], max_mb: int):
+    """st.file_uploader whose button and size line speak the session's language: Streamlit writes them in English
+    only, so other languages cover them with their own words (a style for this widget alone, no space taken)."""
+    upload = where.file_uploader(label, type=types, key=key, max_upload_size=max_mb)
+    if language() != "en":
+        scope = ".st-key-" + re.sub(r"[^A-Za-z0-9_-]", "-", key) + " [data-testid=stFileUploaderDropzone]"
+        limit = t("app.upload_limit", mb=number(max_mb), types=" • ".join(kind.upper() for kind in types))
+        button, size = (json.dumps(text, ensure_ascii=False) for text in (t("app.upload_button"), limit))
+        instructions = f"{scope} [data-testid=stFileUploaderDropzoneInstructions] span"
+        where.html(f"<style>{scope} button p, {instructions} {{font-size: 0}} {scope} button p::after "
+                   f"{{content: {button}; font-size: 1rem}} {instructions}::after {{content: {size}; "
+                   f"font-size: 0.875rem}}</style>")
+    return upload
 
 
 def explain(text: str, where=st) -> None:

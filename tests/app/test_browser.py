@@ -260,3 +260,22 @@ def test_experiment_maps_are_drawn_and_show_values_on_hover(server, browser, lan
                 problems.append(f"{name}: hover label {hover!r}")
     context.close()
     assert not problems, problems
+
+
+def test_file_uploaders_speak_german(server, browser):
+    """Streamlit writes the uploader's button and size line in English only; a German session reads its own words
+    there (and the English text is not visible), an English one Streamlit's."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+
+    def shown(lang: str) -> tuple[str, str]:
+        page.goto(f"{server}/tokens?lang={lang}", wait_until="domcontentloaded")
+        wait_until_idle(page)
+        zone = page.locator(".st-key-tokens-upload [data-testid='stFileUploaderDropzone']")
+        return tuple(zone.locator(part).evaluate(
+            "e => { const after = getComputedStyle(e, '::after').content;"
+            " return getComputedStyle(e).fontSize === '0px' ? JSON.parse(after) : e.innerText }")
+            for part in ("button p", "[data-testid='stFileUploaderDropzoneInstructions'] span"))
+    assert shown("de") == ("Hochladen", "höchstens 2 MB je Datei • TXT")
+    assert shown("en") == ("Upload", "2MB per file • TXT")
+    context.close()
