@@ -10,7 +10,7 @@ from core.analysis.interventions import ABLATIONS
 from core.analysis.vectors import single_token
 from playground import activations, code_view, experiment_figures, figures, share, snippets, state, ui
 from playground.examples import EXPERIMENT_EXAMPLES, TOKEN_EXAMPLES
-from playground.i18n import t
+from playground.i18n import number, percent, t
 
 PAGE = "experiments"
 KINDS = ("ablation", "patching", "attribution")
@@ -36,7 +36,7 @@ side, stage = ui.stage()  # presenter mode: the controls left of the maps, so a 
 
 def chance(p: float) -> str:
     """A probability as a percentage, or in powers of ten when it is too small for one."""
-    return f"{p:.2%}" if p >= 1e-4 else f"{p:.1e}"
+    return percent(p, 2) if p >= 1e-4 else number(p, None, 2)
 
 
 def fill_example() -> None:
@@ -77,7 +77,7 @@ target_md = f"`{target_text}`"  # in sentences a token is code, never read as a 
 logits, _ = activations.run_cached(key, tuple(ids))
 probs = torch.softmax(logits[0, -1].float(), -1)
 top = torch.topk(probs, 5).indices.tolist()
-side.caption(t("experiments.prediction", n=len(ids), top=", ".join(f"`{quoted(i)}` {float(probs[i]):.1%}" for i in top),
+side.caption(t("experiments.prediction", n=len(ids), top=", ".join(f"`{quoted(i)}` {percent(float(probs[i]))}" for i in top),
              target=target_md, p=chance(float(probs[target])), rank=int((probs > probs[target]).sum()) + 1))
 
 kind = side.radio(t("experiments.kind"), KINDS, horizontal=True, key="experiments.kind",

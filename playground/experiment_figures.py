@@ -15,6 +15,7 @@ import numpy as np
 
 from playground import state
 from playground.figures import figure, trace
+from playground.i18n import number
 
 BLUE, RED = "#2166ac", "#b2182b"  # the ends of plotly's RdBu, for bars that match the maps
 
@@ -48,7 +49,7 @@ def signed_map(values, x_labels, y_labels, title: str, x_title: str, y_title: st
 def part_bars(names: list[str], values: list[float], title: str, x_title: str, y_title: str):
     """One bar per part of a sum (embeddings, each MLP, biases), blue when it adds, red when it takes away."""
     bar = trace("bar", x=names, y=values, marker_color=[BLUE if v >= 0 else RED for v in values],
-                text=[f"{v:+.2f}" for v in values], textposition="outside", cliponaxis=False,
+                text=[("+" if v >= 0 else "") + number(v, 2) for v in values], textposition="outside", cliponaxis=False,
                 hovertemplate="%{x}: %{y:+.4f}<extra></extra>")
     span = max([abs(v) for v in values] + [1e-6]) * 1.25
     return figure(bar, title, x_title, y_title, 420, xaxis={"type": "category"},

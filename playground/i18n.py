@@ -52,8 +52,19 @@ def template(key: str) -> str:
 
 
 def t(key: str, /, **values) -> str:
+    """The text of `key` in the session's language, filled in; a float given to a format spec ({p:.2f}, {share:.0%})
+    is written in the session's locale, as number() writes it."""
     text = template(key)
-    return text.format(**values) if values else text
+    if not values:
+        return text
+    if language() == "de":
+        values = {name: _GermanFloat(v) if isinstance(v, float) else v for name, v in values.items()}
+    return text.format(**values)
+
+
+class _GermanFloat(float):
+    def __format__(self, spec: str) -> str:
+        return format(float(self), spec).translate(_GERMAN_MARKS)
 
 
 class Lazy(str):

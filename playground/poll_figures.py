@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from playground.figures import OKABE_ITO, figure, trace, visible_plain
+from playground.i18n import percent
 
 SHOWN_GUESSES = 15
 SHOWN_TOKENS = 10
@@ -23,7 +24,7 @@ def guesses_figure(guesses: list[str], counts: list[int], guess_probs: list[floa
     top = max(shares + token_probs + guess_probs + [0.05])
     data = [
         trace("bar", x=names, y=shares, name=words["class"], marker_color=OKABE_ITO[1],
-              text=[f"{c} ({s:.0%})" for c, s in zip(counts, shares)], textposition="outside", cliponaxis=False,
+              text=[f"{c} ({percent(s, 0)})" for c, s in zip(counts, shares)], textposition="outside", cliponaxis=False,
               customdata=[[c, p, n] for c, p, n in zip(counts, guess_probs, notes)],
               hovertemplate=f"%{{x}}<br>{words['answers']}: %{{customdata[0]}} (%{{y:.1%}})<br>"
                             f"{words['probability']}: %{{customdata[1]:.4f}}<br>%{{customdata[2]}}<extra></extra>"),
@@ -32,7 +33,7 @@ def guesses_figure(guesses: list[str], counts: list[int], guess_probs: list[floa
               hovertemplate=f"%{{x}}<br>{words['probability']}: %{{y:.4f}}<extra></extra>"),
         trace("bar", x=[visible_plain(t) for t in tokens], y=token_probs, xaxis="x2", yaxis="y2",
               name=words["model"], marker_color=[OKABE_ITO[1] if g else OKABE_ITO[0] for g in guessed],
-              text=[f"{p:.1%}" for p in token_probs], textposition="outside", cliponaxis=False,
+              text=[percent(p) for p in token_probs], textposition="outside", cliponaxis=False,
               customdata=[words["guessed"] if g else words["not_guessed"] for g in guessed],
               hovertemplate=f"%{{x}}<br>{words['probability']}: %{{y:.4f}}<br>%{{customdata}}<extra></extra>"),
     ]

@@ -167,3 +167,23 @@ def test_every_token_example_has_a_label_in_both_languages():
     from playground.examples import TOKEN_EXAMPLE_FIRST, TOKEN_EXAMPLES
     assert all(f"tokex.{name}" in strings("en") for name in TOKEN_EXAMPLES)
     assert set(TOKEN_EXAMPLE_FIRST.values()) <= set(TOKEN_EXAMPLES)
+
+
+def test_german_pages_write_numbers_the_german_way():
+    """No "60.8%", "-0.50" or "1045 Training" on a German page: numbers in the text go through number(), percent()
+    or t()'s format specs, as in the figures ("50.000" with three digits after the point is German)."""
+    from playground.navigation import PAGE_NAMES
+    english_decimal = re.compile(r"\d\.(\d{1,2}|\d{4,})(?!\d)")
+    found = {}
+    for url in PAGE_NAMES:
+        at = open_page(url, lang="de")
+        assert_clean(at)
+        texts = [e.value for kind in ("markdown", "caption", "success", "info") for e in getattr(at, kind)]
+        texts += [m.value for m in at.metric]
+        bad = [text for text in texts if english_decimal.search(re.sub(r"`[^`]*`", "", str(text)))]  # not in code
+        if bad:
+            found[url] = bad
+    assert not found, found
+    at = open_page("finetuning", lang="de")
+    data = next(m.value for m in at.markdown if m.value.startswith("**Daten**"))
+    assert "1.045 Training" in data
