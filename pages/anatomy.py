@@ -32,7 +32,7 @@ stage_names = {s.key: llama_views.stage_title(s, config) or t(
                    f"anatomy.stage_{s.key}", heads=config.n_head, dh=config.d_head, d=config.n_embd, d4=4 * config.n_embd)
                + (t("anatomy.tied") if s.key == "unembed" and config.tied_embeddings else "") for s in all_stages}
 total = sum(s.total for s in all_stages)
-c1, c2, c3 = right.columns(3)
+c1, c2, c3 = right.columns(3, vertical_alignment="bottom")  # the numbers on one line, however the labels wrap
 c1.metric(t("anatomy.params_boxes"), number(total))
 c2.metric(t("anatomy.params_model"), number(model.num_parameters()))
 c3.metric(t("anatomy.formula"), number(count_parameters(config)))
