@@ -10,7 +10,7 @@ from core.inference.generate import prepare_prompt
 from playground import identity, keys, loaders, poll_figures, state, ui
 from playground.figures import visible_plain
 from playground.hall import GUESS_CHARS, PROMPT_CHARS, get_hall
-from playground.i18n import error_text, percent, t
+from playground.i18n import error_text, number, percent, t
 from playground.poll_results import results_csv, space_before_guesses, tally
 from playground.sampling_controls import next_logits
 
@@ -60,7 +60,7 @@ def results_view(poll) -> None:
         t("poll.col_answers"): [r.count for r in rows],
         t("poll.col_tokens"): [" | ".join(visible_plain(p) for p in tok.pieces(r.ids)) for r in rows],
         t("poll.col_probability"): [percent(r.probability, 4) + (" *" if r.several else "") for r in rows],
-        t("poll.col_rank"): [f"{r.rank:,}" for r in rows]}), hide_index=True, width="stretch")
+        t("poll.col_rank"): [number(r.rank) for r in rows]}), hide_index=True, width="stretch")
     notes = [t("poll.space_note")] if poll.space else []
     if any(r.several for r in rows):
         notes.append(t("poll.several_note"))

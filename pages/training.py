@@ -119,7 +119,7 @@ with new_tab:
         candidate.validate()
         model_config = candidate.model_config()
         e1, e2, e3 = st.columns(3)
-        e1.metric(t("training.parameters"), f"{count_parameters(model_config):,}")
+        e1.metric(t("training.parameters"), number(count_parameters(model_config)))
         run_device = pick_device(device)
         e2.metric(t("training.memory"), f"{number(memory_estimate_bytes(model_config, int(batch)) / 2**30, 2)} GiB")
         check_memory(model_config, int(batch), run_device)  # a run that cannot fit is refused here, before Start
@@ -128,7 +128,7 @@ with new_tab:
         if st.session_state.get("training.speed_key") == key:
             per_step = st.session_state["training.speed"]
             e3.metric(t("training.time"), f"{number(per_step * int(steps) / 60, 1)} min",
-                      help=t("training.per_step_help", ms=f"{per_step * 1000:.0f}"))
+                      help=t("training.per_step_help", ms=number(per_step * 1000)))
         elif e3.button(t("training.measure"), key="training.measure", help=t("training.measure_help")):
             with st.spinner(t("training.timing")):  # in its own short-lived process, never in this server
                 st.session_state["training.speed"] = measure_in_subprocess(model_config, int(batch), str(run_device))
@@ -172,11 +172,11 @@ def _live_body(run_id: str, polling: bool) -> None:
     elapsed = train_rows[-1]["time"] if train_rows else 0.0
     s1, s2, s3, s4, s5 = st.columns(5)
     s1.metric(t("training.state"), t(f"runs.state_{run.state}"))
-    s2.metric(t("training.step"), f"{step:,} / {total:,}")
+    s2.metric(t("training.step"), f"{number(step)} / {number(total)}")
     eta = eta_seconds(step, total, elapsed) if run.state == "running" else None
     s3.metric(t("training.eta"), f"{number(eta / 60, 1)} min" if eta is not None else "–")
     s4.metric(t("training.val_loss"), number(evals[-1]['val_loss'], 3) if evals else "–")
-    s5.metric(t("training.tps"), f"{train_rows[-1]['tokens_per_s']:,.0f}" if train_rows else "–")
+    s5.metric(t("training.tps"), number(train_rows[-1]['tokens_per_s']) if train_rows else "–")
     if run.state == "queued":
         st.info(t("training.queued", n=store.queue_position(run_id), device=run.device))
     elif run.state == "running" and store.waiting(run):

@@ -170,10 +170,10 @@ def test_every_token_example_has_a_label_in_both_languages():
 
 
 def test_german_pages_write_numbers_the_german_way():
-    """No "60.8%", "-0.50" or "1045 Training" on a German page: numbers in the text go through number(), percent()
+    """No "60.8%", "-0.50", "1,396,480" or "1045 Training" on a German page: numbers in the text go through number(), percent()
     or t()'s format specs, as in the figures ("50.000" with three digits after the point is German)."""
     from playground.navigation import PAGE_NAMES
-    english_decimal = re.compile(r"\d\.(\d{1,2}|\d{4,})(?!\d)")
+    english_decimal = re.compile(r"\d\.(\d{1,2}|\d{4,})(?!\d)|\d,\d{3},\d{3}")  # or "7,655,552"
     found = {}
     for url in PAGE_NAMES:
         at = open_page(url, lang="de")
