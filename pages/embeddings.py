@@ -91,15 +91,16 @@ with stage:
         if deep.open:
             st.session_state[PCA_3D_BUILT] = True
         for tab, dims_plot in ((flat, 2), (deep, 3)):
-            if dims_plot == 3 and not st.session_state.get(PCA_3D_BUILT):
-                continue
             with tab, ui.friendly_errors():
-                if dims_plot == 3:  # shown at once, while the browser is still building the scene
-                    st.caption(t("embeddings.pca_3d_hint"))
                 coords, explained = pca(wte[point_ids], dims_plot)
                 axis = [t("embeddings.pc_axis", n=i + 1, share=percent(float(e), 0)) for i, e in enumerate(explained)]
-                ui.chart(st, figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups,
-                                                        t("embeddings.pca_title"), axis), key=f"embeddings.pca_chart{dims_plot}")
+                fig = figures.scatter_projection(coords.tolist(), tok.pieces(point_ids), groups, t("embeddings.pca_title"), axis)
+                if dims_plot == 3 and not st.session_state.get(PCA_3D_BUILT):
+                    ui.warm_3d_labels(fig)  # the browser prepares its labels while the 2D chart is read
+                    continue
+                if dims_plot == 3:  # shown at once, while the browser is still building the scene
+                    st.caption(t("embeddings.pca_3d_hint"))
+                ui.chart(st, fig, key=f"embeddings.pca_chart{dims_plot}")
                 code_view.show_code(st, snippets.projection(state.current_model_key(), text, len(ids), corpus, n_freq,
                                                             dims_plot))
 

@@ -279,3 +279,23 @@ def test_file_uploaders_speak_german(server, browser):
     assert shown("de") == ("Hochladen", "höchstens 2 MB je Datei • TXT")
     assert shown("en") == ("Upload", "2MB per file • TXT")
     context.close()
+
+
+def test_the_3d_projection_s_labels_are_prepared_while_the_2d_one_is_read(server, browser):
+    """Plotly turns each 3D label into triangles the first time a tab draws it (a second for 40 labels in a
+    slow browser): the projection view prepares the 3D chart's labels in idle time, in a hidden chart that is
+    gone afterwards, so that opening the 3D tab draws only the scene."""
+    page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    page.goto(f"{server}/embeddings?view=projection", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    page.wait_for_function("() => window.__pgLabels3d?.size > 0 && !document.querySelector('[data-pg-offscreen]')",
+                           timeout=60_000)
+    prepared = set(page.evaluate("() => [...window.__pgLabels3d]"))
+    page.get_by_role("tab", name="3D").click()
+    wait_until_idle(page)
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(e => e.data?.[0]?.type"
+                           " === 'scatter3d')", timeout=60_000)
+    written = set(page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].filter(e => e.data?.[0]?.type"
+                                " === 'scatter3d').flatMap(e => e.data.flatMap(trace => trace.text)).filter(Boolean)"))
+    assert len(written) >= 10 and written == prepared
+    page.context.close()
