@@ -13,7 +13,7 @@ from core.training.data import CORPORA, check_size, decode_text
 from core.training.estimates import check_memory, eta_seconds, measure_in_subprocess, memory_estimate_bytes
 from core.training.pretrain import TrainConfig
 from core.training.runfolder import FINAL_STATES
-from playground import figures, identity, run_view, runs, ui
+from playground import figures, identity, run_view, runs, state, ui
 from playground.i18n import number, percent, t
 from playground.sampling_controls import shown_text
 
@@ -25,6 +25,8 @@ PRESETS = {  # id: (layers, heads, width, context); shown as t("training.preset_
 }
 SOURCES = ("bundled", "upload", "paste")  # where the text comes from; shown as t("training.src_<id>")
 UPLOAD_LIMIT = 5 * 1024 * 1024
+TAB = "training.tab"  # the open tab's label
+STARTED = "training.started_note"  # a run was started: its sentence, shown once under 'Your runs'
 
 st.title(t("training.title"))
 ui.explain(t("training.explain1"))
@@ -35,7 +37,13 @@ store = runs.store_or_stop()
 with ui.friendly_errors():
     store.tick()
 
-new_tab, runs_tab = st.tabs([t("training.tab_new"), t("training.tab_runs")])
+runs_list = run_view.visible_runs(store, ("pretrain",), user, instructor)
+tab_names = [t("training.tab_new"), t("training.tab_runs")]
+if st.session_state.get(STARTED):  # Start opens the new run, live, under 'Your runs'
+    st.session_state[TAB] = tab_names[1]
+# A projector opens on the runs' live figures when there are runs; the form is one click away.
+new_tab, runs_tab = st.tabs(tab_names, key=TAB, on_change="rerun",
+                            default=tab_names[1] if state.presenter() and runs_list else None)
 
 with new_tab:
     st.markdown(t("training.data"))
@@ -139,7 +147,9 @@ with new_tab:
             run = store.submit(cfg, owner=user, name=name.strip() or corpus_label, upload=upload_bytes)
             store.tick()
             st.session_state["training.run_select"] = run.id  # the new run is the one shown under 'Your runs'
-            st.success(t("training.started", name=run.name, state=t(f"runs.state_{store.get(run.id).state}")))
+            st.session_state[STARTED] = t("training.started", name=run.name,
+                                          state=t(f"runs.state_{store.get(run.id).state}"))
+            st.rerun()
 
 
 def run_label(run) -> str:
@@ -170,6 +180,8 @@ def _live_body(run_id: str, polling: bool) -> None:
     total = max(1, status.get("steps") or run.config.get("steps") or 1)
     step = train_rows[-1]["step"] if train_rows else 0
     elapsed = train_rows[-1]["time"] if train_rows else 0.0
+    # On a projector the loss curve comes first (on the first screen), the figures in numbers below it.
+    figures_row = st.container() if state.presenter() else None
     s1, s2, s3, s4, s5 = st.columns(5)
     s1.metric(t("training.state"), t(f"runs.state_{run.state}"))
     s2.metric(t("training.step"), f"{number(step)} / {number(total)}")
@@ -177,6 +189,9 @@ def _live_body(run_id: str, polling: bool) -> None:
     s3.metric(t("training.eta"), f"{number(eta / 60, 1)} min" if eta is not None else "–")
     s4.metric(t("training.val_loss"), number(evals[-1]['val_loss'], 3) if evals else "–")
     s5.metric(t("training.tps"), number(train_rows[-1]['tokens_per_s']) if train_rows else "–")
+    if figures_row is not None and train_rows:
+        with figures_row:
+            ui.chart(st, run_view.loss_figure(train_rows, evals, smoothing=0.1), key=f"training.loss.{run_id}")
     if run.state == "queued":
         st.info(t("training.queued", n=store.queue_position(run_id), device=run.device))
     elif run.state == "running" and store.waiting(run):
@@ -185,7 +200,8 @@ def _live_body(run_id: str, polling: bool) -> None:
     run_view.show_reason(run)
     if train_rows:
         steps_x = [r["step"] for r in train_rows]
-        ui.chart(st, run_view.loss_figure(train_rows, evals, smoothing=0.1), key=f"training.loss.{run_id}")
+        if figures_row is None:
+            ui.chart(st, run_view.loss_figure(train_rows, evals, smoothing=0.1), key=f"training.loss.{run_id}")
         g1, g2 = st.columns(2)
         if evals:  # no empty frame before the first evaluation
             ui.chart(g1, figures.metric_line([r["step"] for r in evals], [r["perplexity"] for r in evals],
@@ -215,7 +231,9 @@ def _live_body(run_id: str, polling: bool) -> None:
 
 
 with runs_tab:
-    runs_list = run_view.visible_runs(store, ("pretrain",), user, instructor)
+    if started := st.session_state.pop(STARTED, None):
+        (st.toast if state.presenter() else st.success)(started)
+        ui.scroll_to_top()  # Start was far down the form
     if runs_list == []:
         st.info(t("training.no_runs"))
     elif runs_list:
@@ -225,15 +243,17 @@ with runs_tab:
             "device": r.device, "steps": number(r.config["steps"]) if isinstance(r.config.get("steps"), int) else "",
             "queue_position": store.queue_position(r.id) or "",
             "started": time.strftime("%H:%M:%S", time.localtime(r.started)) if r.started else ""} for r in runs_list])
-        ui.table(st, table)
+        # On a projector the table, the choice and the actions fold away: the chosen run's figure has the first screen.
+        manage = st.expander(t("training.all_runs", n=len(runs_list))) if state.presenter() else st.container()
+        ui.table(manage, table)
         by_id = {r.id: r for r in runs_list}
         if st.session_state.get("training.run_select") not in by_id:
             st.session_state.pop("training.run_select", None)  # a run deleted meanwhile: show the newest
-        selected = st.selectbox(t("training.run"), list(by_id), key="training.run_select",
-                                format_func=lambda i: run_label(by_id[i]))
+        selected = manage.selectbox(t("training.run"), list(by_id), key="training.run_select",
+                                    format_func=lambda i: run_label(by_id[i]))
         run = by_id[selected]
         mine = run.owner == user or instructor
-        b1, b2, b3, b4, b5, b6 = st.columns(6)
+        b1, b2, b3, b4, b5, b6 = manage.columns(6)
         with ui.friendly_errors():
             if b1.button(t("training.cancel"), key="training.cancel",
                          disabled=not mine or run.state in FINAL_STATES):
@@ -256,5 +276,5 @@ with runs_tab:
         b6.download_button(t("training.zip"), lambda folder=run.folder: runs.checkpoint_zip(folder) or b"",
                            f"{run.id}.zip", "application/zip", key="training.zip", disabled=not has_weights)
         if has_weights:
-            st.caption(t("training.in_picker"))
+            manage.caption(t("training.in_picker"))
         live_view(selected)

@@ -25,7 +25,7 @@ from collections import deque
 
 import streamlit as st
 
-from playground import keys
+from playground import keys, state
 from playground.i18n import t
 
 PASSWORD_ENV = "LLM_PLAYGROUND_INSTRUCTOR_PASSWORD"
@@ -144,7 +144,9 @@ def identity_box() -> None:
     """Shown on the training pages: the participant key (hidden until asked for), moving to another browser, and the
     instructor unlock when the server has a password."""
     user = current_user()
-    with st.expander(t("id.who"), icon=":material/badge:"):
+    # On a projector it waits in the sidebar: the page's figure keeps the first screen, and no key is shown to the room.
+    where = st.sidebar if state.presenter() else st
+    with where.expander(t("id.who"), icon=":material/badge:"):
         st.markdown(t("id.key"))
         if st.toggle(t("id.show_key"), key=keys.SHOW_KEY):
             st.code(user, language=None)

@@ -155,6 +155,14 @@ def clicked(key: str) -> dict | None:
     return points[0] if points else None
 
 
+def scroll_to_top() -> None:
+    """Show the page from its top after this rerun (a button far down switched what the page shows: the browser
+    would keep the old scroll position, in the middle of the new content)."""
+    st.html("""<script>
+for (const pane of [document.querySelector('[data-testid="stMain"]'), document.scrollingElement]) pane?.scrollTo(0, 0);
+</script>""", unsafe_allow_javascript=True)
+
+
 def warm_3d_labels(fig) -> None:
     """While a 2D view is read: let the browser prepare the written labels of the 3D chart `fig` that may be
     opened next. Plotly turns each distinct label of a 3D scene into triangles the first time a browser tab

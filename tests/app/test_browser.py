@@ -299,3 +299,23 @@ def test_the_3d_projection_s_labels_are_prepared_while_the_2d_one_is_read(server
                                 " === 'scatter3d').flatMap(e => e.data.flatMap(trace => trace.text)).filter(Boolean)"))
     assert len(written) >= 10 and written == prepared
     page.context.close()
+
+
+def test_presenter_training_starts_into_the_live_loss_curve(server, browser):
+    """On a projector, Start opens 'Your runs' with the new run, and its loss curve is on the first screen (the
+    runs' table folded away, the figures in numbers below the curve)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.goto(f"{server}/training?presenter=1", wait_until="domcontentloaded")
+    wait_until_idle(page)
+    page.locator(".st-key-training-start button").click()
+    wait_until_idle(page)
+    assert page.get_by_role("tab", name="Your runs").get_attribute("aria-selected") == "true"
+    curve = page.locator("[data-testid='stMain'] [data-testid='stPlotlyChart']").first
+    curve.wait_for(timeout=180_000)
+    box = curve.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 720, box
+    page.get_by_text("Runs (1): choose, stop, download").click()  # the folded table and actions
+    page.locator(".st-key-training-cancel button").click()
+    wait_until_idle(page)
+    context.close()

@@ -26,7 +26,8 @@ def test_start_watch_and_finish():
     assert params == "3,320,640"  # count_parameters for 2 layers, width 64, context 64, GPT-2 vocabulary
     at.button(key="training.start").click().run()
     assert_clean(at)
-    assert any("Follow it under" in s.value for s in at.success)
+    assert any("its figures appear here" in s.value for s in at.success)  # under 'Your runs', opened by Start
+    assert at.session_state["training.tab"] == "Your runs"
     deadline = time.time() + 400  # a loaded 2-core machine trains slowly
     state = ""
     while time.time() < deadline:
