@@ -57,14 +57,14 @@ def training_options(prefix: str, epochs: int, task: str) -> dict:
                          format_func=lambda o: t({"last block + head": "finetuning.opt_last", "all layers": "finetuning.opt_all",
                                                   "lora": "finetuning.opt_lora"}[o]), on_change=lr_follows_choice)
     n_epochs = o2.number_input(t("finetuning.epochs"), 1, 50, epochs, key=f"{prefix}.epochs")
-    rate = o3.number_input(t("finetuning.lr"), 1e-6, 1e-1, DEFAULT_LR[task, trainable], format="%.5f", key=f"{prefix}.lr")
+    rate = ui.choice(o3, t("finetuning.lr"), ui.LEARNING_RATES[:-4], DEFAULT_LR[task, trainable], key=f"{prefix}.lr")
     batch = o4.number_input(t("finetuning.batch"), 1, 128, 8, key=f"{prefix}.batch")
-    rank, alpha = 8, 16.0
+    rank, alpha = 8, 16
     total = model.num_parameters()
     if trainable == "lora":
         l1, l2 = st.columns(2)
         rank = l1.number_input(t("finetuning.rank"), 1, 256, 8, key=f"{prefix}.rank")
-        alpha = l2.number_input(t("finetuning.alpha"), 1.0, 512.0, 16.0, key=f"{prefix}.alpha")
+        alpha = ui.choice(l2, t("finetuning.alpha"), [2**i for i in range(10)], 16, key=f"{prefix}.alpha")
         n = lora_parameter_count(model, int(rank))
         st.caption(t("finetuning.lora_caption", n=number(n), share=percent(n / total, 2), total=number(total)))
     return dict(trainable=trainable, epochs=int(n_epochs), lr=float(rate), min_lr=float(rate) / 10,

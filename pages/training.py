@@ -97,13 +97,13 @@ with new_tab:
 
     st.markdown(t("training.training"))
     h1, h2, h3, h4 = st.columns(4)
-    lr = h1.number_input(t("training.lr"), 1e-6, 1.0, 1e-3, format="%.5f", key="training.lr")
+    lr = ui.choice(h1, t("training.lr"), ui.LEARNING_RATES, 1e-3, key="training.lr")
     batch = h2.number_input(t("training.batch"), 1, 512, 16, key="training.batch")
     steps = h3.number_input(t("training.steps"), 1, store.limits.max_steps, 300, key="training.steps")
     warmup = h4.number_input(t("training.warmup"), 0, 100_000, 30, key="training.warmup")
     h5, h6, h7, h8 = st.columns(4)
-    weight_decay = h5.number_input(t("training.wd"), 0.0, 1.0, 0.1, key="training.wd")
-    dropout = h6.number_input(t("training.dropout"), 0.0, 0.9, 0.1, key="training.dropout")
+    weight_decay = ui.choice(h5, t("training.wd"), (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0), 0.1, key="training.wd")
+    dropout = ui.choice(h6, t("training.dropout"), [i / 20 for i in range(19)], 0.1, key="training.dropout")
     eval_interval = h7.number_input(t("training.eval"), 1, 100_000, 50, key="training.eval")
     devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     device = h8.selectbox(t("training.device"), devices, key="training.device",

@@ -47,6 +47,16 @@ def slider(where, label: str, lo: int, hi: int, value: int, key: str, **kwargs) 
     return where.slider(label, lo, hi, min(max(value, lo), hi), key=key, **kwargs)
 
 
+LEARNING_RATES = tuple(float(f"{m}e{e}") for e in range(-6, 0) for m in (1, 2, 3, 5)) + (1.0,)  # 1, 2, 3, 5 per decade
+
+
+def choice(where, label: str, options, value, key: str, **kwargs):
+    """A slider over fixed values, written in the session's locale (Streamlit's number inputs write "0.00100" in
+    every language): learning rates on a log grid, shares such as dropout."""
+    return where.select_slider(label, options=list(options), value=value, key=key,
+                               format_func=lambda v: number(v, None, 3), **kwargs)
+
+
 def file_uploader(where, label: str, key: str, types: list[str], max_mb: int):
     """st.file_uploader whose button and size line speak the session's language: Streamlit writes them in English
     only, so other languages cover them with their own words (a style for this widget alone, no space taken)."""
