@@ -177,8 +177,8 @@ def warm_3d_labels(fig) -> None:
     """While a 2D view is read: let the browser prepare the written labels of the 3D chart `fig` that may be
     opened next. Plotly turns each distinct label of a 3D scene into triangles the first time a browser tab
     draws it (about 25 ms a label on a slow machine: a second for 40 labels) and keeps them; drawing them now,
-    in idle moments, four at a time (a tenth of a second each), in a hidden chart, makes the 3D tab's first opening about as fast as its
-    later ones. The labels are drawn with the 2D chart's font, which the 3D chart shares."""
+    in idle moments, four at a time (a tenth of a second each), in a hidden chart, leaves the 3D tab's first
+    opening only the scene to build. The labels are drawn with the 2D chart's font, which the 3D chart shares."""
     texts = sorted({text for trace in fig.data for text in (trace.text or ()) if text})
     if not texts:
         return
