@@ -348,6 +348,13 @@ def temperature_bars(labels: list[str], temperatures: list[float], table: list[l
     return figure(traces, t("fig.temperature_title"), t("fig.token_logit"), t("fig.probability"), barmode="group")
 
 
+def count_axis(x) -> dict | None:
+    """An axis of whole counts (steps, epochs): while they span only a few, one tick each (plotly would write
+    steps 1.2, 1.4, ... at the start of a run)."""
+    whole = [v for v in x if isinstance(v, int)]
+    return {"dtick": 1} if whole and len(whole) == len(x) and max(whole) - min(whole) < 8 else None
+
+
 def loss_curves(steps, losses, smoothed, val_steps, val_losses):
     step, train, smooth, val = t("fig.step"), t("fig.train_loss"), t("fig.train_loss_smoothed"), t("fig.val_loss")
     traces = [
@@ -358,14 +365,14 @@ def loss_curves(steps, losses, smoothed, val_steps, val_losses):
         trace("scatter", x=val_steps, y=val_losses, mode="lines+markers", name=val,
                          line={"color": OKABE_ITO[1], "width": 3}, marker={"size": 8},
                          hovertemplate=f"{step} %{{x}}<br>{val} %{{y:.4f}}<extra></extra>")]
-    return figure(traces, t("fig.loss_title"), step, t("fig.loss"))
+    return figure(traces, t("fig.loss_title"), step, t("fig.loss"), xaxis=count_axis(list(steps) + list(val_steps)))
 
 
 def metric_line(x, y, title: str, x_title: str, y_title: str, colour: str | None = None, log_y: bool = False):
     line = trace("scatter", x=x, y=y, mode="lines+markers" if len(x) < 30 else "lines",
                             line={"color": colour or OKABE_ITO[2], "width": 3},
                             hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y:.4g}}<extra></extra>")
-    return figure(line, title, x_title, y_title, 320, yaxis={"type": "log"} if log_y else None)
+    return figure(line, title, x_title, y_title, 320, xaxis=count_axis(x), yaxis={"type": "log"} if log_y else None)
 
 
 def confusion_matrix(matrix: list[list[int]], classes: list[str]):

@@ -283,3 +283,13 @@ def test_architecture_boxes_in_german():
         [{**STAGES[0], "params": 50257 * 128}, {**STAGES[1], "params": 66048}], 6, None)))
     texts = [a["text"] for a in s["layout"]["annotations"]]
     assert "[3 × 8] · 66.048 pro Block<br>396.288 insgesamt" in texts and "[3 × 8] · 6.432.896 Parameter" in texts
+
+
+def test_step_axes_tick_whole_steps():
+    """At the start of a run (steps 1 and 2) the step axis ticks each step, never 1.2, 1.4, ...; later plotly
+    picks whole multiples itself."""
+    early = figures.loss_curves([1, 2], [10.8, 10.7], [10.8, 10.75], [], [])
+    assert early.layout.xaxis.dtick == 1
+    assert figures.metric_line([1, 2, 3], [1e-3, 9e-4, 8e-4], "lr", "step", "lr").layout.xaxis.dtick == 1
+    assert figures.loss_curves(list(range(0, 300, 10)), [1.0] * 30, [1.0] * 30, [50], [1.0]).layout.xaxis.dtick is None
+    assert figures.metric_line([0.5, 1.5], [1, 2], "x", "x", "y").layout.xaxis.dtick is None  # not counts
