@@ -240,7 +240,7 @@ with runs_tab:
         table = pd.DataFrame([{
             "run": r.name, "id": r.id, "state": t(f"runs.state_{r.state}"),
             "owner": t("runs.you") if r.owner == user else (t("runs.shared") if r.shared else r.owner),
-            "device": r.device, "steps": number(r.config["steps"]) if isinstance(r.config.get("steps"), int) else "",
+            "device": run_view.device_of(r), "steps": number(r.config["steps"]) if isinstance(r.config.get("steps"), int) else "",
             "queue_position": store.queue_position(r.id) or "",
             "started": time.strftime("%H:%M:%S", time.localtime(r.started)) if r.started else ""} for r in runs_list])
         # On a projector the table, the choice and the actions fold away: the chosen run's figure has the first screen.

@@ -54,6 +54,13 @@ def show_reason(run) -> None:
         (st.error if run.state == "failed" else st.info)(message_text(run.reason))
 
 
+def device_of(run) -> str:
+    """Where a run trains: the device its process reported (under Slurm, the one the job was given), else the one
+    it asked for; "auto" is only ever kept by a run that Slurm has yet to place."""
+    device = str(run.files.read_status().get("device") or run.device)
+    return t("runs.device_auto") if device == "auto" else device
+
+
 def progress(run) -> tuple[dict, list[dict]]:
     """status.json and metrics so far."""
     return run.files.read_status(), run.files.read_metrics()

@@ -4,6 +4,7 @@ needed), a finished finetuning run its results; no empty perplexity frame before
 reaches the last step; a new run is the one selected; finetuning's answers (next tokens, responses, classes) are
 computed once per model and input."""
 
+from types import SimpleNamespace
 
 import pytest
 import streamlit
@@ -165,3 +166,13 @@ def test_a_run_still_in_slurms_queue_says_so(monkeypatch):
     assert any("Slurm has not started it yet" in i.value for i in at.info)
     store.cancel(run.id, key)  # still in Slurm's queue: scancel, and over at once
     assert cluster.ended == {"1"} and store.get(run.id).state == "cancelled"
+
+
+def test_the_runs_table_names_the_device_a_run_got():
+    """The device a run's process reported (under Slurm: the one the job was given), else the one it asked for;
+    a run Slurm has yet to place says so instead of 'auto'."""
+    def run(device, status):
+        return SimpleNamespace(device=device, files=SimpleNamespace(read_status=lambda: status))
+    assert run_view.device_of(run("auto", {"device": "cuda:0"})) == "cuda:0"
+    assert run_view.device_of(run("cuda", {})) == "cuda"
+    assert run_view.device_of(run("auto", {})) == "chosen by Slurm"
