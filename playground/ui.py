@@ -179,13 +179,15 @@ def warm_3d_labels(fig) -> None:
     draws it (about 25 ms a label on a slow machine: a second for 40 labels) and keeps them; drawing them now,
     in idle moments, four at a time (a tenth of a second each), in a hidden chart, leaves the 3D tab's first
     opening only the scene to build. The labels are drawn with the 2D chart's font, which the 3D chart shares."""
+    # The labels are tokens of the user's text (a shared link's too): "<" is escaped, so that none can end the script.
     texts = sorted({text for trace in fig.data for text in (trace.text or ()) if text})
     if not texts:
         return
+    labels = json.dumps(texts).replace("<", "\\u003c")
     st.sidebar.html(f"""<script>
 (() => {{
   const done = window.__pgLabels3d = window.__pgLabels3d || new Set();
-  const todo = {json.dumps(texts)}.filter(text => !done.has(text));
+  const todo = {labels}.filter(text => !done.has(text));
   if (!todo.length) return;
   todo.forEach(text => done.add(text));
   const idle = step => window.requestIdleCallback ? requestIdleCallback(step, {{timeout: 4000}}) : setTimeout(step, 300);

@@ -8,7 +8,7 @@ import plotly.io as pio
 import pytest
 import streamlit as st
 
-from playground import figures, keys, rope_figures
+from playground import figures, keys, rope_figures, ui
 from playground.i18n import t
 from tests.support.app import english_left
 
@@ -293,3 +293,14 @@ def test_step_axes_tick_whole_steps():
     assert figures.metric_line([1, 2, 3], [1e-3, 9e-4, 8e-4], "lr", "step", "lr").layout.xaxis.dtick == 1
     assert figures.loss_curves(list(range(0, 300, 10)), [1.0] * 30, [1.0] * 30, [50], [1.0]).layout.xaxis.dtick is None
     assert figures.metric_line([0.5, 1.5], [1, 2], "x", "x", "y").layout.xaxis.dtick is None  # not counts
+
+
+def test_prepared_3d_labels_cannot_end_their_script(monkeypatch):
+    """The 3D labels the Embeddings page prepares are tokens of the user's text, which a shared link sets: no label
+    can close the script they are written into."""
+    written = []
+    monkeypatch.setattr(st.sidebar, "html", lambda html, **kwargs: written.append(html))
+    hostile = "</script><script>alert(1)</script>"
+    ui.warm_3d_labels(figures.scatter_projection([[0, 0, 0], [1, 1, 1]], [hostile, " ok"], ["a", "a"], "t", ["x", "y", "z"]))
+    (html,) = written
+    assert html.count("</script>") == 1 and html.endswith("</script>") and "\\u003c/script>" in html
