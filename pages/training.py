@@ -181,7 +181,7 @@ def _live_body(run_id: str, polling: bool) -> None:
     step = train_rows[-1]["step"] if train_rows else 0
     elapsed = train_rows[-1]["time"] if train_rows else 0.0
     # On a projector the loss curve comes first (on the first screen), the figures in numbers below it.
-    figures_row = st.container() if state.presenter() else None
+    curve = st.container() if state.presenter() else None
     s1, s2, s3, s4, s5 = st.columns(5)
     s1.metric(t("training.state"), t(f"runs.state_{run.state}"))
     s2.metric(t("training.step"), f"{number(step)} / {number(total)}")
@@ -189,9 +189,6 @@ def _live_body(run_id: str, polling: bool) -> None:
     s3.metric(t("training.eta"), f"{number(eta / 60, 1)} min" if eta is not None else "–")
     s4.metric(t("training.val_loss"), number(evals[-1]['val_loss'], 3) if evals else "–")
     s5.metric(t("training.tps"), number(train_rows[-1]['tokens_per_s']) if train_rows else "–")
-    if figures_row is not None and train_rows:
-        with figures_row:
-            ui.chart(st, run_view.loss_figure(train_rows, evals, smoothing=0.1), key=f"training.loss.{run_id}")
     if run.state == "queued":
         st.info(t("training.queued", n=store.queue_position(run_id), device=run.device))
     elif run.state == "running" and store.waiting(run):
@@ -200,8 +197,7 @@ def _live_body(run_id: str, polling: bool) -> None:
     run_view.show_reason(run)
     if train_rows:
         steps_x = [r["step"] for r in train_rows]
-        if figures_row is None:
-            ui.chart(st, run_view.loss_figure(train_rows, evals, smoothing=0.1), key=f"training.loss.{run_id}")
+        ui.chart(curve or st, run_view.loss_figure(train_rows, evals, smoothing=0.1), key=f"training.loss.{run_id}")
         g1, g2 = st.columns(2)
         if evals:  # no empty frame before the first evaluation
             ui.chart(g1, figures.metric_line([r["step"] for r in evals], [r["perplexity"] for r in evals],
