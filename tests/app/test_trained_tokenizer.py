@@ -109,3 +109,27 @@ def test_the_bundled_llamas_card_says_what_it_measures():
     for corpus in ("tinyshakespeare", "goethe-faust-1"):
         measured = bits_per_character(model, split_text(load_corpus(corpus))[1])["bits_per_character"]
         assert measured == pytest.approx(card["bits_per_character"][corpus], abs=2e-4)
+
+
+def test_the_gpt2_models_card_says_what_it_measures():
+    """The default model was split by tokens when it was trained (the card's split): its card's bits per character
+    are measured on those held-out tokens, and its strongest heads are what the Attention page finds (weak ones:
+    the page points at the Llama for these behaviours)."""
+    import json
+
+    import core
+    from core.analysis.attention import head_scores, strongest_heads
+    from core.analysis.compression import bits_per_character
+    from core.model.checkpoints import MODELS_DIR
+    from core.training.data import load_corpus
+    card = json.loads((MODELS_DIR / "shakespeare" / "card.json").read_text())
+    model = core.load_model("shakespeare", device="cpu")
+    ids = model.tokenizer.encode(load_corpus("tinyshakespeare"))
+    held_out = ids[card["split"]["train_tokens"]:]
+    assert len(held_out) == card["split"]["val_tokens"]
+    _, cache = model.run_with_cache([held_out[:model.config.context_length]], names={"pattern"})
+    best = strongest_heads(head_scores(model, cache))
+    for name in ("previous_token", "induction"):
+        assert best[name][2] == pytest.approx(card["head_scores"][name]["score"], abs=2e-4)
+    measured = bits_per_character(model, model.tokenizer.decode(held_out))["bits_per_character"]
+    assert measured == pytest.approx(card["bits_per_character"]["tinyshakespeare"], abs=2e-4)
