@@ -9,10 +9,13 @@ import torch
 
 import core
 from core.model.gpt import GPT, GPTConfig
-from playground.loaders import forward_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("LLM_PLAYGROUND_RUNS", str(ROOT / ".pytest_cache" / "runs"))
+# Only now: playground.runs fixes its folder when it is first imported, and the tests' runs must not land in the
+# repository's runs/ (the app's model picker lists those).
+from playground.loaders import forward_threads  # noqa: E402
+
 # The threads the server gives a forward pass (playground.loaders), from the start: the same summation order in every
 # test, so a page's numbers and a program's compare exactly whichever ran first.
 torch.set_num_threads(forward_threads())

@@ -173,3 +173,12 @@ def test_no_test_module_imports_another():
             if parts[0] == "tests" and tests:
                 imports.add(f"{path.relative_to(ROOT)}:{line} imports {'.'.join(parts[:tests[0] + 1])}")
     assert not imports, sorted(imports)
+
+
+def test_the_tests_runs_stay_out_of_the_repositorys_runs_folder():
+    """What the tests train lands under .pytest_cache, never in runs/, which the app's model picker lists."""
+    import os
+    from pathlib import Path
+
+    from playground import runs
+    assert runs.RUNS_DIR == Path(os.environ["LLM_PLAYGROUND_RUNS"]) != ROOT / "runs"
