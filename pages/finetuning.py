@@ -75,8 +75,22 @@ def start(cfg: FinetuneConfig, name: str, key: str, upload: bytes | None) -> Non
     with ui.friendly_errors():
         run = store.submit(cfg, owner=user, name=name, upload=upload)
         store.tick()
-        st.session_state[key] = run.id  # the run picker below shows the new run
-        st.success(t("finetuning.started", name=name))
+        st.session_state[key] = run.id  # the run picker shows the new run
+        if state.presenter():  # its live view is at the top, far above Start
+            st.toast(t("finetuning.started_top", name=name))
+            ui.scroll_to_top()
+        else:
+            st.success(t("finetuning.started", name=name))
+
+
+def sections(kind: str):
+    """(view, form) of a task's tab: the form for a new run, then the chosen run's live view; on a projector, when
+    this participant has runs of this kind, the view comes first (on the first screen) and the form folds away."""
+    if state.presenter() and visible_runs(store, (kind,), user, instructor):
+        view = st.container()
+        return view, st.expander(t("finetuning.new_run"), icon=":material/add:")
+    form = st.container()
+    return st.container(), form
 
 
 def live(view, run) -> None:
@@ -121,6 +135,8 @@ classify_tab, instruct_tab, compare_tab = st.tabs([t("finetuning.tab_cls"), t("f
 
 with classify_tab:
     ui.explain(t("finetuning.explain2"))
+    cls_view, cls_form = sections("classify")
+with cls_form:
     upload = ui.file_uploader(st, t("finetuning.upload_cls"), key="finetuning.cls_upload", types=["tsv", "csv", "txt"],
                               max_mb=5)
     with ui.friendly_errors():
@@ -138,6 +154,7 @@ with classify_tab:
         if st.button(t("finetuning.start_cls"), key="finetuning.cls_start", type="primary"):
             start(FinetuneConfig(task="classify", init_from=base_key, **options),
                   t("finetuning.run_cls", base=base_key.split("/")[-1]), "finetuning.cls_run", raw)
+with cls_view:
     run = pick_run("classify", user, instructor, "finetuning.cls_run")
 
 
@@ -169,12 +186,14 @@ def classification_view(run_id: str, polling: bool) -> None:
         st.caption(t("finetuning.no_results"))
 
 
-with classify_tab:
+with cls_view:
     if run is not None:
         live(classification_view, run)
 
 with instruct_tab:
     ui.explain(t("finetuning.explain3"))
+    ins_view, ins_form = sections("instruct")
+with ins_form:
     upload = ui.file_uploader(st, t("finetuning.upload_ins"), key="finetuning.ins_upload", types=["json"], max_mb=5)
     with ui.friendly_errors():
         raw = checked_upload(upload)
@@ -193,6 +212,7 @@ with instruct_tab:
         if st.button(t("finetuning.start_ins"), key="finetuning.ins_start", type="primary"):
             start(FinetuneConfig(task="instruct", init_from=base_key, max_tokens=200, eval_interval=100, **options),
                   t("finetuning.run_ins", base=base_key.split("/")[-1]), "finetuning.ins_run", raw)
+with ins_view:
     run = pick_run("instruct", user, instructor, "finetuning.ins_run")
 
 
@@ -215,7 +235,7 @@ def instruction_view(run_id: str, polling: bool) -> None:
                 st.code(cached_respond(str(run.folder / "best"), instruction, extra), language=None, wrap_lines=True)
 
 
-with instruct_tab:
+with ins_view:
     if run is not None:
         live(instruction_view, run)
 

@@ -122,6 +122,33 @@ def test_a_finished_finetuning_run_is_drawn_once_and_shows_its_results(polls):
     assert any("**spam**" in m.value for m in at.markdown)  # the try-it answer of the finetuned classifier
 
 
+def test_on_a_projector_a_finetuning_runs_view_comes_before_the_folded_form():
+    """Presenter mode with a run of the tab's kind: the run's choice and live view open the tab, the data and the
+    settings for a new run fold into one expander below them; without presenter mode the form comes first."""
+    from playground import keys
+    store = runs.get_store()
+    key = "e" * 32
+    cfg = FinetuneConfig(task="classify", epochs=1, batch_size=8, trainable="lora", lora_rank=2, device="cpu")
+    run = store.submit(cfg, owner=key, name="spam filter", upload=SPAM.encode())
+    try:
+        at = open_page("home")
+        at.session_state["user.id"] = key
+        at.session_state[keys.PRESENTER] = True
+        at.switch_page("../pages/finetuning.py")
+        at.run()
+        assert_clean(at)
+        blocks = list(at.tabs[0].children.values())  # explanation, the run's view, the folded form
+        view = next(i for i, b in enumerate(blocks) if b.selectbox and b.selectbox[0].key == "finetuning.cls_run")
+        form = next(i for i, b in enumerate(blocks) if getattr(b, "label", None) == "New run: data and settings")
+        assert view < form and blocks[view].selectbox[0].value == run.id
+        assert blocks[form].button(key="finetuning.cls_start") and blocks[form].get("file_uploader")
+        at.session_state[keys.PRESENTER] = False
+        at.run()
+        assert not [e for e in at.tabs[0].expander if e.label == "New run: data and settings"]
+    finally:
+        store.cancel(run.id, key, False)
+
+
 @pytest.mark.parametrize("cached, computes, inputs", [
     ("cached_next_tokens", "generate", [("shakespeare", "ROMEO:"), ("shakespeare", "JULIET:")]),
     ("cached_respond", "respond", [("shakespeare", "Name a fruit.", ""), ("shakespeare", "Name a fruit.", "Yellow.")]),
