@@ -132,7 +132,7 @@ with right:
         code_view.show_code(st, snippets.next_token(state.current_model_key(), text, len(ids)))
 
 st.subheader(t("anatomy.logit_lens"))
-ui.explain(t("anatomy.explain2", last=config.n_layer - 1))
+ui.explain(t("anatomy.explain2", last=config.n_layer - 1, norm=llama_views.norm_name(model)))
 top_ids, top_probs, final_prob = logit_lens(model, cache)
 shown = min(len(ids), 24)
 ui.chart(st, figures.logit_lens_figure([[model.tokenizer.token_text(int(i)) for i in row[:shown, 0]]

@@ -152,7 +152,7 @@ elif kind == "patching":
     code_view.show_code(stage, snippets.experiment(key, kind, len(ids), *asked, corrupted=corrupted_text))
 
 else:
-    ui.explain(t("experiments.attribution_explain"), side)
+    ui.explain(t("experiments.attribution_explain_rms" if model.arch == "llama" else "experiments.attribution_explain"), side)
     reads = side.radio(t("experiments.reads"), READS, horizontal=True, key="experiments.reads",
                      format_func=lambda k: t(f"experiments.reads_{k}", target=target_text, other=distractor_text))
     minus = distractor if reads == "difference" else None

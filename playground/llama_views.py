@@ -32,6 +32,11 @@ def rotary(model) -> bool:
     return model.position_embedding is None
 
 
+def norm_name(model) -> str:
+    """The normalisation the model's blocks use, as the pages name it."""
+    return "RMSNorm" if model.arch == "llama" else "LayerNorm"
+
+
 # --- Home ---------------------------------------------------------------------------------------------------
 
 def config_rows(config) -> list[tuple[str, str]]:

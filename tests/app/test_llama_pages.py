@@ -91,6 +91,21 @@ def test_attention_shows_the_groups_and_the_rotation(open_with, llama_folder, la
         assert any("of head 1" in m.value and "W_K" in m.value for m in at.markdown)  # its key/value head
 
 
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_the_pages_name_the_models_own_norm(open_with, lang):
+    """A Llama normalises with RMSNorm: the step-by-step head, the logit lens and the direct logit attribution say
+    so (no "LayerNorm", which would centre and add β), in both languages (the bundled Llama: its examples are
+    single tokens of its tokenizer)."""
+    llama = "shakespeare-faust-llama"
+    steps = open_with(llama, "attention", lang, "steps")
+    anatomy = open_with(llama, "anatomy", lang)
+    experiments = open_with(llama, "experiments", lang)
+    experiments.radio(key="experiments.kind").set_value("attribution").run()
+    for at in (steps, anatomy, experiments):
+        assert_clean(at)
+        assert "RMSNorm" in texts(at) and "LayerNorm" not in texts(at)
+
+
 @pytest.mark.parametrize("stage,shown", [("rms1", "After RMSNorm"), ("rope", "after the rotation (q_rot)"),
                                          ("gqa", "each query head reads"), ("swiglu", "SiLU vs ReLU"),
                                          ("rms_f", "After RMSNorm"), ("add1", ""), ("wte", ""), ("unembed", "")])
