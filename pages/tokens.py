@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.errors import PlaygroundError
 from core.tokens import bpe
-from core.tokens.chat import chat_format, chat_ids, special_text
+from core.tokens.chat import PLAIN_CHATML, chat_format, chat_ids, special_text
 from core.tokens.encodings import TOKENIZER_NAMES, load_tokenizer
 from core.tokens.stats import parse_id_list, text_stats, token_rows
 from core.training.data import CORPORA, TokenWindows, decode_text, load_corpus
@@ -177,7 +177,9 @@ with stage:
         messages = [(role, content[:CHAT_LIMIT]) for role, content in (("system", system), ("user", user)) if content]
         chat, marks = chat_ids(tokenizer, messages, reply)
         plain = sum(len(encode(content, tokenizer_key(encoding), False)) for _, content in messages)
-        st.markdown(t("tokens.chat_count", n=number(len(chat)), format=chat_format(tokenizer).name,
+        frame = chat_format(tokenizer)
+        st.markdown(t("tokens.chat_count", n=number(len(chat)),
+                      format=t("tokens.chat_plain") if frame is PLAIN_CHATML else frame.name,
                       special=number(sum(marks)), plain=number(plain), extra=number(len(chat) - plain)))
         st.html(chips_html([special_text(tokenizer, i) if m else tokenizer.token_text(i) for i, m in zip(chat, marks)],
                            chat, [(special_text(tokenizer, i) or "").encode() if m else tokenizer.token_bytes(i)

@@ -12,7 +12,7 @@ from core.analysis.interventions import ablate_heads, direct_logit_attribution, 
 from core.errors import PlaygroundError
 from core.tokens.stats import cap_tokens
 from playground import loaders, state
-from playground.i18n import lazy, t
+from playground.i18n import lazy, number, t
 
 MAX_TOKENS = 256
 
@@ -46,7 +46,8 @@ def text_to_model_input(model, text: str, limit: int = MAX_TOKENS) -> list[int]:
     limit = min(limit, model.config.context_length)
     ids, dropped = cap_tokens(ids, limit, keep="start")
     if dropped:
-        st.warning(t("act.capped", n=len(ids) + dropped, limit=limit, dropped=dropped), icon=":material/content_cut:")
+        st.warning(t("act.capped", n=number(len(ids) + dropped), limit=number(limit), dropped=number(dropped)),
+                   icon=":material/content_cut:")
     return ids
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import string
 from functools import cache
 from pathlib import Path
 
@@ -95,10 +96,17 @@ def error_templates(lang: str) -> dict[str, str]:
 
 
 def message_text(stored) -> str:
-    """A message core kept as template + values (a run's reason to stop) in the session's language."""
+    """A message core kept as template + values (a run's reason to stop, a note on the prompt) in the session's
+    language, its numbers in the session's locale."""
     msg = Message.from_stored(stored)
     template = error_templates(language()).get(msg.template, msg.template)
-    return template.format(**msg.values) if msg.values else template
+    if not msg.values:
+        return template
+    specified = {name for _, name, spec, _ in string.Formatter().parse(template) if name and spec}  # {minutes:.0f}
+    values = {k: number(v, 0 if isinstance(v, int) else None)
+              if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in specified else v
+              for k, v in msg.values.items()}
+    return template.format(**values)
 
 
 def error_text(error: PlaygroundError) -> str:

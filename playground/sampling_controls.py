@@ -10,7 +10,7 @@ from core.inference.classroom import classroom_filter as build_classroom_filter
 from core.inference.generate import prepare_prompt
 from core.inference.sampling import SamplingSettings, parse_logit_bias
 from playground import loaders, state, ui
-from playground.i18n import lazy, number, t
+from playground.i18n import lazy, message_text, number, t
 
 
 def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: int = 0,
@@ -73,7 +73,7 @@ def prompt_input(prefix: str, model) -> tuple[str, list[int]]:
     ui.language_note()
     ids, note = prepare_prompt(model.tokenizer, prompt, model.config.context_length)
     if note:
-        st.info(note, icon=":material/info:")
+        st.info(message_text(note), icon=":material/info:")
     return prompt, ids
 
 

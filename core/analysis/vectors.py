@@ -40,8 +40,10 @@ def single_token(tokenizer, word: str) -> int:
     """The id of a word that is one token (without a start token the tokenizer puts before every text); a clear
     error otherwise."""
     ids = tokenizer.encode_piece(word)
+    if not ids:
+        raise PlaygroundError("The word is empty: type a word that is one token (a leading space often helps).")
     if len(ids) != 1:
-        pieces = " + ".join(repr(tokenizer.token_text(i)) for i in ids) or "nothing"
+        pieces = " + ".join(repr(tokenizer.token_text(i)) for i in ids)
         raise PlaygroundError(
             "'{word}' is {n_ids} tokens ({pieces}) in {name}; pick a word that is one token (a leading space often "
             "helps).",

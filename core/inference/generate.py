@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from core.errors import PlaygroundError
+from core.errors import Message, PlaygroundError, message
 from core.inference.sampling import SamplingSettings, next_token_distribution, sample
 from core.model.base import KVCache, LanguageModel
 
@@ -130,14 +130,16 @@ def generate(model: LanguageModel, ids, max_new_tokens: int, temperature: float 
     return out
 
 
-def prepare_prompt(tokenizer, text: str, context_length: int) -> tuple[list[int], str | None]:
-    """Prompt ids and a note for the user: empty text starts from <|endoftext|>; a prompt longer than the
-    context keeps its end (the model can only read context_length tokens)."""
+def prepare_prompt(tokenizer, text: str, context_length: int) -> tuple[list[int], Message | None]:
+    """Prompt ids and a note for the user (a message, so the app can show it in the learner's language): empty
+    text starts from <|endoftext|>; a prompt longer than the context keeps its end (the model can only read
+    context_length tokens)."""
     if not text:
-        return [tokenizer.eot_id], "The prompt is empty, so the model starts from <|endoftext|>, the start of a document."
+        return [tokenizer.eot_id], message(
+            "The prompt is empty, so the model starts from <|endoftext|>, the start of a document.")
     ids = tokenizer.encode(text)
     if len(ids) > context_length - 1:
         kept = ids[-(context_length - 1):]
-        return kept, (f"The prompt has {len(ids)} tokens but the model reads at most {context_length}; "
-                      f"it keeps the last {len(kept)}.")
+        return kept, message("The prompt has {n} tokens but the model reads at most {context}; it keeps the last "
+                             "{kept}.", n=len(ids), context=context_length, kept=len(kept))
     return ids, None

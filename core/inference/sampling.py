@@ -15,6 +15,7 @@ Left out: beam search, typical sampling, mirostat.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import torch
@@ -229,11 +230,18 @@ LOGIT_LIMIT = 1000  # a hand-written logit beyond ±1000 teaches nothing, and z 
 def parse_logits(text: str) -> torch.Tensor:
     """A small logit vector written by hand: 2 to 20 finite numbers, each between −1000 and 1000 (float64).
 
-    >>> parse_logits("3.23, -7.1; 5.57").tolist()
-    [3.23, -7.1, 5.57]
+    Commas or semicolons separate them; between semicolons a comma inside a number is a decimal comma, as
+    German writes it.
+
+    >>> parse_logits("3.23, -7.1; 5.57").tolist(), parse_logits("3,23; -7,1; 5").tolist()
+    ([3.23, -7.1, 5.57], [3.23, -7.1, 5.0])
     """
+    parts = []
+    for part in text.split(";"):
+        decimal_comma = ";" in text and re.fullmatch(r"\s*[-+−]?\d+,\d+\s*", part)
+        parts += [part.replace(",", ".")] if decimal_comma else part.split(",")
     try:
-        values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+        values = [float(v.replace("−", "-")) for v in parts if v.strip()]
     except ValueError:
         raise PlaygroundError("Write the logits as numbers separated by commas, e.g. 3.23, -7.1, 5.57.") from None
     if not 2 <= len(values) <= 20:

@@ -187,3 +187,24 @@ def test_german_pages_write_numbers_the_german_way():
     at = open_page("finetuning", lang="de")
     data = next(m.value for m in at.markdown if m.value.startswith("**Daten**"))
     assert "1.045 Training" in data
+
+
+def test_notes_on_bad_text_are_german_with_german_numbers():
+    """What the pages say of an empty or a too-long text, of an empty word and of the chat frame GPT-2 has no
+    tokens for, in a German session: German sentences, numbers written the German way (9.287, not 9287)."""
+    long_text = "Habe nun, ach! Philosophie, Juristerei und Medizin. " * 400
+    at = open_page("sampling", lang="de")
+    at.text_area(key="sampling.prompt").set_value("").run()
+    assert any(i.value.startswith("Der Prompt ist leer") for i in at.info)
+    at.text_area(key="sampling.prompt").set_value(long_text).run()
+    note = next(i.value for i in at.info if i.value.startswith("Der Prompt hat"))
+    assert re.search(r"hat \d{1,3}(\.\d{3})+ Tokens", note), note
+    at = open_page("attention", lang="de")
+    at.text_area(key="attention.text").set_value(long_text).run()
+    assert any(re.search(r"hat \d{1,3}(\.\d{3})+ Tokens", w.value) for w in at.warning)
+    at = open_page("embeddings", lang="de", view="neighbours")
+    at.text_input(key="embeddings.word").set_value("").run()
+    assert any(e.value.startswith("Das Wort ist leer") for e in at.error)
+    at = open_page("tokens", lang="de", view="chat")  # the German model's own tokenizer has no chat tokens
+    assert_clean(at)
+    assert any("ChatML als reiner Text" in m.value for m in at.markdown)

@@ -154,3 +154,13 @@ def test_parse_logits_reads_the_lecture_vector():
     assert parse_logits("3.23, -7.1, 5.57, 0.39; 2.4").tolist() == [3.23, -7.1, 5.57, 0.39, 2.4]
     with pytest.raises(PlaygroundError, match="between 2 and 20"):
         parse_logits("1")
+
+
+@pytest.mark.parametrize("raw, values", [
+    ("3,23; -7,1; 5,57; 0,39; 2,4", [3.23, -7.1, 5.57, 0.39, 2.4]),  # German: decimal commas between semicolons
+    ("3,23; −7; 5", [3.23, -7.0, 5.0]),  # a typographic minus
+    ("3, 23; 4", [3.0, 23.0, 4.0]),  # a comma with a space separates
+    ("3,23, 7", [3.0, 23.0, 7.0])])  # no semicolon: commas separate
+def test_parse_logits_reads_german_decimal_commas(raw, values):
+    from core.inference.sampling import parse_logits
+    assert parse_logits(raw).tolist() == values
