@@ -101,7 +101,8 @@ with stage:
         with side:  # beside the lines in presenter mode
             which = st.radio(t("attention.show"), ["chosen", "all"], horizontal=True, key="attention.lines_which",
                              format_func=lambda o: t("attention.chosen_head" if o == "chosen" else "attention.all_heads"))
-            threshold = st.slider(t("attention.hide_below"), 0.0, 0.5, 0.05, 0.01, key="attention.lines_threshold")
+            threshold = ui.choice(st, t("attention.hide_below"), ui.grid(0.0, 0.5, 0.01), 0.05,
+                                  key="attention.lines_threshold")
             focus = st.selectbox(t("attention.focus"), focus_options, key="attention.lines_focus", format_func=focus_name)
         if len(ids) > limit:
             st.caption(t("attention.first_tokens", n=limit))

@@ -18,17 +18,17 @@ def sampling_controls(prefix: str, tokenizer, temperature: float = 1.0, top_k: i
     """Widgets for every stage of the pipeline (defaults given per page); raises PlaygroundError for
     impossible combinations."""
     c1, c2, c3, c4 = ui.controls_row(st, 4)
-    temperature = c1.slider(t("sampling.temperature"), 0.0, 3.0, temperature, 0.05, key=f"{prefix}.temperature")
+    temperature = ui.choice(c1, t("sampling.temperature"), ui.grid(0.0, 3.0, 0.05), temperature, key=f"{prefix}.temperature")
     top_k = c2.number_input(t("sampling.top_k"), 0, tokenizer.n_vocab, top_k, key=f"{prefix}.top_k")
-    top_p = c3.slider(t("sampling.top_p"), 0.01, 1.0, top_p, 0.01, key=f"{prefix}.top_p")
-    min_p = c4.slider(t("sampling.min_p"), 0.0, 0.5, 0.0, 0.01, key=f"{prefix}.min_p")
+    top_p = ui.choice(c3, t("sampling.top_p"), ui.grid(0.01, 1.0, 0.01), top_p, key=f"{prefix}.top_p")
+    min_p = ui.choice(c4, t("sampling.min_p"), ui.grid(0.0, 0.5, 0.01), 0.0, key=f"{prefix}.min_p")
     with st.expander(t("sampling.penalties")):
         p1, p2, p3 = ui.controls_row(st, 3)
-        repetition = p1.slider(t("sampling.repetition"), 1.0, 3.0, 1.0, 0.05, key=f"{prefix}.repetition",
+        repetition = ui.choice(p1, t("sampling.repetition"), ui.grid(1.0, 3.0, 0.05), 1.0, key=f"{prefix}.repetition",
                                help=t("sampling.repetition_help"))
-        frequency = p2.slider(t("sampling.frequency"), 0.0, 2.0, 0.0, 0.05, key=f"{prefix}.frequency",
+        frequency = ui.choice(p2, t("sampling.frequency"), ui.grid(0.0, 2.0, 0.05), 0.0, key=f"{prefix}.frequency",
                               help=t("sampling.frequency_help"))
-        presence = p3.slider(t("sampling.presence"), 0.0, 2.0, 0.0, 0.05, key=f"{prefix}.presence",
+        presence = ui.choice(p3, t("sampling.presence"), ui.grid(0.0, 2.0, 0.05), 0.0, key=f"{prefix}.presence",
                              help=t("sampling.presence_help"))
         bias_text = st.text_area(t("sampling.bias"),
                                  "", key=f"{prefix}.bias", height=90,

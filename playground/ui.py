@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from contextlib import contextmanager
 
@@ -50,10 +51,26 @@ def slider(where, label: str, lo: int, hi: int, value: int, key: str, **kwargs) 
 LEARNING_RATES = tuple(float(f"{m}e{e}") for e in range(-6, 0) for m in (1, 2, 3, 5)) + (1.0,)  # 1, 2, 3, 5 per decade
 
 
+def grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
+    """lo, lo + step, … hi, each rounded to the step's decimals (0.05 → 0.05, not 0.05000000000000001).
+
+    >>> grid(0.0, 0.2, 0.05)
+    (0.0, 0.05, 0.1, 0.15, 0.2)
+    """
+    decimals = max(0, -math.floor(math.log10(step)) + 1)
+    return tuple(round(lo + i * step, decimals) for i in range(round((hi - lo) / step) + 1))
+
+
 def choice(where, label: str, options, value, key: str, **kwargs):
-    """A slider over fixed values, written in the session's locale (Streamlit's number inputs write "0.00100" in
-    every language): learning rates on a log grid, shares such as dropout."""
-    return where.select_slider(label, options=list(options), value=value, key=key,
+    """A slider over fixed values, written in the session's locale (Streamlit's sliders and number inputs write
+    "0.80" and "0.00100" in every language): temperatures, learning rates on a log grid, shares such as dropout.
+    A value between the options (from a link or an older session) moves to the nearest one."""
+    options = list(options)
+    if key in st.session_state and st.session_state[key] not in options:
+        wanted = st.session_state[key]
+        st.session_state[key] = min(options, key=lambda o: abs(o - wanted)) if isinstance(wanted, (int, float)) \
+            else value
+    return where.select_slider(label, options=options, value=value, key=key,
                                format_func=lambda v: number(v, None, 3), **kwargs)
 
 

@@ -47,7 +47,7 @@ def test_the_instructor_leads_and_the_participant_follows(hall):
     lecturer = session(instructor=True)
     lecturer.switch_page("../pages/sampling.py").run()
     lecturer.toggle(key=keys.LEAD).set_value(True).run()
-    lecturer.slider(key="sampling.temperature").set_value(0.3).run()
+    lecturer.select_slider(key="sampling.temperature").set_value(0.3).run()
     lecturer.text_area(key="sampling.prompt").set_value("JULIET:\nO Romeo").run()
     assert_clean(lecturer)
     lead = hall.lead()
@@ -62,17 +62,17 @@ def test_the_instructor_leads_and_the_participant_follows(hall):
     me.toggle(key=keys.FOLLOW).set_value(True).run()
     assert_clean(me)
     assert current_page(me) == "sampling"
-    assert me.slider(key="sampling.temperature").value == 0.3
+    assert me.select_slider(key="sampling.temperature").value == 0.3
     assert me.text_area(key="sampling.prompt").value == "JULIET:\nO Romeo"
     assert any("controls are locked" in i.value for i in me.info)
 
-    me.slider(key="sampling.temperature").set_value(2.0).run()  # a follower's change is set back
-    assert me.slider(key="sampling.temperature").value == 0.3
+    me.select_slider(key="sampling.temperature").set_value(2.0).run()  # a follower's change is set back
+    assert me.select_slider(key="sampling.temperature").value == 0.3
 
-    lecturer.slider(key="sampling.temperature").set_value(1.5).run()
+    lecturer.select_slider(key="sampling.temperature").set_value(1.5).run()
     fresh()
     me.run()  # what the follower's fragment does within a second: the whole app runs again
-    assert me.slider(key="sampling.temperature").value == 1.5
+    assert me.select_slider(key="sampling.temperature").value == 1.5
 
     lecturer.switch_page("../pages/attention.py").run()
     fresh()
@@ -91,7 +91,7 @@ def test_values_from_the_lead_pass_the_link_checks(hall):
     me = session()
     me.toggle(key=keys.FOLLOW).set_value(True).run()
     assert current_page(me) == "sampling"
-    assert me.slider(key="sampling.temperature").value == 3.0 and me.number_input(key="sampling.top_k").value == 0
+    assert me.select_slider(key="sampling.temperature").value == 3.0 and me.number_input(key="sampling.top_k").value == 0
     assert any("temperature" in w.value for w in me.warning)  # clamped, and said so
 
 

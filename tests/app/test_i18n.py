@@ -208,3 +208,19 @@ def test_notes_on_bad_text_are_german_with_german_numbers():
     at = open_page("tokens", lang="de", view="chat")  # the German model's own tokenizer has no chat tokens
     assert_clean(at)
     assert any("ChatML als reiner Text" in m.value for m in at.markdown)
+
+
+def test_float_sliders_write_the_sessions_decimal_mark():
+    """Temperature, top-p, min-p and the penalties (Sampling, Generation) and the lines' threshold (Attention)
+    read "0,8" in German, "0.8" in English; a linked value between the steps moves to the nearest one."""
+    for lang, mark in (("de", ","), ("en", ".")):
+        at = open_page("sampling", lang=lang)
+        assert_clean(at)
+        for name in ("temperature", "top_p", "min_p", "repetition", "frequency", "presence"):
+            options = at.select_slider(key=f"sampling.{name}").options
+            assert any(mark in o for o in options) and not any(({",", "."} - {mark}) & set(o) for o in options), name
+    at = open_page("attention", lang="de", view="lines")
+    assert "0,05" in at.select_slider(key="attention.lines_threshold").options
+    at = open_page("generation", lang="de", view="step", temperature="0.73")
+    assert_clean(at)
+    assert at.select_slider(key="generation.temperature").value == 0.75

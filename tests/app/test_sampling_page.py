@@ -14,7 +14,7 @@ def test_sampling_page_controls_and_bad_input():
     assert_clean(at)
     table = at.dataframe[0].value
     assert table.loc["T = 1"].tolist() == ["0.0842", "2.75e-06", "0.874", "0.00492", "0.0367"]
-    at.slider(key="sampling.temperature").set_value(0.0).run()
+    at.select_slider(key="sampling.temperature").set_value(0.0).run()
     at.text_area(key="sampling.bias").set_value('" the": -100\n" love": 4').run()
     assert_clean(at)
     assert any("262" in c.value for c in at.caption)

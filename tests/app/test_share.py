@@ -32,7 +32,7 @@ def test_link_reopens_the_sampling_view():
     at = page_from_link("sampling", prompt="JULIET:\nO", temperature="0.3", top_k="5", top_p="0.5", seed="9")
     assert_clean(at)
     assert at.text_area(key="sampling.prompt").value == "JULIET:\nO"
-    assert at.slider(key="sampling.temperature").value == 0.3
+    assert at.select_slider(key="sampling.temperature").value == 0.3
     assert at.number_input(key="sampling.top_k").value == 5
     assert at.query_params["temperature"] == ["0.3"] or at.query_params["temperature"] == "0.3"
 
@@ -40,8 +40,8 @@ def test_link_reopens_the_sampling_view():
 def test_bad_link_values_are_clamped_not_crashing():
     at = page_from_link("generation", temperature="99", top_p="-1", top_k="abc", seed="1e99")
     assert_clean(at)
-    assert at.slider(key="generation.temperature").value == 3.0
-    assert at.slider(key="generation.top_p").value == 0.01
+    assert at.select_slider(key="generation.temperature").value == 3.0
+    assert at.select_slider(key="generation.top_p").value == 0.01
 
 
 def test_link_reopens_tokens_and_tour_step():

@@ -86,9 +86,9 @@ def test_tokens_program_gives_the_ids_the_page_shows():
 def test_sampling_program_gives_the_pages_distribution():
     at = open_page("sampling")
     at.text_area(key="sampling.prompt").set_value(TRICKY).run()
-    at.slider(key="sampling.temperature").set_value(0.7).run()
+    at.select_slider(key="sampling.temperature").set_value(0.7).run()
     at.number_input(key="sampling.top_k").set_value(12).run()
-    at.slider(key="sampling.repetition").set_value(1.3).run()
+    at.select_slider(key="sampling.repetition").set_value(1.3).run()
     at.text_area(key="sampling.bias").set_value('" love": 2.5').run()
     assert_clean(at)
     tok = model().tokenizer
@@ -137,7 +137,7 @@ def test_attention_grid_program_gives_every_heads_pattern():
 def test_attention_lines_program_gives_the_lines_drawn():
     at = attention_view("lines")
     at.radio(key="attention.lines_which").set_value("all").run()
-    at.slider(key="attention.lines_threshold").set_value(0.2).run()
+    at.select_slider(key="attention.lines_threshold").set_value(0.2).run()
     assert_clean(at)
     lines = run(program(at, "lines"), "lines")
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -196,7 +196,7 @@ def test_generation_program_gives_the_pages_text():
     at = open_page("generation")
     at.session_state["generation.view"] = "run"
     at.text_area(key="generation.prompt").set_value(TRICKY).run()
-    at.slider(key="generation.temperature").set_value(0.9).run()
+    at.select_slider(key="generation.temperature").set_value(0.9).run()
     at.number_input(key="generation.top_k").set_value(20).run()
     at.number_input(key="generation.seed").set_value(3).run()
     at.slider(key="generation.max_new").set_value(30).run()
@@ -389,7 +389,7 @@ def test_sampling_programs_give_the_pages_distribution_and_dice():
     at.text_area(key="sampling.prompt").set_value(TRICKY).run()
     at.slider(key="sampling.top_n").set_value(9).run()
     at.text_input(key="sampling.ask").set_value(" the").run()
-    at.slider(key="sampling.temperature").set_value(1.2).run()
+    at.select_slider(key="sampling.temperature").set_value(1.2).run()
     at.select_slider(key="sampling.draws").set_value(100).run()
     at.number_input(key="sampling.seed").set_value(7).run()
     assert_clean(at)

@@ -116,7 +116,7 @@ def test_analogies_claim_the_relation_only_when_the_answer_comes_first(model):
 
 def test_take_the_sample_rolls_anew_unless_a_seed_is_set():
     at = open_page("generation")
-    at.slider(key="generation.temperature").set_value(1.5).run()
+    at.select_slider(key="generation.temperature").set_value(1.5).run()
     at.number_input(key="generation.top_k").set_value(0).run()
     assert at.number_input(key="generation.seed").value is None  # empty by default: random
     drawn = set()
@@ -137,7 +137,7 @@ def test_take_the_sample_rolls_anew_unless_a_seed_is_set():
 def test_sampling_figures_show_only_possible_tokens():
     at = open_page("sampling")
     at.number_input(key="sampling.top_k").set_value(3).run()
-    at.slider(key="sampling.top_p").set_value(1.0).run()
+    at.select_slider(key="sampling.top_p").set_value(1.0).run()
     assert_clean(at)
     dice = next(s for s in specs(at) if s["layout"]["title"]["text"].startswith("The weighted dice"))
     assert len(dice["data"][0]["x"]) == 3 and min(dice["data"][0]["y"]) > 0
