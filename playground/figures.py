@@ -148,8 +148,8 @@ def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int
     for layer in range(n_layer):
         top = 1 - layer * (height + gap_y)
         bottom = max(0.0, top - height)  # not a rounding error below 0, which plotly refuses
-        titles.append({"text": f"{layer_word} {layer}", "x": 1.0, "y": top - height / 2, "xref": "paper", "yref": "paper",
-                       "xanchor": "left", "textangle": 90, "showarrow": False})
+        titles.append({"text": f"{layer_word} {layer}", "x": -0.01, "y": top - height / 2, "xref": "paper",
+                       "yref": "paper", "xanchor": "right", "showarrow": False})  # level: rows too low for turned text
         for h in range(n_head):
             i, left = layer * n_head + h + 1, h * (width + gap_x)
             traces.append(trace("heatmap",
@@ -164,13 +164,17 @@ def attention_grid(patterns, n_layer: int, n_head: int, selected: tuple[int, int
                                 hovertemplate=f"{layer_word} {layer} {head_word} {h}<br>{click_word}<extra></extra>"))
             chosen = selected == (layer, h)
             frame = {"showline": True, "linewidth": 4, "linecolor": OKABE_ITO[1], "mirror": True} if chosen else {}
-            layout[f"xaxis{i}"] = {"domain": [left, left + width], "anchor": f"y{i}", "showticklabels": False, **frame}
+            # Fixed ranges: autorange would pad for the click markers, and the map would not fill its frame.
+            layout[f"xaxis{i}"] = {"domain": [left, left + width], "anchor": f"y{i}", "showticklabels": False,
+                                   "range": [-0.5, n - 0.5], **frame}
             layout[f"yaxis{i}"] = {"domain": [bottom, top], "anchor": f"x{i}", "showticklabels": False,
-                                   "autorange": "reversed", **frame}
+                                   "range": [n - 0.5, -0.5], **frame}
     titles += [{"text": f"{head_word} {h}", "x": h * (width + gap_x) + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
                 "yanchor": "bottom", "showarrow": False} for h in range(n_head)]
-    return figure(traces, t("fig.grid_title"), "", "", max(300, 150 * n_layer),
-                  xaxis=layout.pop("xaxis1"), yaxis=layout.pop("yaxis1"), annotations=titles, **layout)
+    label_px = int(0.6 * font_size() * len(f"{layer_word} {n_layer - 1}")) + 16  # room for the row labels
+    return figure(traces, t("fig.grid_title"), "", "", max(300, 150 * n_layer), xaxis=layout.pop("xaxis1"),
+                  yaxis=layout.pop("yaxis1"), annotations=titles, margin={"l": label_px, "r": 20, "t": 60, "b": 30},
+                  **layout)
 
 
 def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, threshold: float = 0.02,
@@ -368,11 +372,16 @@ def loss_curves(steps, losses, smoothed, val_steps, val_losses):
     return figure(traces, t("fig.loss_title"), step, t("fig.loss"), xaxis=count_axis(list(steps) + list(val_steps)))
 
 
+# A log axis labelled at the powers of ten only, each written out in the session's locale ("10.000" in German):
+# plotly's own labels mix "10k" with "1000" and add 2 and 5 between them, too many for the back row.
+LOG_AXIS = {"type": "log", "dtick": 1, "tickformat": ",~g"}
+
+
 def metric_line(x, y, title: str, x_title: str, y_title: str, colour: str | None = None, log_y: bool = False):
     line = trace("scatter", x=x, y=y, mode="lines+markers" if len(x) < 30 else "lines",
                             line={"color": colour or OKABE_ITO[2], "width": 3},
                             hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y:.4g}}<extra></extra>")
-    return figure(line, title, x_title, y_title, 320, xaxis=count_axis(x), yaxis={"type": "log"} if log_y else None)
+    return figure(line, title, x_title, y_title, 320, xaxis=count_axis(x), yaxis=LOG_AXIS if log_y else None)
 
 
 def confusion_matrix(matrix: list[list[int]], classes: list[str]):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from playground.figures import OKABE_ITO, figure, trace
+from playground.figures import LOG_AXIS, OKABE_ITO, figure, trace
 
 
 def wavelength_figure(wavelength: list[float], unscaled: list[float] | None, title: str, x_title: str,
@@ -21,7 +21,7 @@ def wavelength_figure(wavelength: list[float], unscaled: list[float] | None, tit
         data.append(trace("scatter", x=pairs, y=unscaled, mode="lines", name=names[1],
                           line={"color": OKABE_ITO[1], "dash": "dash", "width": 2},
                           hovertemplate=f"{x_title} %{{x}}<br>{y_title}: %{{y:,.1f}}<extra></extra>"))
-    return figure(data, title, x_title, y_title, height=380, yaxis={"type": "log"}, showlegend=len(data) > 1)
+    return figure(data, title, x_title, y_title, height=380, yaxis=LOG_AXIS, showlegend=len(data) > 1)
 
 
 def pair_path_figure(path: list[list[float]], marked: int, title: str, x_title: str, y_title: str,

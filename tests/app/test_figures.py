@@ -107,6 +107,14 @@ def test_attention_grid_shows_each_pattern_with_the_future_masked():
     assert chosen["linewidth"] == 4 and "linewidth" not in s["layout"]["xaxis"]
     titles = [a["text"] for a in s["layout"]["annotations"]]
     assert titles == ["layer 0", "layer 1", "layer 2", "head 0", "head 1"]
+    # Each map fills its frame (the invisible click markers must not pad the ranges), and the row labels stand
+    # level left of the maps, in a margin made for them.
+    for i in range(1, 7):
+        x, y = s["layout"]["xaxis" if i == 1 else f"xaxis{i}"], s["layout"]["yaxis" if i == 1 else f"yaxis{i}"]
+        assert x["range"] == [-0.5, 2.5] and y["range"] == [2.5, -0.5]
+    rows = [a for a in s["layout"]["annotations"] if a["text"].startswith("layer")]
+    assert all(a["xanchor"] == "right" and a["x"] < 0 and "textangle" not in a for a in rows)
+    assert s["layout"]["margin"]["l"] >= 0.6 * s["layout"]["font"]["size"] * len("layer 2")
 
 
 def test_head_view_draws_every_weight_above_the_threshold_once():

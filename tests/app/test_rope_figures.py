@@ -38,6 +38,7 @@ def spec(fig) -> dict:
 def test_figures_show_the_numbers_they_were_given():
     wave = spec(BUILDERS["wavelength"]())
     assert wave["data"][0]["y"] == pytest.approx(WAVELENGTH) and wave["layout"]["yaxis"]["type"] == "log"
+    assert wave["layout"]["yaxis"]["dtick"] == 1 and "~g" in wave["layout"]["yaxis"]["tickformat"]  # powers of ten, written out
     assert len(spec(rope_figures.wavelength_figure(WAVELENGTH, WAVELENGTH, "t", "x", "y", ("a", "b")))["data"]) == 1
 
     path = BUILDERS["pair_path"]()
