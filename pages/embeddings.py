@@ -16,6 +16,7 @@ ANALOGIES = {  # id: (a, b, c, the expected answer); shown as t("embeddings.anal
     "paris": (" Paris", " France", " Italy", " Rome"),
 }
 PCA_TABS = ("2D", "3D")  # the projection's tabs; a tab's label is its value in a link
+HALF_WIDTH_PX = 380  # about the width of one of two charts side by side (their tick labels are sized to it)
 PCA_3D_BUILT = "embeddings.pca_3d_built"  # the 3D tab was opened in this stay in the view: its chart stays
 
 
@@ -151,17 +152,19 @@ with stage:
         ui.explain(t("embeddings.explain5"), side)
         layer = ui.slider(side, t("embeddings.resid_after"), 0, config.n_layer - 1, config.n_layer - 1,
                           key="embeddings.sim_layer")
-        s1, s2 = st.columns(2)
+        s1, s2 = st.columns(2)  # side by side, so each label's font fits half the width
         with s1:
             ui.chart(st, figures.heatmap(cosine_matrix(cache["embed"][0]).tolist(), labels, labels,
                                          t("embeddings.token_embeddings"), t("fig.token"), t("fig.token"),
                                          value_name=t("fig.cosine"),
-                                         height=max(380, 22 * len(ids) + 160)), key="embeddings.sim_embed")
+                                         height=max(380, 22 * len(ids) + 160), width_px=HALF_WIDTH_PX),
+                     key="embeddings.sim_embed")
         with s2:
             ui.chart(st, figures.heatmap(cosine_matrix(cache["resid_post", layer][0]).tolist(), labels, labels,
                                          t("embeddings.resid_title", layer=layer), t("fig.token"), t("fig.token"),
                                          value_name=t("fig.cosine"),
-                                         height=max(380, 22 * len(ids) + 160)), key="embeddings.sim_resid")
+                                         height=max(380, 22 * len(ids) + 160), width_px=HALF_WIDTH_PX),
+                     key="embeddings.sim_resid")
         code_view.show_code(st, snippets.similarity(state.current_model_key(), text, len(ids), layer))
 
     elif llama_views.rotary(model):  # positions, turned into q and k instead of added
