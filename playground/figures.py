@@ -226,14 +226,16 @@ def head_view(patterns_by_head: dict[int, list], pieces: list[str], title: str, 
             traces.append(trace("scatter", x=[None], y=[None], mode="lines", line={"color": colour, "width": 4},
                                 name=f"{head_word} {h}", legendgroup=f"head {h}", hoverinfo="skip"))
     size = font_size()
+    height = max(360, int(1.6 * size) * n + 120)
+    font = min(size, tick_font(n, fitted(height) - 120, size + 2))  # a projector caps the height: labels shrink to fit
     for x, side, role in ((0, "left", "key"), (1, "right", "query")):  # keys left of their column, queries right
         chosen = [focus is not None and focus == (role, i) for i in range(n)]
         traces.append(trace("scatter", x=[x] * n, y=list(range(n)), mode="markers+text",
                             text=[f"<b>{label}</b>" if c else label for label, c in zip(labels, chosen)],
-                            textposition=f"middle {side}", showlegend=False, textfont={"size": size},
-                            marker={"size": size + 4, "color": "rgba(0,0,0,0)"},
+                            textposition=f"middle {side}", showlegend=False, textfont={"size": font},
+                            marker={"size": font + 4, "color": "rgba(0,0,0,0)"},
                             customdata=[[role, i] for i in range(n)], hovertemplate="%{text}<extra></extra>"))
-    return figure(traces, title, "", "", max(360, int(1.6 * size) * n + 120),
+    return figure(traces, title, "", "", height,
                   xaxis={"visible": False, "range": [-0.7, 1.7], "fixedrange": True},
                   yaxis={"visible": False, "autorange": "reversed", "fixedrange": True},
                   legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0.5, "xanchor": "center",

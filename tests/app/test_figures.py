@@ -220,6 +220,19 @@ def test_figures_fit_the_first_screen_in_presenter_mode():
     assert tall["layout"]["font"]["size"] == figures.PRESENTER_FONT
 
 
+def test_head_view_labels_fit_their_rows_on_a_projector():
+    """40 tokens in a figure capped to the first screen: each token's label is no taller than its row."""
+    pattern = np.tril(np.ones((40, 40))) / np.arange(1, 41)[:, None]
+    st.session_state[keys.PRESENTER] = True
+    try:
+        s = spec(figures.head_view({0: pattern.tolist()}, [f"w{i}" for i in range(40)], "lines"))
+    finally:
+        del st.session_state[keys.PRESENTER]
+    labels = [tr for tr in s["data"] if tr.get("mode") == "markers+text"]
+    assert len(labels) == 2 and s["layout"]["height"] == figures.PRESENTER_HEIGHT
+    assert all(tr["textfont"]["size"] * 40 <= s["layout"]["height"] - 120 for tr in labels)
+
+
 def test_head_view_isolates_one_tokens_lines_and_keeps_a_legend_per_head():
     def lines(fig):
         return {(row[0], row[1]) for trace in fig.data if trace.mode == "lines" and trace.customdata is not None
