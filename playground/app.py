@@ -114,6 +114,7 @@ html { font-size: 22px; }
 button { height: auto !important; min-height: 2.2rem; }
 textarea, input, [data-testid="stSelectbox"] div, [data-testid="stNumberInput"] input { font-size: 0.95rem !important; }
 [data-testid="stTable"] table { font-size: 0.9rem; }
+[data-testid="stTable"] { overflow-x: auto; }  /* a wide table in a column scrolls instead of being cut */
 .pg-chip { font-size: 1.2rem; border: 1px solid #333; }
 body, [data-testid="stApp"] { color: #000; }
 </style>
