@@ -49,7 +49,8 @@ with right:
         split = card.get("split")  # tokens for training and held out, as core.training.pretrain.make_card writes
         facts = [(t("home.f_corpus"), " + ".join(ui.corpus_title(name) if name in CORPORA else name
                                                  for name in corpus_names(corpus)) if corpus else None),
-                 (t("home.f_split"), t("home.split_value", train=number(split["train_tokens"]), val=number(split["val_tokens"]),
+                 (t("home.f_split"), t("home.split_value_tokens" if split.get("unit") == "tokens" else "home.split_value",
+                                       train=number(split["train_tokens"]), val=number(split["val_tokens"]),
                                        train_share=number(100 * (1 - split["val_fraction"])),
                                        val_share=number(100 * split["val_fraction"])) if split else card.get("data_split")),
                  (t("home.f_steps"), t("home.step_of", step=number(card["step"]), steps=number(card["steps"]))
