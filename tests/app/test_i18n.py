@@ -224,3 +224,15 @@ def test_float_sliders_write_the_sessions_decimal_mark():
     at = open_page("generation", lang="de", view="step", temperature="0.73")
     assert_clean(at)
     assert at.select_slider(key="generation.temperature").value == 0.75
+
+
+def test_the_lecture_logits_are_written_in_the_sessions_locale():
+    """The small logit vector's example reads "3,23; -7,1; …" in German (semicolons between decimal commas) and
+    gives the same distribution as the English "3.23, -7.1, …"."""
+    shown = {}
+    for lang in ("en", "de"):
+        at = open_page("sampling", lang=lang)
+        assert_clean(at)
+        shown[lang] = (at.text_input(key="sampling.lecture_logits").value, at.get("plotly_chart")[0].proto.spec)
+    assert shown["en"][0] == "3.23, -7.1, 5.57, 0.39, 2.4" and shown["de"][0] == "3,23; -7,1; 5,57; 0,39; 2,4"
+    assert json.loads(shown["en"][1])["data"][0]["y"] == json.loads(shown["de"][1])["data"][0]["y"]
