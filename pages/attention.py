@@ -133,8 +133,8 @@ with stage:
 
         dims = [f"d{i}" for i in range(dh)]
         rotary = llama_views.rotary(model)
-        matrix(t("attention.s1", norm=llama_views.norm_name(model)), s["x_ln"], t("fig.resid_dim"),
-               r"X = \mathrm{RMSNorm}(x)" if rotary else r"X = \mathrm{LayerNorm}(x)")
+        norm = llama_views.norm_name(model)
+        matrix(t("attention.s1", norm=norm), s["x_ln"], t("fig.resid_dim"), rf"X = \mathrm{{{norm}}}(x)")
         w1, w2, w3 = st.columns(3)
         for col, key in zip((w1, w2, w3), ("W_Q", "W_K", "W_V")):
             with col:

@@ -8,7 +8,7 @@ import torch
 
 from core.analysis.interventions import ABLATIONS
 from core.analysis.vectors import single_token
-from playground import activations, code_view, experiment_figures, figures, share, snippets, state, ui
+from playground import activations, code_view, experiment_figures, figures, llama_views, share, snippets, state, ui
 from playground.examples import EXPERIMENT_EXAMPLES, TOKEN_EXAMPLES
 from playground.i18n import number, percent, t
 
@@ -152,7 +152,8 @@ elif kind == "patching":
     code_view.show_code(stage, snippets.experiment(key, kind, len(ids), *asked, corrupted=corrupted_text))
 
 else:
-    ui.explain(t("experiments.attribution_explain_rms" if model.arch == "llama" else "experiments.attribution_explain"), side)
+    rms = llama_views.norm_name(model) == "RMSNorm"  # no centring, no β: the shares are written differently
+    ui.explain(t("experiments.attribution_explain_rms" if rms else "experiments.attribution_explain"), side)
     reads = side.radio(t("experiments.reads"), READS, horizontal=True, key="experiments.reads",
                      format_func=lambda k: t(f"experiments.reads_{k}", target=target_text, other=distractor_text))
     minus = distractor if reads == "difference" else None
