@@ -52,7 +52,7 @@ with new_tab:
     corpus, corpus_label, upload_bytes = None, "", None  # an upload or pasted text is written only on Start
     if source == "bundled":
         corpus = st.selectbox(t("training.corpus"), list(CORPORA), format_func=ui.corpus_title, key="training.corpus")
-        corpus_label = CORPORA[corpus].title
+        corpus_label = ui.corpus_title(corpus)  # the run is named in the session's language
     elif source == "upload":
         upload = ui.file_uploader(st, t("training.upload"), key="training.upload", types=["txt"],
                                   max_mb=UPLOAD_LIMIT // 2**20)

@@ -98,6 +98,31 @@ def test_a_new_run_is_the_one_selected():
         runs.get_store().cancel(run_id, user)
 
 
+def test_a_run_started_in_german_is_named_and_announced_in_german(monkeypatch):
+    """Its default name is the corpus's German title, and the sentence that announces it is German grammar
+    whatever state the run is in (not "ist läuft"). German as the server's language: the test reads the widgets'
+    labels in it too."""
+    monkeypatch.setenv("LLM_PLAYGROUND_LANG", "de")
+    at = open_page("training")
+    at.selectbox(key="training.corpus").set_value("the-verdict")
+    at.number_input(key="training.steps").set_value(3)
+    at.run()
+    at.button(key="training.start").click().run()
+    assert_clean(at)
+    run = runs.get_store().get(at.session_state["training.run_select"])
+    try:
+        assert run.name == t_de("corpus.the-verdict")
+        announced = [m.value for m in at.toast] + [s.value for s in at.success]
+        assert any(f"Lauf {run.name} gestartet (Zustand: " in m for m in announced), announced
+    finally:
+        runs.get_store().cancel(run.id, at.session_state["user.id"])
+
+
+def t_de(key: str) -> str:
+    from playground.i18n import strings
+    return strings("de")[key]
+
+
 SPAM = "\n".join(["label\ttext"] + [f"ham\tsee you at lunch {i}" for i in range(30)] +
                  [f"spam\tWIN a FREE prize now call {i}" for i in range(30)])
 
