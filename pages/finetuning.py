@@ -83,10 +83,10 @@ def start(cfg: FinetuneConfig, name: str, key: str, upload: bytes | None) -> Non
             st.success(t("finetuning.started", name=name))
 
 
-def sections(kind: str):
+def sections(runs_of_kind: list | None):
     """(view, form) of a task's tab: the form for a new run, then the chosen run's live view; on a projector, when
     this participant has runs of this kind, the view comes first (on the first screen) and the form folds away."""
-    if state.presenter() and visible_runs(store, (kind,), user, instructor):
+    if state.presenter() and runs_of_kind:
         view = st.container()
         return view, st.expander(t("finetuning.new_run"), icon=":material/add:")
     form = st.container()
@@ -135,7 +135,8 @@ classify_tab, instruct_tab, compare_tab = st.tabs([t("finetuning.tab_cls"), t("f
 
 with classify_tab:
     ui.explain(t("finetuning.explain2"))
-    cls_view, cls_form = sections("classify")
+    cls_runs = visible_runs(store, ("classify",), user, instructor)  # read once: the layout and the picker
+    cls_view, cls_form = sections(cls_runs)
 with cls_form:
     upload = ui.file_uploader(st, t("finetuning.upload_cls"), key="finetuning.cls_upload", types=["tsv", "csv", "txt"],
                               max_mb=5)
@@ -154,8 +155,9 @@ with cls_form:
         if st.button(t("finetuning.start_cls"), key="finetuning.cls_start", type="primary"):
             start(FinetuneConfig(task="classify", init_from=base_key, **options),
                   t("finetuning.run_cls", base=base_key.split("/")[-1]), "finetuning.cls_run", raw)
+            cls_runs = visible_runs(store, ("classify",), user, instructor)  # with the new run
 with cls_view:
-    run = pick_run("classify", user, instructor, "finetuning.cls_run")
+    run = pick_run(cls_runs, "finetuning.cls_run")
 
 
 def classification_view(run_id: str, polling: bool) -> None:
@@ -192,7 +194,8 @@ with cls_view:
 
 with instruct_tab:
     ui.explain(t("finetuning.explain3"))
-    ins_view, ins_form = sections("instruct")
+    ins_runs = visible_runs(store, ("instruct",), user, instructor)  # read once: the layout and the picker
+    ins_view, ins_form = sections(ins_runs)
 with ins_form:
     upload = ui.file_uploader(st, t("finetuning.upload_ins"), key="finetuning.ins_upload", types=["json"], max_mb=5)
     with ui.friendly_errors():
@@ -212,8 +215,9 @@ with ins_form:
         if st.button(t("finetuning.start_ins"), key="finetuning.ins_start", type="primary"):
             start(FinetuneConfig(task="instruct", init_from=base_key, max_tokens=200, eval_interval=100, **options),
                   t("finetuning.run_ins", base=base_key.split("/")[-1]), "finetuning.ins_run", raw)
+            ins_runs = visible_runs(store, ("instruct",), user, instructor)  # with the new run
 with ins_view:
-    run = pick_run("instruct", user, instructor, "finetuning.ins_run")
+    run = pick_run(ins_runs, "finetuning.ins_run")
 
 
 def instruction_view(run_id: str, polling: bool) -> None:

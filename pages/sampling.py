@@ -17,7 +17,7 @@ from core.inference.sampling import (
     stage_summary,
 )
 from playground import code_view, figures, share, snippets, state, ui
-from playground.i18n import number, percent, plotly_separators, t
+from playground.i18n import list_separator, number, percent, t
 from playground.sampling_controls import next_logits, prompt_input, sampling_controls, shown_pieces
 
 LECTURE_LOGITS = (3.23, -7.1, 5.57, 0.39, 2.4)  # the lecture's example, written in the session's locale below
@@ -39,8 +39,7 @@ side, stage = ui.stage()  # presenter mode: the lecture's example beside its fig
 ui.explain(t("sampling.explain1"), side)
 side.subheader(t("sampling.by_hand"))
 side.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
-separator = "; " if plotly_separators()[0] == "," else ", "  # decimal commas need another separator (parse_logits)
-raw = side.text_input(t("sampling.small_vector"), separator.join(number(v, None) for v in LECTURE_LOGITS),
+raw = side.text_input(t("sampling.small_vector"), list_separator().join(number(v, None) for v in LECTURE_LOGITS),
                       key="sampling.lecture_logits")
 with stage, ui.friendly_errors():
     z = parse_logits(raw)

@@ -135,6 +135,11 @@ def percent(p: float, decimals: int = 1) -> str:
     return number(100 * p, decimals) + "%"
 
 
+def list_separator() -> str:
+    """Between numbers written in a row: "; " where the decimal mark is a comma (3,23; -7,1), else ", "."""
+    return "; " if language() == "de" else ", "
+
+
 def plotly_separators() -> str:
     """Plotly's `layout.separators` (decimal mark, then thousands) for the session's locale."""
     return ",." if language() == "de" else ".,"

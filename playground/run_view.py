@@ -14,7 +14,6 @@ from core.training.estimates import ema
 from core.training.finetune import classify, load_classifier, respond
 from playground import figures, loaders
 from playground.i18n import error_text, lazy, message_text, t
-from playground.runs import get_store
 
 
 def visible_runs(store, kinds: tuple[str, ...], user: str, instructor: bool) -> list | None:
@@ -27,9 +26,8 @@ def visible_runs(store, kinds: tuple[str, ...], user: str, instructor: bool) -> 
         return None
 
 
-def pick_run(kind: str, user: str, instructor: bool, key: str):
-    """A selectbox of this user's visible runs of one kind; None when there are none."""
-    runs = visible_runs(get_store(), (kind,), user, instructor)
+def pick_run(runs: list | None, key: str):
+    """A selectbox of these runs (visible_runs of one kind); None when there are none."""
     if not runs:
         return None
     by_id = {r.id: r for r in runs}
